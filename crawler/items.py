@@ -1,0 +1,108 @@
+"""Items: the contract between spiders (via parsers) and the item pipelines.
+
+Parsers fill the raw fields as the platform shows them (counts may be strings such as
+"46.3m"); the normalise pipeline turns them into the typed values documented here, and the
+later pipelines fill the derived fields. All classes are dataclasses, so itemadapter,
+Scrapy's feed exports and ``dataclasses.asdict`` understand them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+PLATFORMS = ("instagram", "tiktok", "youtube", "mastodon", "pixelfed", "bluesky")
+FEDERATED = ("mastodon", "pixelfed")
+
+Count = int | str | None  # an integer after normalisation; the platform's text before
+
+
+@dataclass
+class PostItem:
+    platform: str | None = None
+    post_id: str | None = None
+    author_handle: str | None = None
+    url: str | None = None
+    posted_at: datetime | str | int | float | None = None  # UTC datetime after normalisation
+    text: str | None = None
+    hashtags: list[str] = field(default_factory=list)
+    mentions: list[str] = field(default_factory=list)
+    likes: Count = None
+    comments: Count = None
+    shares: Count = None
+    views: Count = None
+    media_type: str | None = None  # image, video, carousel, text, ...
+    # "exact" for absolute timestamps; "day", "week", "month", "year" for relative ones
+    # ("8 years ago") that the parser resolved against fetched_at.
+    posted_at_precision: str | None = None
+
+
+@dataclass
+class ProfileItem:
+    platform: str | None = None
+    handle: str | None = None
+    platform_user_id: str | None = None
+    display_name: str | None = None
+    bio: str | None = None
+    external_url: str | None = None
+    is_verified: bool | None = None
+    category: str | None = None
+    followers: Count = None
+    following: Count = None
+    posts_count: Count = None
+    profile_url: str | None = None
+    recent_posts: list[PostItem] = field(default_factory=list)
+    source_url: str | None = None
+    fetched_at: datetime | str | int | float | None = None
+    discovered_via: str | None = None
+    locale: str | None = None  # page language ("es", "de-DE"), read by the count parser
+    # Derived by the pipelines; None means undefined (stored as NULL).
+    engagement_rate: float | None = None
+    engagement_rate_median: float | None = None
+    engagement_per_view: float | None = None
+    posts_per_week: float | None = None
+    tier: str | None = None
+    tier_scheme: str | None = None
+    niches: dict[str, float] = field(default_factory=dict)
+    primary_niche: str | None = None
+    # Partial problems (a post's unreadable like count, ...): the item is kept with the field
+    # set to None, and each problem {"reason", "field", "raw", "post_id"} becomes its own
+    # quarantine row, so nothing is dropped silently.
+    problems: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class HashtagSightingItem:
+    platform: str | None = None
+    hashtag: str | None = None
+    post_id: str | None = None
+    author_handle: str | None = None
+    position: int | None = None
+    listing: str | None = None  # "top" or "recent"
+    seen_at: datetime | str | int | float | None = None
+    source_url: str | None = None
+
+
+@dataclass
+class RejectedItem:
+    """Input that could not be used: it is written to the quarantine table, never dropped.
+
+    The validate pipeline turns a bad item into one of these; spiders yield them directly for
+    pages that are not data (login walls, captchas, bodies that do not parse). Later pipelines
+    pass it through untouched and the warehouse stores it in ``rejected_items``.
+    """
+
+    reason: str = "unknown"  # short slug, also the stats key microscout/quarantined/<reason>
+    detail: str | None = None
+    platform: str | None = None
+    payload: Any = None  # the raw item or body (JSON-serialisable; bytes are decoded)
+    source_url: str | None = None
+    item_type: str | None = None
+
+
+def reject(reason: str, payload: Any = None, *, detail: str | None = None,
+           platform: str | None = None, source_url: str | None = None,
+           item_type: str | None = None) -> RejectedItem:
+    return RejectedItem(reason=reason, detail=detail, platform=platform, payload=payload,
+                        source_url=source_url, item_type=item_type)
