@@ -62,6 +62,7 @@ class ProfileItem:
     engagement_rate_median: float | None = None
     engagement_per_view: float | None = None
     posts_per_week: float | None = None
+    recent_posts_used: int | None = None
     tier: str | None = None
     tier_scheme: str | None = None
     niches: dict[str, float] = field(default_factory=dict)

@@ -1,0 +1,616 @@
+"""Mastodon API (and Pixelfed, which serves the same API) JSON -> items.
+
+Pure functions over decoded JSON: no Scrapy, no network. The spider calls the small functions
+(:func:`parse_account`, :func:`parse_status`, :func:`sightings`, :func:`parse_link_header`);
+``microscout parse`` and the tests call :func:`parse_document`, which detects what a body is.
+
+Conventions (the same for every function here):
+
+* ``handle`` is canonical ``user@instance`` in lower case (Mastodon and Pixelfed look accounts
+  up case-insensitively). The instance keeps a port when it has one (``localhost:3000``), as
+  Mastodon's own ``acct`` does.
+* Counts stay the integers the API sends. ``posted_at`` is a UTC ``datetime`` when the
+  timestamp reads cleanly, otherwise the raw text for the normaliser to quarantine.
+* Text is the status' HTML rendered as plain text: ``<p>`` paragraphs become blank-line
+  separated blocks, ``<br>`` a newline, and the text of every span is kept (Mastodon hides
+  parts of long links in ``<span class="invisible">``; the full URL is what we want).
+* Hashtags are the API's ``tags[].name`` merged with the ``#tags`` found in the text (Pixelfed
+  search results leave ``tags`` empty), lower-case, NFC, without ``#``, first seen first.
+* A reblog (a status whose ``reblog`` is set) is not the author's own post: it never becomes
+  one of the author's ``recent_posts``; in listings the reblogged status counts instead.
+
+What :func:`parse_document` returns for each body (documented choice):
+
+====================================  ========================================================
+body                                  items
+====================================  ========================================================
+Account object                        ``[ProfileItem]``
+status list from an account's         ``[ProfileItem]`` of the author (the account embedded in
+``/accounts/:id/statuses``            the statuses) with ``recent_posts`` (reblogs dropped)
+tag timeline (URL                     one ``HashtagSightingItem`` per status, then one
+``/timelines/tag/:tag``, or a list    ``ProfileItem`` per distinct author whose
+whose statuses all share one tag)     ``recent_posts`` are that author's statuses in the
+                                      listing (so every sighted post has a row)
+v2 search ``{accounts, hashtags,      sightings for the statuses that carry the searched tag
+statuses}``                           (``q=`` of the URL, or the only hashtag in the result),
+                                      listing ``"top"``; a ProfileItem per account / author
+other status lists (public timeline)  one ``ProfileItem`` per author with their statuses
+a single status                       ``[PostItem]`` (the reblogged status for a reblog)
+``{"error": ...}``                    ``[RejectedItem]``: ``not_found``, ``login_required``,
+                                      ``rate_limited`` or ``api_error`` (recorded, not silent)
+instance metadata, ``[]``             ``[]`` (a valid body that holds no items)
+anything else                         raises :class:`~crawler.parsers.UnrecognisedDocument`
+====================================  ========================================================
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from w3lib.html import remove_tags, replace_entities
+
+from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem
+from crawler.parsers import UnrecognisedDocument
+
+__all__ = [
+    "account_followers",
+    "html_to_text",
+    "is_reblog",
+    "normalize_tag",
+    "parse_account",
+    "parse_document",
+    "parse_link_header",
+    "parse_status",
+    "parse_statuses",
+    "sightings",
+]
+
+Item = ProfileItem | PostItem | HashtagSightingItem | RejectedItem
+
+# --- small text helpers ------------------------------------------------------------------
+
+_HTML_SPACE = re.compile(r"[ \t\r\n\f]+")
+_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_BLOCK_END = re.compile(r"</(?:p|li|blockquote|pre|h[1-6]|ul|ol)\s*>", re.IGNORECASE)
+_LI_START = re.compile(r"<li\b[^>]*>", re.IGNORECASE)
+_SPACE_AROUND_NL = re.compile(r"[ \t]*\n[ \t]*")
+_MANY_NL = re.compile(r"\n{3,}")
+# Mastodon's rule, simplified: '#' not glued to a word, '/' or ')' (so URL fragments and
+# "&#39;" do not count), then word characters with at least one letter.
+_HASHTAG = re.compile(r"(?<![\w/)&#])#(\w*[^\W\d_]\w*)")
+_HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+_PIXELFED_POST_URL = re.compile(r"^/p/[^/]+/\d+/?$")
+_ACCOUNT_STATUSES_PATH = re.compile(r"/api/v1/accounts/([^/]+)/statuses/?$")
+_TAG_TIMELINE_PATH = re.compile(r"/api/v1/timelines/tag/([^/?#]+)/?$")
+_SEARCH_PATH = re.compile(r"/api/v[12]/search/?$")
+
+
+def html_to_text(html: str | None) -> str:
+    """Mastodon/Pixelfed status or note HTML -> plain text (see the module docstring)."""
+    if not html:
+        return ""
+    text = _HTML_SPACE.sub(" ", html)  # raw newlines in HTML are just spaces
+    text = _BR.sub("\n", text)
+    text = _LI_START.sub("\n", text)
+    text = _BLOCK_END.sub("\n\n", text)
+    text = replace_entities(remove_tags(text))
+    text = _SPACE_AROUND_NL.sub("\n", text)
+    text = _MANY_NL.sub("\n\n", text)
+    return text.strip()
+
+
+def normalize_tag(tag: str) -> str:
+    """'#VeganFood' -> 'veganfood' (NFC, lower case, no '#')."""
+    return unicodedata.normalize("NFC", tag.strip().lstrip("#")).lower()
+
+
+def _merge(*groups: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for group in groups:
+        for value in group:
+            if value and value not in seen:
+                seen[value] = None
+    return list(seen)
+
+
+def _host(url: str | None) -> str | None:
+    if not url:
+        return None
+    netloc = urlsplit(url).netloc.lower()
+    return netloc.rsplit("@", 1)[-1] or None
+
+
+def _instance(data: Mapping[str, Any], instance: str | None) -> str | None:
+    """The instance an object belongs to: the given one, else the host of its ``url``."""
+    if instance:
+        return _host(instance) if "//" in instance else instance.lower()
+    return _host(data.get("url")) or _host(data.get("uri"))
+
+
+def _qualify(acct: str | None, instance: str | None) -> str | None:
+    """'alice' + 'example.social' -> 'alice@example.social'; 'bob@x.y' stays."""
+    if not acct:
+        return None
+    acct = acct.strip().lstrip("@").lower()
+    if "@" in acct or not instance:
+        return acct
+    return f"{acct}@{instance}"
+
+
+def _timestamp(value: Any) -> datetime | Any:
+    """ISO 8601 text -> aware UTC datetime; anything unreadable is returned unchanged."""
+    if not isinstance(value, str) or not value:
+        return value
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return value
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _str_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+# --- platform detection -------------------------------------------------------------------
+
+
+def _account_is_pixelfed(account: Mapping[str, Any]) -> bool:
+    if str(account.get("software") or "").lower() == "pixelfed":
+        return True
+    # Pixelfed-only account keys, and Pixelfed's Laravel storage path for avatars.
+    if "header_bg" in account or "pf_type" in account:
+        return True
+    avatar = str(account.get("avatar") or "")
+    return "/storage/avatars/" in avatar
+
+
+def _status_is_pixelfed(status: Mapping[str, Any]) -> bool:
+    if "pf_type" in status or "content_text" in status:
+        return True
+    path = urlsplit(str(status.get("url") or "")).path
+    if _PIXELFED_POST_URL.match(path):
+        return True
+    account = status.get("account")
+    return isinstance(account, Mapping) and _account_is_pixelfed(account)
+
+
+def _platform(is_pixelfed: bool, platform: str | None) -> str:
+    if platform in ("mastodon", "pixelfed"):
+        # An explicit "pixelfed" (the instance says so) wins; "mastodon" is only a default.
+        return "pixelfed" if is_pixelfed else platform
+    return "pixelfed" if is_pixelfed else "mastodon"
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+def account_followers(account: Mapping[str, Any]) -> int | None:
+    """followers_count of an account object as an int (None when absent or unreadable)."""
+    value = account.get("followers_count")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _external_url(account: Mapping[str, Any]) -> str | None:
+    fields = account.get("fields") or []
+    for field in fields if isinstance(fields, list) else []:
+        if not isinstance(field, Mapping):
+            continue
+        value = str(field.get("value") or "")
+        match = _HREF.search(value)
+        if match:
+            return replace_entities(match.group(1))
+        plain = html_to_text(value)
+        if plain.startswith(("http://", "https://")) and " " not in plain:
+            return plain
+    return _str_or_none(account.get("website"))  # Pixelfed's own profile link
+
+
+def _is_verified(account: Mapping[str, Any]) -> bool:
+    fields = account.get("fields") or []
+    return any(
+        isinstance(field, Mapping) and field.get("verified_at")
+        for field in (fields if isinstance(fields, list) else [])
+    )
+
+
+def parse_account(
+    data: Mapping[str, Any],
+    *,
+    instance: str | None = None,
+    fetched_at: datetime | None = None,
+    source_url: str | None = None,
+    platform: str | None = None,
+) -> ProfileItem:
+    """A Mastodon/Pixelfed Account object -> ProfileItem (without recent posts).
+
+    ``instance`` is the host the account was read from (a URL is accepted too); it qualifies
+    local ``acct`` values. ``platform="pixelfed"`` says the instance is a Pixelfed server.
+    """
+    if not isinstance(data, Mapping):
+        raise UnrecognisedDocument(f"account must be a JSON object, got {type(data).__name__}")
+    home = _instance(data, instance)
+    acct = data.get("acct") or data.get("username")
+    return ProfileItem(
+        platform=_platform(_account_is_pixelfed(data), platform),
+        handle=_qualify(acct, home),
+        platform_user_id=_str_or_none(data.get("id")),
+        display_name=_str_or_none(data.get("display_name")),
+        bio=html_to_text(data.get("note")) or None,
+        external_url=_external_url(data),
+        is_verified=_is_verified(data),
+        category=None,
+        followers=data.get("followers_count"),
+        following=data.get("following_count"),
+        posts_count=data.get("statuses_count"),
+        profile_url=_str_or_none(data.get("url")),
+        source_url=source_url,
+        fetched_at=fetched_at,
+    )
+
+
+# --- statuses -------------------------------------------------------------------------------
+
+
+def is_reblog(status: Mapping[str, Any]) -> bool:
+    """True for a boost: the status only wraps someone else's status."""
+    return bool(status.get("reblog"))
+
+
+def _media_type(status: Mapping[str, Any]) -> str:
+    media = status.get("media_attachments") or []
+    if len(media) > 1:
+        return "carousel"
+    if len(media) == 1 and isinstance(media[0], Mapping):
+        return str(media[0].get("type") or "unknown").lower()
+    return "text"
+
+
+def _status_hashtags(status: Mapping[str, Any], text: str) -> list[str]:
+    api_tags = [
+        normalize_tag(str(tag.get("name") or ""))
+        for tag in status.get("tags") or []
+        if isinstance(tag, Mapping)
+    ]
+    in_text = [normalize_tag(match) for match in _HASHTAG.findall(text)]
+    return _merge(api_tags, in_text)
+
+
+def _status_text(status: Mapping[str, Any]) -> str:
+    if status.get("content") is not None:
+        return html_to_text(status.get("content"))
+    # DELETE /statuses/:id answers with the source "text" instead of "content".
+    return str(status.get("text") or "").strip()
+
+
+def parse_status(
+    data: Mapping[str, Any], *, instance: str | None = None, platform: str | None = None
+) -> PostItem:
+    """A Status object -> PostItem. A reblog is parsed as the wrapper; callers that want the
+    author's own posts use :func:`parse_statuses`, which skips reblogs."""
+    if not isinstance(data, Mapping):
+        raise UnrecognisedDocument(f"status must be a JSON object, got {type(data).__name__}")
+    account = data.get("account") if isinstance(data.get("account"), Mapping) else {}
+    home = _instance(account, instance) or _instance(data, None)
+    text = _status_text(data)
+    replies = data.get("replies_count")
+    if replies is None:
+        replies = data.get("reply_count")  # Pixelfed's v2 search says reply_count
+    posted_at = _timestamp(data.get("created_at"))
+    return PostItem(
+        platform=_platform(_status_is_pixelfed(data), platform),
+        post_id=_str_or_none(data.get("id")),
+        author_handle=_qualify(account.get("acct") or account.get("username"), home),
+        url=_str_or_none(data.get("url")) or _str_or_none(data.get("uri")),
+        posted_at=posted_at,
+        text=text,
+        hashtags=_status_hashtags(data, text),
+        mentions=_merge(
+            _qualify(mention.get("acct"), home) or ""
+            for mention in data.get("mentions") or []
+            if isinstance(mention, Mapping)
+        ),
+        likes=data.get("favourites_count"),
+        comments=replies,
+        shares=data.get("reblogs_count"),
+        views=None,
+        media_type=_media_type(data),
+        posted_at_precision="exact" if isinstance(posted_at, datetime) else None,
+    )
+
+
+def parse_statuses(
+    statuses: Iterable[Mapping[str, Any]],
+    *,
+    instance: str | None = None,
+    platform: str | None = None,
+) -> list[PostItem]:
+    """An account's statuses -> its own posts (reblogs are skipped)."""
+    return [
+        parse_status(status, instance=instance, platform=platform)
+        for status in statuses
+        if isinstance(status, Mapping) and not is_reblog(status)
+    ]
+
+
+def _original(status: Mapping[str, Any]) -> Mapping[str, Any]:
+    inner = status.get("reblog")
+    return inner if isinstance(inner, Mapping) else status
+
+
+def sightings(
+    statuses: Iterable[Mapping[str, Any]],
+    *,
+    tag: str,
+    listing: str = "recent",
+    start_position: int = 0,
+    instance: str | None = None,
+    seen_at: datetime | None = None,
+    source_url: str | None = None,
+    platform: str | None = None,
+) -> list[HashtagSightingItem]:
+    """One HashtagSightingItem per status of a hashtag listing, ``position`` counted from
+    ``start_position`` (pass the number of statuses on earlier pages). A reblog in a listing
+    is a sighting of the reblogged status."""
+    hashtag = normalize_tag(tag)
+    items = []
+    for index, status in enumerate(statuses):
+        post = parse_status(_original(status), instance=instance, platform=platform)
+        items.append(
+            HashtagSightingItem(
+                platform=post.platform,
+                hashtag=hashtag,
+                post_id=post.post_id,
+                author_handle=post.author_handle,
+                position=start_position + index,
+                listing=listing,
+                seen_at=seen_at,
+                source_url=source_url,
+            )
+        )
+    return items
+
+
+# --- Link header ----------------------------------------------------------------------------
+
+_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
+_REL = re.compile(r"""rel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))""", re.IGNORECASE)
+
+
+def parse_link_header(value: str | bytes | Iterable[str | bytes] | None) -> dict[str, str]:
+    """``<u1>; rel="next", <u2>; rel="prev"`` -> {"next": u1, "prev": u2} (first one wins)."""
+    if value is None:
+        return {}
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("latin-1")
+    if not isinstance(value, str):
+        value = ", ".join(
+            part.decode("latin-1") if isinstance(part, (bytes, bytearray)) else str(part)
+            for part in value
+        )
+    links: dict[str, str] = {}
+    for url, params in _LINK.findall(value):
+        rel = _REL.search(params)
+        if not rel:
+            continue
+        for name in (rel.group(1) or rel.group(2) or "").lower().split():
+            links.setdefault(name, url.strip())
+    return links
+
+
+# --- parse_document -------------------------------------------------------------------------
+
+
+def _looks_like_account(data: Mapping[str, Any]) -> bool:
+    return ("acct" in data or "username" in data) and "followers_count" in data
+
+
+def _looks_like_status(data: Mapping[str, Any]) -> bool:
+    return "id" in data and isinstance(data.get("account"), Mapping) and (
+        "content" in data or "text" in data
+    )
+
+
+def _error_reason(message: str) -> str:
+    lowered = message.lower()
+    if "not found" in lowered:
+        return "not_found"
+    if "authenticat" in lowered or "access token" in lowered or "login" in lowered:
+        return "login_required"
+    if "too many" in lowered or "rate limit" in lowered:
+        return "rate_limited"
+    return "api_error"
+
+
+def _decode(body: str | bytes | dict | list) -> Any:
+    if isinstance(body, (dict, list)):
+        return body
+    if isinstance(body, (bytes, bytearray)):
+        body = bytes(body).decode("utf-8", errors="replace")
+    text = body.lstrip("\ufeff").strip()
+    if text.startswith("<"):
+        raise UnrecognisedDocument("HTML, not a Mastodon API JSON body")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UnrecognisedDocument(f"not JSON (truncated body?): {exc}") from None
+
+
+def _common_tag(statuses: list[Mapping[str, Any]], instance: str | None) -> str | None:
+    """The one hashtag every status of a listing carries, if there is exactly one."""
+    common: set[str] | None = None
+    for status in statuses:
+        tags = set(parse_status(_original(status), instance=instance).hashtags)
+        common = tags if common is None else common & tags
+    return next(iter(common)) if common and len(common) == 1 else None
+
+
+def _profiles_by_author(
+    statuses: list[Mapping[str, Any]],
+    *,
+    instance: str | None,
+    fetched_at: datetime | None,
+    url: str | None,
+    discovered_via: str | None = None,
+    extra_accounts: Iterable[Mapping[str, Any]] = (),
+) -> list[ProfileItem]:
+    """One ProfileItem per author of the (non-reblog) statuses, their posts attached."""
+    profiles: dict[str, ProfileItem] = {}
+    for account in extra_accounts:
+        if isinstance(account, Mapping) and _looks_like_account(account):
+            profile = parse_account(account, instance=instance, fetched_at=fetched_at,
+                                    source_url=url)
+            profile.discovered_via = discovered_via
+            profiles.setdefault(str(account.get("id")), profile)
+    for status in statuses:
+        own = _original(status)
+        account = own.get("account")
+        if not isinstance(account, Mapping):
+            continue
+        key = str(account.get("id"))
+        if key not in profiles:
+            profile = parse_account(account, instance=instance, fetched_at=fetched_at,
+                                    source_url=url)
+            profile.discovered_via = discovered_via
+            profiles[key] = profile
+        profiles[key].recent_posts.append(parse_status(own, instance=instance))
+    for profile in profiles.values():
+        if any(post.platform == "pixelfed" for post in profile.recent_posts):
+            profile.platform = "pixelfed"
+    return list(profiles.values())
+
+
+def _status_list(
+    statuses: list[Any],
+    *,
+    url: str | None,
+    fetched_at: datetime | None,
+    instance: str | None,
+) -> list[Item]:
+    statuses = [status for status in statuses if isinstance(status, Mapping)]
+    if not statuses:
+        return []
+    if not all(_looks_like_status(status) for status in statuses):
+        raise UnrecognisedDocument("a JSON list, but not of Mastodon statuses")
+    path = urlsplit(url).path if url else ""
+    authors = {str(status["account"].get("id")) for status in statuses}
+
+    if _ACCOUNT_STATUSES_PATH.search(path) or (not path and len(authors) == 1):
+        # The account's own statuses: the wrapper's account is the author even for reblogs.
+        profile = parse_account(statuses[0]["account"], instance=instance,
+                                fetched_at=fetched_at, source_url=url)
+        profile.recent_posts = parse_statuses(statuses, instance=instance)
+        if any(post.platform == "pixelfed" for post in profile.recent_posts):
+            profile.platform = "pixelfed"
+        return [profile]
+
+    tag_match = _TAG_TIMELINE_PATH.search(path)
+    tag = normalize_tag(unquote(tag_match.group(1))) if tag_match else None
+    if tag is None and not path:
+        tag = _common_tag(statuses, instance)
+    if tag is None:
+        return list(_profiles_by_author(statuses, instance=instance, fetched_at=fetched_at,
+                                        url=url))
+    seen = sightings(statuses, tag=tag, listing="recent", instance=instance,
+                     seen_at=fetched_at, source_url=url)
+    profiles = _profiles_by_author(statuses, instance=instance, fetched_at=fetched_at,
+                                   url=url, discovered_via=tag)
+    return [*seen, *profiles]
+
+
+def _search_result(
+    data: Mapping[str, Any],
+    *,
+    url: str | None,
+    fetched_at: datetime | None,
+    instance: str | None,
+) -> list[Item]:
+    statuses = [s for s in data.get("statuses") or [] if isinstance(s, Mapping)]
+    tag = None
+    query = parse_qs(urlsplit(url).query).get("q") if url else None
+    if query and query[0].strip():
+        tag = normalize_tag(query[0])
+    else:
+        hashtags = [h for h in data.get("hashtags") or [] if isinstance(h, (Mapping, str))]
+        if len(hashtags) == 1:
+            only = hashtags[0]
+            tag = normalize_tag(only if isinstance(only, str) else str(only.get("name") or ""))
+    items: list[Item] = []
+    if tag:
+        carrying = []
+        for position, status in enumerate(statuses):
+            post = parse_status(_original(status), instance=instance)
+            if tag in post.hashtags:
+                carrying.append((position, post))
+        items.extend(
+            HashtagSightingItem(
+                platform=post.platform, hashtag=tag, post_id=post.post_id,
+                author_handle=post.author_handle, position=position, listing="top",
+                seen_at=fetched_at, source_url=url,
+            )
+            for position, post in carrying
+        )
+    items.extend(_profiles_by_author(statuses, instance=instance, fetched_at=fetched_at,
+                                     url=url, discovered_via=tag,
+                                     extra_accounts=data.get("accounts") or []))
+    return items
+
+
+def parse_document(
+    body: str | bytes | dict | list,
+    *,
+    url: str | None = None,
+    fetched_at: datetime | None = None,
+    headers: Mapping[str, str] | None = None,
+    instance: str | None = None,
+) -> list[Item]:
+    """Detect what a Mastodon/Pixelfed API body holds and return its items (see the table in
+    the module docstring). ``instance`` defaults to the host of ``url``."""
+    del headers  # the API body says everything; Link paging is the spider's business
+    data = _decode(body)
+    instance = instance or _host(url)
+    if isinstance(data, list):
+        return _status_list(data, url=url, fetched_at=fetched_at, instance=instance)
+    if not isinstance(data, Mapping):
+        raise UnrecognisedDocument(f"JSON {type(data).__name__}, not a Mastodon API body")
+    if "error" in data and isinstance(data.get("error"), str):
+        message = data["error"]
+        return [RejectedItem(
+            reason=_error_reason(message),
+            detail=message + (f" ({data['error_description']})"
+                              if data.get("error_description") else ""),
+            platform="mastodon",
+            payload=dict(data),
+            source_url=url,
+            item_type="ProfileItem" if url and "/accounts" in url else None,
+        )]
+    if _looks_like_status(data):
+        return [parse_status(_original(data), instance=instance)]
+    if _looks_like_account(data):
+        return [parse_account(data, instance=instance, fetched_at=fetched_at, source_url=url)]
+    if {"accounts", "statuses", "hashtags"} <= data.keys():
+        return _search_result(data, url=url, fetched_at=fetched_at, instance=instance)
+    if ("domain" in data or "uri" in data) and ("version" in data or "title" in data):
+        return []  # instance metadata (/api/v1/instance, /api/v2/instance): no items
+    raise UnrecognisedDocument("JSON object that is not a Mastodon account, status or search")

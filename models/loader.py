@@ -1,0 +1,316 @@
+"""Batched, idempotent writes into the warehouse (SQLAlchemy Core, bind parameters only).
+
+A batch is a list of records (plain dicts, as ``pipelines.warehouse.item_record`` makes them,
+or as read back from a spool file). ``load_batch`` writes one batch inside the caller's
+transaction with ``INSERT ... ON CONFLICT DO UPDATE``: keys are de-duplicated inside the batch
+first (PostgreSQL refuses to touch one row twice in a statement) and sorted, so concurrent
+loaders take row locks in the same order and do not deadlock each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, case, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from models.tables import (
+    CrawlRun,
+    Hashtag,
+    HashtagSighting,
+    Post,
+    PostHashtag,
+    Profile,
+    ProfileNiche,
+    ProfileSnapshot,
+    RejectedRecord,
+)
+
+CHUNK = 500  # ids looked up per IN (...) query; well under SQLite's bound-variable limit
+
+PROFILE_FIELDS = (
+    "platform_user_id", "display_name", "bio", "external_url", "profile_url", "is_verified", "category",
+)
+SNAPSHOT_FIELDS = (
+    "followers", "following", "posts_count", "engagement_rate", "engagement_rate_median",
+    "engagement_per_view", "posts_per_week", "recent_posts_used", "tier", "tier_scheme",
+)
+POST_FIELDS = (
+    "author_handle", "url", "posted_at", "posted_at_precision", "text", "likes", "comments", "shares",
+    "views", "media_type",
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """Datetimes pass; ISO strings (from spool files) are read back; naive means UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def _insert(conn: Connection, table: Table):
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def upsert(conn: Connection, table: Table, rows: Sequence[dict], keys: Sequence[str],
+           update_cols: Iterable[str] = (), set_: dict | None = None) -> None:
+    """Insert rows; on a key conflict update ``update_cols`` (or do nothing when empty)."""
+    if not rows:
+        return
+    stmt = _insert(conn, table)
+    values = {col: stmt.excluded[col] for col in update_cols}
+    values.update(set_ or {})
+    if values:
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=values)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    conn.execute(stmt, list(rows))
+
+
+def _chunks(values: Sequence, size: int = CHUNK):
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _ids_by(conn: Connection, id_col, platform_col, key_col, pairs: Iterable[tuple[str, str]]) -> dict:
+    """{(platform, key): id} for the given pairs, looked up per platform in chunks."""
+    by_platform: dict[str, list[str]] = {}
+    for platform, key in pairs:
+        by_platform.setdefault(platform, []).append(key)
+    found: dict[tuple[str, str], int] = {}
+    stmt = select(id_col, key_col).where(platform_col == bindparam("p"),
+                                         key_col.in_(bindparam("keys", expanding=True)))
+    for platform, keys in by_platform.items():
+        for chunk in _chunks(sorted(set(keys))):
+            for row_id, key in conn.execute(stmt, {"p": platform, "keys": list(chunk)}):
+                found[(platform, key)] = row_id
+    return found
+
+
+# --- crawl runs ---------------------------------------------------------------------------
+
+def start_run(conn: Connection, run: dict) -> int:
+    """Create (or find, for a spooled run loaded later) the crawl_runs row; return its id."""
+    table = CrawlRun.__table__
+    row = {
+        "run_key": run["run_key"],
+        "spider": run.get("spider") or "unknown",
+        "platform": run.get("platform"),
+        "job": run.get("job"),
+        "arguments": run.get("arguments"),
+        "started_at": as_datetime(run.get("started_at")) or utcnow(),
+        "status": run.get("status") or "running",
+        "items_loaded": 0,
+        "items_rejected": 0,
+    }
+    upsert(conn, table, [row], ["run_key"])
+    return conn.execute(select(table.c.id).where(table.c.run_key == run["run_key"])).scalar_one()
+
+
+def finish_run(conn: Connection, run_key: str, **values: Any) -> None:
+    table = CrawlRun.__table__
+    values["finished_at"] = as_datetime(values.get("finished_at")) or utcnow()
+    conn.execute(update(table).where(table.c.run_key == run_key).values(**values))
+
+
+# --- one batch ------------------------------------------------------------------------------
+
+def load_batch(conn: Connection, run_id: int, records: Sequence[dict], spider: str | None = None) -> dict:
+    """Write a batch; returns counts {"profiles", "posts", "sightings", "rejected"}."""
+    profiles = _last_by(records, "profile", lambda r: (r["platform"], r["handle"]))
+    sightings = _last_by(records, "sighting",
+                         lambda r: (r["platform"], r["hashtag"], r["post_id"], r.get("listing") or "recent"))
+    rejected = [r for r in records if r.get("_type") == "rejected"]
+    for profile in profiles:  # partial problems become quarantine rows of their own
+        rejected.extend(_problem_records(profile))
+
+    now = utcnow()
+    profile_ids = _load_profiles(conn, profiles, now)
+    post_count = _load_posts(conn, profiles, profile_ids, now)
+    _load_snapshots(conn, run_id, profiles, profile_ids)
+    _load_niches(conn, profiles, profile_ids, now)
+    _load_sightings(conn, run_id, sightings, now)
+    _load_rejected(conn, run_id, rejected, spider, now)
+    return {"profiles": len(profiles), "posts": post_count, "sightings": len(sightings),
+            "rejected": len(rejected)}
+
+
+def _last_by(records: Sequence[dict], kind: str, key) -> list[dict]:
+    """Records of one kind, de-duplicated by key (the last one wins), sorted by key."""
+    chosen: dict[Any, dict] = {}
+    for record in records:
+        if record.get("_type") == kind:
+            chosen[key(record)] = record
+    return [chosen[k] for k in sorted(chosen, key=lambda k: tuple(str(part) for part in k))]
+
+
+def _problem_records(profile: dict) -> list[dict]:
+    return [{
+        "_type": "rejected",
+        "reason": problem.get("reason") or "problem",
+        "detail": f"{problem.get('field')}: {problem.get('raw')!r}",
+        "platform": profile.get("platform"),
+        "item_type": "PostItem" if problem.get("post_id") else "ProfileItem",
+        "payload": {**problem, "handle": profile.get("handle")},
+        "source_url": profile.get("source_url"),
+    } for problem in profile.get("problems") or ()]
+
+
+def _rename_handles(conn: Connection, profiles: Sequence[dict]) -> None:
+    """A known platform_user_id under a new handle renames the row instead of adding one."""
+    table = Profile.__table__
+    wanted = {(p["platform"], str(p["platform_user_id"])): p["handle"]
+              for p in profiles if p.get("platform_user_id")}
+    if not wanted:
+        return
+    existing = _ids_by(conn, table.c.id, table.c.platform, table.c.platform_user_id, wanted)
+    if not existing:
+        return
+    taken = _ids_by(conn, table.c.id, table.c.platform, table.c.handle,
+                    [(platform, handle) for (platform, _), handle in wanted.items()])
+    for (platform, user_id), row_id in sorted(existing.items()):
+        handle = wanted[(platform, user_id)]
+        if (platform, handle) not in taken:
+            conn.execute(update(table).where(table.c.id == row_id).values(handle=handle))
+
+
+def _load_profiles(conn: Connection, profiles: Sequence[dict], now: datetime) -> dict:
+    if not profiles:
+        return {}
+    table = Profile.__table__
+    _rename_handles(conn, profiles)
+    rows = []
+    for p in profiles:
+        seen = as_datetime(p.get("fetched_at")) or now
+        row = {field: p.get(field) for field in PROFILE_FIELDS}
+        row.update(platform=p["platform"], handle=p["handle"], discovered_via=p.get("discovered_via"),
+                   first_seen_at=seen, last_seen_at=seen)
+        if row["platform_user_id"] is not None:
+            row["platform_user_id"] = str(row["platform_user_id"])
+        rows.append(row)
+    stmt = _insert(conn, table)
+    exc = stmt.excluded
+    set_ = {field: exc[field] for field in PROFILE_FIELDS}
+    set_["discovered_via"] = case((table.c.discovered_via.is_(None), exc.discovered_via),
+                                  else_=table.c.discovered_via)
+    set_["first_seen_at"] = case((exc.first_seen_at < table.c.first_seen_at, exc.first_seen_at),
+                                 else_=table.c.first_seen_at)
+    set_["last_seen_at"] = case((exc.last_seen_at > table.c.last_seen_at, exc.last_seen_at),
+                                else_=table.c.last_seen_at)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["platform", "handle"], set_=set_), rows)
+    return _ids_by(conn, table.c.id, table.c.platform, table.c.handle,
+                   [(p["platform"], p["handle"]) for p in profiles])
+
+
+def _load_snapshots(conn: Connection, run_id: int, profiles: Sequence[dict], ids: dict) -> None:
+    rows = []
+    for p in profiles:
+        row = {field: p.get(field) for field in SNAPSHOT_FIELDS}
+        row.update(profile_id=ids[(p["platform"], p["handle"])], crawl_run_id=run_id,
+                   captured_at=as_datetime(p.get("fetched_at")) or utcnow())
+        rows.append(row)
+    upsert(conn, ProfileSnapshot.__table__, rows, ["profile_id", "crawl_run_id"],
+           (*SNAPSHOT_FIELDS, "captured_at"))
+
+
+def _load_posts(conn: Connection, profiles: Sequence[dict], profile_ids: dict, now: datetime) -> int:
+    posts: dict[tuple[str, str], dict] = {}
+    for p in profiles:
+        profile_id = profile_ids[(p["platform"], p["handle"])]
+        seen = as_datetime(p.get("fetched_at")) or now
+        for post in p.get("recent_posts") or ():
+            if not post.get("post_id"):
+                continue
+            platform = post.get("platform") or p["platform"]
+            row = {field: post.get(field) for field in POST_FIELDS}
+            row.update(platform=platform, post_id=str(post["post_id"]), profile_id=profile_id,
+                       posted_at=as_datetime(row["posted_at"]), first_seen_at=seen, last_seen_at=seen,
+                       hashtags=post.get("hashtags") or ())
+            posts[(platform, row["post_id"])] = row
+    if not posts:
+        return 0
+    rows = [posts[key] for key in sorted(posts)]
+    tags_by_post = {(r["platform"], r["post_id"]): r.pop("hashtags") for r in rows}
+    table = Post.__table__
+    upsert(conn, table, rows, ["platform", "post_id"], (*POST_FIELDS, "profile_id", "last_seen_at"))
+    post_ids = _ids_by(conn, table.c.id, table.c.platform, table.c.post_id, posts)
+    tag_ids = _hashtag_ids(conn, {tag for tags in tags_by_post.values() for tag in tags})
+    links = sorted({(post_ids[key], tag_ids[tag]) for key, tags in tags_by_post.items() for tag in tags})
+    upsert(conn, PostHashtag.__table__, [{"post_id": a, "hashtag_id": b} for a, b in links],
+           ["post_id", "hashtag_id"])
+    return len(rows)
+
+
+def _hashtag_ids(conn: Connection, tags: set[str]) -> dict[str, int]:
+    if not tags:
+        return {}
+    table = Hashtag.__table__
+    ordered = sorted(tags)
+    upsert(conn, table, [{"tag": tag} for tag in ordered], ["tag"])
+    found = {}
+    stmt = select(table.c.tag, table.c.id).where(table.c.tag.in_(bindparam("tags", expanding=True)))
+    for chunk in _chunks(ordered):
+        found.update(dict(conn.execute(stmt, {"tags": list(chunk)}).all()))
+    return found
+
+
+def _load_niches(conn: Connection, profiles: Sequence[dict], ids: dict, now: datetime) -> None:
+    """Replace each account's niche scores with the ones computed in this crawl."""
+    table = ProfileNiche.__table__
+    profile_ids = sorted({ids[(p["platform"], p["handle"])] for p in profiles})
+    for chunk in _chunks(profile_ids):
+        conn.execute(delete(table).where(table.c.profile_id.in_(chunk)))
+    rows = []
+    for p in profiles:
+        profile_id = ids[(p["platform"], p["handle"])]
+        for niche, score in sorted((p.get("niches") or {}).items()):
+            rows.append({"profile_id": profile_id, "niche": niche, "score": float(score),
+                         "is_primary": niche == p.get("primary_niche"), "updated_at": now})
+    upsert(conn, table, rows, ["profile_id", "niche"], ("score", "is_primary", "updated_at"))
+
+
+def _load_sightings(conn: Connection, run_id: int, sightings: Sequence[dict], now: datetime) -> None:
+    if not sightings:
+        return
+    tag_ids = _hashtag_ids(conn, {s["hashtag"] for s in sightings})
+    rows = [{
+        "crawl_run_id": run_id,
+        "hashtag_id": tag_ids[s["hashtag"]],
+        "platform": s["platform"],
+        "post_id": str(s["post_id"]),
+        "author_handle": s.get("author_handle"),
+        "listing": s.get("listing") or "recent",
+        "position": s.get("position"),
+        "seen_at": as_datetime(s.get("seen_at")) or now,
+    } for s in sightings]
+    upsert(conn, HashtagSighting.__table__, rows,
+           ["crawl_run_id", "hashtag_id", "platform", "post_id", "listing"],
+           ("author_handle", "position", "seen_at"))
+
+
+def _load_rejected(conn: Connection, run_id: int, rejected: Sequence[dict], spider: str | None,
+                   now: datetime) -> None:
+    if not rejected:
+        return
+    rows = [{
+        "crawl_run_id": run_id,
+        "spider": spider,
+        "platform": r.get("platform"),
+        "item_type": r.get("item_type"),
+        "reason": r.get("reason") or "unknown",
+        "detail": r.get("detail"),
+        "payload": r.get("payload"),
+        "source_url": r.get("source_url"),
+        "created_at": now,
+    } for r in rejected]
+    conn.execute(_insert(conn, RejectedRecord.__table__), rows)

@@ -1,0 +1,304 @@
+"""Warehouse tables (SQLAlchemy 2 typed declarative models).
+
+Analysts read these tables directly, so every table and column carries a comment. Alembic owns
+the schema: ``models/migrations`` creates it; ``create_all`` is used only by tests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BigInteger ids on PostgreSQL; SQLite only auto-increments a plain INTEGER primary key.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+UTC = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class CrawlRun(Base):
+    __tablename__ = "crawl_runs"
+    __table_args__ = (
+        Index("ix_crawl_runs_spider_started_at", "spider", "started_at"),
+        {"comment": "One row per spider run: what ran, with which arguments, how it ended."},
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, comment="Run id.")
+    run_key: Mapped[str] = mapped_column(
+        String(36),
+        unique=True,
+        comment="UUID chosen by the crawler; links spooled batches to the run.",
+    )
+    spider: Mapped[str] = mapped_column(String(64), comment="Spider name (scrapy list).")
+    platform: Mapped[str | None] = mapped_column(String(32), comment="Platform crawled.")
+    job: Mapped[str | None] = mapped_column(
+        String(128), comment="Scheduled job name, used for the run lock (NULL for ad-hoc runs)."
+    )
+    arguments: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="Spider arguments (-a), secrets removed."
+    )
+    started_at: Mapped[datetime] = mapped_column(UTC, comment="When the run started (UTC).")
+    finished_at: Mapped[datetime | None] = mapped_column(
+        UTC, comment="When it ended (UTC); NULL while running."
+    )
+    status: Mapped[str] = mapped_column(
+        String(16), default="running", comment="running, ok, degraded, failed or aborted."
+    )
+    finish_reason: Mapped[str | None] = mapped_column(String(64), comment="Scrapy's close reason.")
+    checks: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="Monitoring checks and their results."
+    )
+    stats: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="Scrapy stats at the end of the run."
+    )
+    items_loaded: Mapped[int] = mapped_column(
+        Integer, default=0, comment="Items written to the warehouse."
+    )
+    items_rejected: Mapped[int] = mapped_column(Integer, default=0, comment="Items quarantined.")
+
+
+class Profile(Base):
+    __tablename__ = "profiles"
+    __table_args__ = (
+        UniqueConstraint("platform", "handle"),
+        Index("ix_profiles_platform_user_id", "platform", "platform_user_id"),
+        {"comment": "One row per account on a platform; latest known identity and bio."},
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, comment="Account id in the warehouse.")
+    platform: Mapped[str] = mapped_column(
+        String(32), comment="instagram, tiktok, youtube, mastodon, pixelfed or bluesky."
+    )
+    handle: Mapped[str] = mapped_column(
+        String(255), comment="Canonical handle, no @; user@instance on federated networks."
+    )
+    platform_user_id: Mapped[str | None] = mapped_column(
+        String(255), comment="The platform's own stable id (Bluesky DID, YouTube channel id, ...)."
+    )
+    display_name: Mapped[str | None] = mapped_column(Text, comment="Display name as shown.")
+    bio: Mapped[str | None] = mapped_column(Text, comment="Biography, stored verbatim (NFC).")
+    external_url: Mapped[str | None] = mapped_column(Text, comment="Link in bio.")
+    profile_url: Mapped[str | None] = mapped_column(Text, comment="Public profile page.")
+    is_verified: Mapped[bool | None] = mapped_column(
+        Boolean, comment="Platform verification badge."
+    )
+    category: Mapped[str | None] = mapped_column(
+        String(255), comment="The platform's own label (e.g. Instagram category_name)."
+    )
+    discovered_via: Mapped[str | None] = mapped_column(
+        String(255), comment="Hashtag or list that first led to the account."
+    )
+    first_seen_at: Mapped[datetime] = mapped_column(
+        UTC, comment="First crawl that saw the account (UTC)."
+    )
+    last_seen_at: Mapped[datetime] = mapped_column(
+        UTC, comment="Latest crawl that saw the account (UTC)."
+    )
+
+
+class ProfileSnapshot(Base):
+    __tablename__ = "profile_snapshots"
+    __table_args__ = (
+        UniqueConstraint("profile_id", "crawl_run_id"),
+        Index("ix_profile_snapshots_profile_id_captured_at", "profile_id", "captured_at"),
+        Index("ix_profile_snapshots_tier_captured_at", "tier", "captured_at"),
+        {"comment": "Account figures per crawl run: the follower and engagement history."},
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, comment="Snapshot id.")
+    profile_id: Mapped[int] = mapped_column(
+        ForeignKey("profiles.id", ondelete="CASCADE"), comment="The account."
+    )
+    crawl_run_id: Mapped[int] = mapped_column(
+        ForeignKey("crawl_runs.id", ondelete="CASCADE"), comment="The run that took it."
+    )
+    captured_at: Mapped[datetime] = mapped_column(UTC, comment="When the page was fetched (UTC).")
+    followers: Mapped[int | None] = mapped_column(
+        BigInteger, comment="Followers (YouTube: subscribers)."
+    )
+    following: Mapped[int | None] = mapped_column(BigInteger, comment="Accounts followed.")
+    posts_count: Mapped[int | None] = mapped_column(
+        BigInteger, comment="Posts, videos or statuses."
+    )
+    engagement_rate: Mapped[float | None] = mapped_column(
+        Float, comment="mean(likes + comments) over recent posts / followers; NULL when undefined."
+    )
+    engagement_rate_median: Mapped[float | None] = mapped_column(
+        Float, comment="median(likes + comments) over recent posts / followers."
+    )
+    engagement_per_view: Mapped[float | None] = mapped_column(
+        Float, comment="mean((likes + comments) / views) over recent posts with views."
+    )
+    posts_per_week: Mapped[float | None] = mapped_column(
+        Float, comment="Posting frequency over recent posts."
+    )
+    recent_posts_used: Mapped[int | None] = mapped_column(
+        Integer, comment="Posts the figures are computed over."
+    )
+    tier: Mapped[str | None] = mapped_column(
+        String(16), comment="Tier by followers (nano, micro, ...)."
+    )
+    tier_scheme: Mapped[str | None] = mapped_column(
+        String(16), comment="Tier scheme used: seed or industry."
+    )
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("platform", "post_id"),
+        Index("ix_posts_profile_id_posted_at", "profile_id", "posted_at"),
+        {"comment": "One row per post; counts are the latest seen."},
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, comment="Post id in the warehouse.")
+    platform: Mapped[str] = mapped_column(String(32), comment="Platform.")
+    post_id: Mapped[str] = mapped_column(String(255), comment="The platform's post id.")
+    profile_id: Mapped[int | None] = mapped_column(
+        ForeignKey("profiles.id", ondelete="CASCADE"), comment="Author."
+    )
+    author_handle: Mapped[str | None] = mapped_column(
+        String(255), comment="Author's handle as crawled."
+    )
+    url: Mapped[str | None] = mapped_column(Text, comment="Post URL.")
+    posted_at: Mapped[datetime | None] = mapped_column(UTC, comment="Publication time (UTC).")
+    posted_at_precision: Mapped[str | None] = mapped_column(
+        String(16), comment="exact, or the unit of a relative time (day, month, year, ...)."
+    )
+    text: Mapped[str | None] = mapped_column(Text, comment="Caption or text, verbatim (NFC).")
+    likes: Mapped[int | None] = mapped_column(BigInteger, comment="Likes, diggs or favourites.")
+    comments: Mapped[int | None] = mapped_column(BigInteger, comment="Comments or replies.")
+    shares: Mapped[int | None] = mapped_column(BigInteger, comment="Shares, reblogs or reposts.")
+    views: Mapped[int | None] = mapped_column(BigInteger, comment="Video views or plays.")
+    media_type: Mapped[str | None] = mapped_column(
+        String(32), comment="image, video, carousel, text, ..."
+    )
+    first_seen_at: Mapped[datetime] = mapped_column(
+        UTC, comment="First crawl that saw the post (UTC)."
+    )
+    last_seen_at: Mapped[datetime] = mapped_column(
+        UTC, comment="Latest crawl that saw the post (UTC)."
+    )
+
+
+class Hashtag(Base):
+    __tablename__ = "hashtags"
+    __table_args__ = {"comment": "Normalised hashtags: lower-case, no #, Unicode NFC."}
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, comment="Hashtag id.")
+    tag: Mapped[str] = mapped_column(String(255), unique=True, comment="The tag, normalised.")
+
+
+class PostHashtag(Base):
+    __tablename__ = "post_hashtags"
+    __table_args__ = (
+        Index("ix_post_hashtags_hashtag_id", "hashtag_id"),
+        {"comment": "Which hashtags a post carries."},
+    )
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True, comment="Post."
+    )
+    hashtag_id: Mapped[int] = mapped_column(
+        ForeignKey("hashtags.id", ondelete="CASCADE"), primary_key=True, comment="Hashtag."
+    )
+
+
+class HashtagSighting(Base):
+    __tablename__ = "hashtag_sightings"
+    __table_args__ = (
+        UniqueConstraint("crawl_run_id", "hashtag_id", "platform", "post_id", "listing"),
+        Index("ix_hashtag_sightings_hashtag_id_seen_at", "hashtag_id", "seen_at"),
+        {"comment": "Posts a hashtag listing showed, per run (the sweep's raw evidence)."},
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, comment="Sighting id.")
+    crawl_run_id: Mapped[int] = mapped_column(
+        ForeignKey("crawl_runs.id", ondelete="CASCADE"), comment="Run."
+    )
+    hashtag_id: Mapped[int] = mapped_column(
+        ForeignKey("hashtags.id", ondelete="CASCADE"), comment="Hashtag."
+    )
+    platform: Mapped[str] = mapped_column(String(32), comment="Platform.")
+    post_id: Mapped[str] = mapped_column(
+        String(255), comment="The platform's post id (the post may not be loaded into posts)."
+    )
+    author_handle: Mapped[str | None] = mapped_column(
+        String(255), comment="Author's handle, if shown."
+    )
+    listing: Mapped[str] = mapped_column(String(32), comment="top, recent or a feed name.")
+    position: Mapped[int | None] = mapped_column(Integer, comment="0-based rank in the listing.")
+    seen_at: Mapped[datetime] = mapped_column(UTC, comment="When the listing was fetched (UTC).")
+
+
+class ProfileNiche(Base):
+    __tablename__ = "profile_niches"
+    __table_args__ = (
+        Index("ix_profile_niches_niche_score", "niche", "score"),
+        {"comment": "Niche scores per account (multi-label); is_primary marks the main niche."},
+    )
+
+    profile_id: Mapped[int] = mapped_column(
+        ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True, comment="Account."
+    )
+    niche: Mapped[str] = mapped_column(
+        String(64), primary_key=True, comment="Niche id from the taxonomy."
+    )
+    score: Mapped[float] = mapped_column(Float, comment="Score 0..1.")
+    is_primary: Mapped[bool] = mapped_column(
+        Boolean, default=False, comment="The account's primary niche."
+    )
+    updated_at: Mapped[datetime] = mapped_column(UTC, comment="When the score was computed (UTC).")
+
+
+class RejectedRecord(Base):
+    __tablename__ = "rejected_items"
+    __table_args__ = (
+        Index("ix_rejected_items_crawl_run_id_reason", "crawl_run_id", "reason"),
+        {
+            "comment": "Quarantine: input that could not be used, with the reason and the raw payload."
+        },
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, comment="Row id.")
+    crawl_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("crawl_runs.id", ondelete="SET NULL"), comment="Run."
+    )
+    spider: Mapped[str | None] = mapped_column(String(64), comment="Spider.")
+    platform: Mapped[str | None] = mapped_column(String(32), comment="Platform.")
+    item_type: Mapped[str | None] = mapped_column(
+        String(64), comment="ProfileItem, PostItem, page, ..."
+    )
+    reason: Mapped[str] = mapped_column(
+        String(64), comment="Why: missing_followers, login_required, ..."
+    )
+    detail: Mapped[str | None] = mapped_column(Text, comment="Human-readable detail.")
+    payload: Mapped[Any] = mapped_column(JSON, comment="The raw item or body, as JSON.")
+    source_url: Mapped[str | None] = mapped_column(Text, comment="Page the input came from.")
+    created_at: Mapped[datetime] = mapped_column(UTC, comment="When it was quarantined (UTC).")

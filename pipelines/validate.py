@@ -1,0 +1,98 @@
+"""Validate pipeline: required fields present and of the right kind; the rest is quarantined.
+
+An invalid item is not dropped: it continues as a RejectedItem (reason, raw payload, source URL)
+that the warehouse writes to ``rejected_items``. Stats: ``microscout/quarantined/<reason>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crawler.items import PLATFORMS, HashtagSightingItem, PostItem, ProfileItem, RejectedItem
+from pipelines import quarantine
+
+COUNT_FIELDS = ("followers", "following", "posts_count")
+POST_COUNT_FIELDS = ("likes", "comments", "shares", "views")
+
+
+def _is_count(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, float, str)) and not isinstance(value, bool))
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def profile_problem(item: ProfileItem) -> tuple[str, str] | None:
+    """(reason, detail) for the first problem found, or None when the profile is usable."""
+    if not _is_text(item.platform):
+        return "missing_platform", "platform is empty"
+    if item.platform.strip().lower() not in PLATFORMS:
+        return "unknown_platform", f"platform {item.platform!r}"
+    if not _is_text(item.handle):
+        return "missing_handle", "handle is empty"
+    if item.followers is None or item.followers == "":
+        return "missing_followers", "followers is empty"
+    for name in COUNT_FIELDS:
+        if not _is_count(getattr(item, name)):
+            return "bad_type", f"{name} is {type(getattr(item, name)).__name__}"
+    if not isinstance(item.recent_posts, list):
+        return "bad_type", f"recent_posts is {type(item.recent_posts).__name__}"
+    for post in item.recent_posts:
+        if not isinstance(post, PostItem):
+            return "bad_type", f"recent post is {type(post).__name__}"
+        for name in POST_COUNT_FIELDS:
+            if not _is_count(getattr(post, name)):
+                return "bad_type", f"post {post.post_id}: {name} is {type(getattr(post, name)).__name__}"
+    return None
+
+
+def sighting_problem(item: HashtagSightingItem) -> tuple[str, str] | None:
+    for name in ("platform", "hashtag", "post_id"):
+        value = getattr(item, name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return f"missing_{name}", f"{name} is empty"
+    if item.platform.strip().lower() not in PLATFORMS:
+        return "unknown_platform", f"platform {item.platform!r}"
+    if item.position is not None and (isinstance(item.position, bool) or not isinstance(item.position, int)):
+        return "bad_type", f"position is {type(item.position).__name__}"
+    return None
+
+
+class ValidatePipeline:
+    def __init__(self, stats) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.stats)
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, RejectedItem):  # yielded by a spider: count it once, here
+            quarantine.count(self.stats, item.reason)
+            return item
+        if isinstance(item, ProfileItem):
+            problem = profile_problem(item)
+            if problem is None:
+                self._drop_posts_without_id(item)
+        elif isinstance(item, HashtagSightingItem):
+            problem = sighting_problem(item)
+        else:
+            problem = ("unknown_item_type", f"{type(item).__name__} is not a microscout item")
+        if problem is None:
+            self.stats.inc_value("microscout/validate/ok")
+            return item
+        reason, detail = problem
+        return quarantine.reject(self.stats, reason, item, detail)
+
+    def _drop_posts_without_id(self, item: ProfileItem) -> None:
+        """A post without an id cannot be stored; it is noted as a problem, the profile kept."""
+        kept = []
+        for post in item.recent_posts:
+            if post.post_id in (None, ""):
+                item.problems.append({"reason": "missing_post_id", "field": "post_id",
+                                      "raw": (post.text or "")[:200], "post_id": None})
+                quarantine.count(self.stats, "missing_post_id")
+            else:
+                kept.append(post)
+        item.recent_posts = kept

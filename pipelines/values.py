@@ -1,0 +1,608 @@
+"""Value normalisers: pure functions from the platforms' text to typed values.
+
+No Scrapy here. Counts ("46.3m", "1.234", "4,69 M de suscriptores"), timestamps, relative
+times ("vor 2 Monaten"), handles, hashtags, mentions, HTML, text and URLs. A value that is
+present but cannot be read raises :class:`UnreadableValue` (the caller quarantines it);
+missing values (None, "") come back as None.
+"""
+
+from __future__ import annotations
+
+import calendar
+import dataclasses
+import math
+import re
+import sys
+import unicodedata
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+from w3lib.html import remove_tags, replace_entities
+
+UTC = timezone.utc
+
+
+class UnreadableValue(ValueError):
+    """A value is present but cannot be read; ``raw`` is the input, ``kind`` what it should be."""
+
+    def __init__(self, raw: Any, kind: str, message: str | None = None) -> None:
+        super().__init__(message or f"unreadable {kind}: {raw!r}")
+        self.raw = raw
+        self.kind = kind
+
+
+# --- Counts ------------------------------------------------------------------------------
+
+# Multiplier words and abbreviations as the platforms print them (CLDR compact forms plus
+# the long words). Matched case-insensitively, with an optional trailing ".".
+SUFFIXES: dict[str, int] = {
+    # thousand
+    "k": 10**3, "thousand": 10**3, "mil": 10**3, "mila": 10**3, "tsd": 10**3,
+    "tausend": 10**3, "tys": 10**3, "тыс": 10**3, "tis": 10**3, "tn": 10**3, "rb": 10**3,
+    "ribu": 10**3, "千": 10**3, "천": 10**3,
+    # ten thousand, hundred million (Chinese, Japanese, Korean)
+    "万": 10**4, "萬": 10**4, "만": 10**4, "亿": 10**8, "億": 10**8, "억": 10**8,
+    # million
+    "m": 10**6, "mm": 10**6, "mn": 10**6, "mln": 10**6, "mio": 10**6, "mi": 10**6,
+    "million": 10**6, "millions": 10**6, "millionen": 10**6, "millón": 10**6,
+    "millon": 10**6, "millones": 10**6, "milhão": 10**6, "milhões": 10**6, "milioni": 10**6,
+    "milj": 10**6, "jt": 10**6, "juta": 10**6, "млн": 10**6,
+    # billion (thousand million)
+    "b": 10**9, "bn": 10**9, "bi": 10**9, "billion": 10**9, "billions": 10**9,
+    "mrd": 10**9, "md": 10**9, "mds": 10**9, "mld": 10**9, "mia": 10**9, "milliard": 10**9,
+    "milliards": 10**9, "milliarden": 10**9, "bilhão": 10**9, "bilhões": 10**9,
+    "млрд": 10**9, "mil m": 10**9, "mil mill": 10**9, "mil millones": 10**9,
+}
+# Where a language gives a short form another meaning than the table above.
+LOCALE_SUFFIXES: dict[str, dict[str, int]] = {
+    "tr": {"b": 10**3, "mn": 10**6, "mr": 10**9, "mlr": 10**9},  # bin, milyon, milyar
+    "id": {"m": 10**9},  # miliar
+    "cs": {"mil": 10**6},  # milionů
+    "sk": {"mil": 10**6},
+    "vi": {"n": 10**3, "tr": 10**6, "t": 10**9},  # nghìn, triệu, tỷ
+}
+_CJK_SUFFIXES = {"千", "천", "万", "萬", "만", "亿", "億", "억"}
+
+# Languages that write "1.234,5" (comma decimal); the others listed write "1,234.5".
+COMMA_DECIMAL = frozenset(
+    "af az be bg bs ca cs da de el es et eu fi fo fr gl hr hu hy id is it ka kk ky lt lv mk "
+    "mn nb nl nn no pl pt ro ru sk sl sq sr sv tr uk uz vi".split()
+)
+DOT_DECIMAL = frozenset(
+    "en ja zh ko th he iw hi bn ta te ml mr gu kn pa ur ms fil tl sw ga cy my km lo ne si".split()
+)
+# Regions whose decimal mark differs from their language's.
+DOT_DECIMAL_REGIONS = frozenset({"es-mx", "es-us", "es-419", "de-ch", "de-li", "it-ch"})
+
+_ZERO_RE = re.compile(
+    r"^(?:no|none|sin|ningún|ninguna|keine?|aucune?|nenhuma?|nessun[oa]?|geen|brak|нет)\b",
+    re.IGNORECASE,
+)
+
+
+def _suffix_pattern() -> str:
+    words = set(SUFFIXES)
+    for extra in LOCALE_SUFFIXES.values():
+        words.update(extra)
+    latin = sorted((w for w in words if w not in _CJK_SUFFIXES), key=len, reverse=True)
+    latin_alt = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in latin)
+    cjk = "".join(sorted(_CJK_SUFFIXES))
+    # A Latin suffix must not run into a letter ("5 Kommentare" is 5, not 5 thousand).
+    return rf"(?:(?:{latin_alt})\.?(?![^\W\d_])|[{cjk}])"
+
+
+_COUNT_RE = re.compile(
+    rf"""^(?P<prefix>[^\d\-\u2212+]*?)
+    (?P<num>\d+(?:(?:[.,'\u2019]|\s(?=\d{{3}}(?!\d)))\d+)*)
+    \s*(?P<suffix>{_suffix_pattern()})?
+    (?P<rest>\D*)$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_LONE_LETTER_RE = re.compile(r"^\s*[^\W\d_]\.?(?:\s|$)")
+_NUM_PARTS_RE = re.compile(r"(\D)")
+
+
+def _decimal_mark(locale: str | None) -> str | None:
+    if not locale:
+        return None
+    parts = re.split(r"[-_]", locale.strip().lower())
+    lang = parts[0]
+    if len(parts) > 1 and f"{lang}-{parts[1]}" in DOT_DECIMAL_REGIONS:
+        return "."
+    if lang in COMMA_DECIMAL:
+        return ","
+    if lang in DOT_DECIMAL:
+        return "."
+    return None
+
+
+def _multiplier(suffix: str, locale: str | None) -> int:
+    word = " ".join(suffix.lower().rstrip(".").split())
+    lang = re.split(r"[-_]", locale.strip().lower())[0] if locale else ""
+    local = LOCALE_SUFFIXES.get(lang, {})
+    if word in local:
+        return local[word]
+    if word in SUFFIXES:
+        return SUFFIXES[word]
+    raise KeyError(word)  # a suffix only another language knows
+
+
+def _split_number(num: str, decimal: str | None) -> tuple[str, str] | None:
+    """Integer and fraction digits of ``num`` read with ``decimal`` as the decimal mark."""
+    parts = _NUM_PARTS_RE.split(num)
+    groups, seps = parts[0::2], parts[1::2]
+    frac = ""
+    if decimal is not None and decimal in seps:
+        if seps.count(decimal) > 1 or seps[-1] != decimal:
+            return None
+        frac = groups.pop()
+        seps = seps[:-1]
+    if seps:
+        kinds = {" " if s.isspace() else s for s in seps}
+        if len(kinds) > 1 or not 1 <= len(groups[0]) <= 3:
+            return None
+        if any(len(g) != 3 for g in groups[1:]):
+            return None
+    return "".join(groups), frac
+
+
+def _infer_decimal(num: str, has_suffix: bool) -> str | None:
+    """The decimal mark of a number printed without a known locale; raises when unsure."""
+    parts = _NUM_PARTS_RE.split(num)
+    groups, seps = parts[0::2], parts[1::2]
+    marks = [s for s in seps if s in ",."]
+    if not marks:
+        return None
+    if len(set(marks)) == 2:
+        return marks[-1]  # "1,234.5" / "1.234,5": the last one is the decimal mark
+    if len(marks) > 1 or seps[-1] != marks[0]:
+        return None  # "1,000,000": grouping
+    after = len(groups[-1])
+    if has_suffix and after in (1, 2):
+        return marks[0]  # "46.3m", "4,69 M"
+    if not has_suffix and after == 3:
+        return None  # "1,234", "127.696"
+    raise ValueError("ambiguous separator")
+
+
+def parse_count(value: Any, locale: str | None = None) -> int | None:
+    """A count as platforms print it ("46.3m", "1 234", "1,2 Mio. Abonnenten") as an int."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise UnreadableValue(value, "count")
+    if isinstance(value, int):
+        if value < 0:
+            raise UnreadableValue(value, "count")
+        return value
+    if isinstance(value, (float, Decimal)):
+        if not math.isfinite(value) or value < 0 or value != int(value):
+            raise UnreadableValue(value, "count")
+        return int(value)
+    if not isinstance(value, str):
+        raise UnreadableValue(value, "count")
+    text = value.strip()
+    if not text:
+        return None
+    match = _COUNT_RE.match(text)
+    if match is None:
+        if not any(ch.isdigit() for ch in text) and _ZERO_RE.match(text):
+            return 0  # "No views"
+        raise UnreadableValue(value, "count")
+    num, suffix = match["num"], match["suffix"]
+    if suffix is None and _LONE_LETTER_RE.match(match["rest"]):
+        raise UnreadableValue(value, "count")  # an abbreviation we do not know ("12 T")
+    try:
+        multiplier = _multiplier(suffix, locale) if suffix else 1
+        split = None
+        mark = _decimal_mark(locale)
+        if mark is not None:
+            split = _split_number(num, mark)
+        if split is None:
+            split = _split_number(num, _infer_decimal(num, suffix is not None))
+        if split is None:
+            raise ValueError("bad grouping")
+        whole, frac = split
+        number = Decimal(f"{int(whole)}.{int(frac) if frac else 0:0{len(frac) or 1}d}")
+    except (KeyError, ValueError, InvalidOperation):
+        raise UnreadableValue(value, "count") from None
+    number *= multiplier
+    if multiplier == 1 and number != number.to_integral_value():
+        raise UnreadableValue(value, "count")  # "1.5" is not a count
+    return int(number.to_integral_value(ROUND_HALF_UP))
+
+
+# --- Timestamps --------------------------------------------------------------------------
+
+_ISO_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
+    r"\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$",
+    re.IGNORECASE,
+)
+_EPOCH_RE = re.compile(r"^\d+(?:\.\d+)?$")
+
+
+def _from_epoch(number: float, raw: Any) -> datetime:
+    if not math.isfinite(number) or number < 0:
+        raise UnreadableValue(raw, "timestamp")
+    if number >= 1e11:  # milliseconds
+        number /= 1000
+    try:
+        return datetime.fromtimestamp(number, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise UnreadableValue(raw, "timestamp") from None
+
+
+def _from_iso(match: re.Match[str]) -> datetime:
+    year, month, day, hour, minute, second, frac, zone = match.groups()
+    micro = int((frac or "0")[:6].ljust(6, "0"))
+    tz = UTC
+    if zone and zone[0] in "+-":
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+        tz = timezone(-offset if zone[0] == "-" else offset)
+    parsed = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
+                      int(second or 0), micro, tzinfo=tz)
+    return parsed.astimezone(UTC)
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """A point in time as a timezone-aware UTC datetime (naive input is taken as UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, bool):
+        raise UnreadableValue(value, "timestamp")
+    if isinstance(value, (int, float)):
+        return _from_epoch(value, value)
+    if not isinstance(value, str):
+        raise UnreadableValue(value, "timestamp")
+    text = value.strip()
+    if not text:
+        return None
+    if _EPOCH_RE.match(text):
+        return _from_epoch(float(text), value)
+    match = _ISO_RE.match(text)
+    if match:
+        try:
+            return _from_iso(match)
+        except (ValueError, OverflowError):
+            raise UnreadableValue(value, "timestamp") from None
+    try:
+        parsed = parsedate_to_datetime(text)  # RFC 2822
+    except (TypeError, ValueError, IndexError):
+        raise UnreadableValue(value, "timestamp") from None
+    if parsed is None:
+        raise UnreadableValue(value, "timestamp")
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+# --- Relative times ----------------------------------------------------------------------
+
+TIME_UNITS: dict[str, str] = {}
+for _unit, _words in {
+    "second": "s sec secs second seconds segundo segundos sekunde sekunden seconde secondes "
+              "secondo secondi",
+    "minute": "m min mins minute minutes minuto minutos minuten minuti minuut",
+    "hour": "h hr hrs hour hours hora horas stunde stunden heure heures ora ore uur",
+    "day": "d day days día días dia dias tag tage tagen jour jours giorno giorni dag dagen",
+    "week": "w wk wks week weeks semana semanas woche wochen semaine semaines settimana "
+            "settimane weken",
+    "month": "mo mos month months mes meses mês monat monate monaten mois mese mesi maand "
+             "maanden",
+    "year": "y yr yrs year years año años ano anos jahr jahre jahren an ans année années "
+            "anno anni jaar jaren",
+}.items():
+    TIME_UNITS.update(dict.fromkeys(_words.split(), _unit))
+_ONE = frozenset("a an one un una uno une um uma einem einer een".split())
+
+_UNIT_ALT = "|".join(sorted(TIME_UNITS, key=len, reverse=True))
+_N = r"(?P<n>\d+|[^\W\d_]+)"
+_U = rf"(?P<unit>{_UNIT_ALT})(?![^\W\d_])"
+_RELATIVE_RES = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        rf"(?<!\w){_N}\s*{_U}\s+ago\b",  # en
+        rf"\bhace\s+{_N}\s+{_U}",  # es
+        rf"\bvor\s+{_N}\s+{_U}",  # de
+        rf"(?:\bhá|\bha|\bfaz)\s+{_N}\s+{_U}",  # pt
+        rf"(?<!\w){_N}\s+{_U}\s+atrás",  # pt
+        rf"\bil\s+y\s+a\s+{_N}\s+{_U}",  # fr
+        rf"(?<!\w){_N}\s+{_U}\s+fa\b",  # it
+        rf"(?<!\w){_N}\s+{_U}\s+geleden\b",  # nl
+    )
+)
+_STEP = {"second": timedelta(seconds=1), "minute": timedelta(minutes=1),
+         "hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+
+
+def _minus_months(moment: datetime, months: int) -> datetime:
+    years, month0 = divmod(moment.month - 1 - months, 12)
+    year = moment.year + years
+    day = min(moment.day, calendar.monthrange(year, month0 + 1)[1])
+    return moment.replace(year=year, month=month0 + 1, day=day)
+
+
+def parse_relative_time(text: Any, now: datetime) -> tuple[datetime, str] | None:
+    """("8 years ago", now) -> (now minus 8 years, "year"); None when not a relative time."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+    for pattern in _RELATIVE_RES:
+        match = pattern.search(text)
+        if match is None:
+            continue
+        word = match["n"].lower()
+        if word.isdigit():
+            amount = int(word)
+        elif word in _ONE:
+            amount = 1
+        else:
+            continue
+        unit = TIME_UNITS[match["unit"].lower()]
+        try:
+            if unit == "month":
+                return _minus_months(now, amount), unit
+            if unit == "year":
+                return _minus_months(now, amount * 12), unit
+            return now - _STEP[unit] * amount, unit
+        except (ValueError, OverflowError):
+            return None
+    return None
+
+
+# --- Handles, tags, mentions -------------------------------------------------------------
+
+CASE_INSENSITIVE = frozenset({"instagram", "tiktok", "youtube", "mastodon", "pixelfed", "bluesky"})
+FEDERATED = frozenset({"mastodon", "pixelfed"})
+_URL_LIKE_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|//|www\.|(?:[\w-]+\.)+[a-z]{2,}/)", re.I)
+_YOUTUBE_CHANNEL_RE = re.compile(r"^UC[\w-]{22}$")
+_INSTAGRAM_RESERVED = frozenset({"p", "reel", "reels", "tv", "explore", "accounts", "direct"})
+_PIXELFED_RESERVED = frozenset({"i", "p", "c", "discover", "site", "api", "login", "register",
+                                "settings", "account", "storage", "oauth"})
+
+
+def _host(value: str | None) -> str | None:
+    """The host of a URL or of a bare "host[:port][/path]", lower-case, without port."""
+    if not value:
+        return None
+    text = value.strip()
+    if "://" not in text:
+        text = "//" + text.lstrip("@")
+    try:
+        host = urlsplit(text).hostname
+    except ValueError:
+        return None
+    return host.rstrip(".") or None if host else None
+
+
+def _handle_from_url(url: str, platform: str) -> tuple[str | None, str | None]:
+    """(handle text, host) from a profile URL; handle None when the URL names no account."""
+    parts = urlsplit(url if "//" in url else "https://" + url)
+    segs = [unquote(s) for s in parts.path.split("/") if s]
+    host = (parts.hostname or "").rstrip(".") or None
+    first = segs[0] if segs else ""
+    second = segs[1] if len(segs) > 1 else None
+    handle: str | None = None
+    if first.startswith("@"):
+        handle = first
+    elif platform == "instagram":
+        if first == "stories":
+            handle = second
+        elif first and first not in _INSTAGRAM_RESERVED:
+            handle = first
+    elif platform == "youtube":
+        handle = second if first in ("c", "user", "channel") else None
+    elif platform == "bluesky":
+        handle = second if first == "profile" else None
+    elif platform in FEDERATED:
+        if first in ("users", "u"):
+            handle = second
+        elif platform == "pixelfed" and len(segs) == 1 and first not in _PIXELFED_RESERVED:
+            handle = first
+    elif platform not in CASE_INSENSITIVE and first:
+        handle = first
+    return handle, host
+
+
+def normalize_handle(value: Any, platform: str | None, *,
+                     instance: str | None = None) -> str | None:
+    """Canonical account handle: no "@", lower-case where the platform ignores case,
+    ``user@instance`` on federated platforms."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    platform = (platform or "").strip().lower()
+    url_host = None
+    if _URL_LIKE_RE.match(text):
+        handle, url_host = _handle_from_url(text, platform)
+        if handle is None:
+            return None
+        text = handle.strip()
+    text = text.lstrip("@").strip()
+    if not text:
+        return None
+    if platform in FEDERATED:
+        user, _, host = text.partition("@")
+        user = user.strip().lower()
+        if not user:
+            return None
+        host = _host(host) or url_host or _host(instance)
+        return f"{user}@{host.lower()}" if host else user
+    if platform == "youtube" and _YOUTUBE_CHANNEL_RE.match(text):
+        return text  # a channel id, not a handle: case matters
+    if platform == "bluesky":
+        if text.startswith("did:"):
+            return text
+        text = text.rstrip(".")
+    return text.lower() if platform in CASE_INSENSITIVE else text
+
+
+def normalize_tag(tag: Any) -> str | None:
+    """"#Café" -> "café": no "#", NFC, lower-case; None when nothing is left."""
+    if tag is None:
+        return None
+    text = unicodedata.normalize("NFC", str(tag)).strip().lstrip("#\uff03").strip()
+    if not text:
+        return None
+    return unicodedata.normalize("NFC", text.lower())
+
+
+def _mark_ranges() -> str:
+    """A regex class body of the combining marks (Mn, Mc), so decomposed accents stay in a tag.
+    Variation selectors are left out (an emoji's, not a word's)."""
+    ranges: list[list[int]] = []
+    for code in range(0x300, min(sys.maxunicode, 0x1FFFF) + 1):
+        if 0xFE00 <= code <= 0xFE0F or unicodedata.category(chr(code)) not in ("Mn", "Mc"):
+            continue
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "".join(f"{chr(a)}-{chr(b)}" if a != b else chr(a) for a, b in ranges)
+
+
+_MARKS = _mark_ranges()
+_HASHTAG_RE = re.compile(rf"(?<![\w&/{_MARKS}])[#\uff03]((?:[\w{_MARKS}]|\u200c|\u200d)+)")
+_MENTION_RE = re.compile(
+    r"(?<![\w@./&])@(\w(?:[\w.-]*\w)?(?:@[\w-]+(?:\.[\w-]+)+)?)"
+)
+
+
+def _unique(values: Any) -> list[str]:
+    seen: dict[str, None] = {}
+    for value in values:
+        if value and value not in seen:
+            seen[value] = None
+    return list(seen)
+
+
+def extract_hashtags(text: str | None) -> list[str]:
+    """Normalised hashtags in ``text``, in order of first appearance."""
+    if not text:
+        return []
+    return _unique(
+        normalize_tag(body) for body in _HASHTAG_RE.findall(text)
+        if not body.isdigit()
+    )
+
+
+def extract_mentions(text: str | None) -> list[str]:
+    """Mentioned accounts ("user", "user@instance.social", "name.bsky.social"), lower-case."""
+    if not text:
+        return []
+    return _unique(m.lower() for m in _MENTION_RE.findall(text))
+
+
+def merge_tags(*lists: Any) -> list[str]:
+    """All tags of the given lists, normalised, de-duplicated, first appearance first."""
+    return _unique(normalize_tag(tag) for tags in lists if tags for tag in tags)
+
+
+# --- Text, HTML, URLs --------------------------------------------------------------------
+
+_TAG_RE = re.compile(r"<[a-zA-Z/!]")
+_NEWLINE_SPACE_RE = re.compile(r"[ \t\r\n]*\n[ \t\r\n]*")
+_BR_RE = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_BLOCK_RE = re.compile(r"</?(?:p|div|blockquote|pre|h[1-6]|ul|ol)(?:\s[^>]*)?>", re.IGNORECASE)
+_LI_RE = re.compile(r"</li\s*>", re.IGNORECASE)
+_LINE_EDGE_RE = re.compile(r"[ \t]*\n[ \t]*")
+_BLANK_LINES_RE = re.compile(r"\n{3,}")
+
+
+def html_to_text(html: str | None) -> str:
+    """Mastodon/Pixelfed status or bio HTML to plain text; plain text comes back as is."""
+    if not html:
+        return ""
+    if not _TAG_RE.search(html):
+        return html
+    text = _NEWLINE_SPACE_RE.sub(" ", html)  # source newlines are only whitespace in HTML
+    text = _BR_RE.sub("\n", text)
+    text = _BLOCK_RE.sub("\n\n", text)
+    text = _LI_RE.sub("\n", text)
+    text = replace_entities(remove_tags(text))  # invisible spans keep their text: whole URLs
+    text = _LINE_EDGE_RE.sub("\n", text)
+    return _BLANK_LINES_RE.sub("\n\n", text).strip()
+
+
+def normalize_text(text: Any) -> str | None:
+    """NFC and surrounding whitespace stripped; everything else verbatim. None when empty."""
+    if text is None:
+        return None
+    value = unicodedata.normalize("NFC", str(text)).strip()
+    return value or None
+
+
+_BAD_SCHEMES = frozenset({"javascript", "data", "vbscript"})
+_SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
+_DOMAIN_RE = re.compile(r"^(?:[\w-]+\.)+[a-z]{2,}(?::\d+)?(?:[/?#]|$)", re.IGNORECASE)
+_URL_CONTROL_RE = re.compile(r"[\t\r\n]")
+
+
+def normalize_url(url: Any, base: str | None = None) -> str | None:
+    """An absolute URL: relative ones joined to ``base``, "www.x.com/y" given https://;
+    javascript:, data: and vbscript: URLs, and relative ones without a base, give None."""
+    if url is None:
+        return None
+    text = _URL_CONTROL_RE.sub("", str(url)).strip()
+    if not text:
+        return None
+    scheme = _SCHEME_RE.match(text)
+    if scheme is None:
+        if text.startswith("//"):
+            base_scheme = urlsplit(base).scheme if base else ""
+            text = f"{base_scheme or 'https'}:{text}"
+        elif text.lower().startswith("www.") or (not base and _DOMAIN_RE.match(text)):
+            text = "https://" + text
+        elif base:
+            text = urljoin(base.strip(), text)
+        else:
+            return None
+        scheme = _SCHEME_RE.match(text)
+        if scheme is None:
+            return None
+    if scheme.group(1).lower() in _BAD_SCHEMES:
+        return None
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    if parts.scheme in ("http", "https") and not parts.netloc:
+        return None
+    return urlunsplit(parts._replace(scheme=parts.scheme.lower(), netloc=_lower_host(parts.netloc)))
+
+
+def _lower_host(netloc: str) -> str:
+    userinfo, at, hostport = netloc.rpartition("@")
+    return f"{userinfo}{at}{hostport.lower()}"
+
+
+# --- JSON --------------------------------------------------------------------------------
+
+
+def to_jsonable(obj: Any) -> Any:
+    """``obj`` (an item, nested lists, datetimes, ...) as JSON-serialisable values."""
+    if obj is None or isinstance(obj, (str, bool, int)):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else str(obj)
+    if isinstance(obj, (datetime, date)):
+        return obj.isoformat()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, (bytes, bytearray)):
+        return bytes(obj).decode("utf-8", "replace")
+    if isinstance(obj, Decimal):
+        return str(obj)
+    return str(obj)
