@@ -186,7 +186,7 @@ class WarehousePipeline:
                 loader.finish_run(conn, self.run_key, **values)
         except (SQLAlchemyError, DatabaseUnavailable) as exc:
             logger.warning("Cannot finish the crawl run in %s: %s", mask_url(self.url), _one_line(exc))
-            self._spool([{"_type": "run_finish", **jsonable(values)}])
+            self._spool([{"_type": "run_finish", **jsonable(values)}], items=False)
         finally:
             if self.engine is not None:
                 self.engine.dispose()
@@ -246,13 +246,15 @@ class WarehousePipeline:
         self.stats.inc_value("microscout/warehouse/sightings_upserted", counts["sightings"])
         self.stats.inc_value("microscout/warehouse/rejected_rows", counts["rejected"])
 
-    def _spool(self, batch: list[dict]) -> None:
+    def _spool(self, batch: list[dict], items: bool = True) -> None:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         path = self.spool_dir / f"{self.run_key}.jsonl"
         with path.open("a", encoding="utf-8") as fh:
             for record in batch:
                 line = {"run": self.run, **record}
                 fh.write(json.dumps(line, default=_json_default, ensure_ascii=False) + "\n")
+        if not items:
+            return
         self.spooled_batches += 1
         self.stats.inc_value("microscout/warehouse/spooled_batches")
         self.stats.inc_value("microscout/warehouse/spooled_items", len(batch))

@@ -459,17 +459,20 @@ def parse_author_feed(data: Mapping[str, Any], *, actor: str | None = None,
 
 
 def _start_position(url: str | None) -> int:
-    """1-based position of a page's first post: searchPosts cursors are decimal offsets."""
+    """0-based position of a page's first post (as the warehouse stores it): searchPosts
+    cursors are decimal offsets; a feed's opaque cursor gives no offset, so pass
+    ``start_position`` (the posts on earlier pages) to the listing parsers for feeds."""
     cursor = _param(_request(url)[1], "cursor")
-    return int(cursor) + 1 if cursor and cursor.isdigit() else 1
+    return int(cursor) if cursor and cursor.isdigit() else 0
 
 
 def _listing_items(posts: Iterable[Mapping[str, Any]], *, hashtag: str | None, listing: str,
-                   url: str | None, fetched_at: datetime | None) -> list[Item]:
+                   url: str | None, fetched_at: datetime | None,
+                   start_position: int | None) -> list[Item]:
     """PostItem, then its HashtagSightingItem (when the hashtag is known), for each post."""
     items: list[Item] = []
     seen: set[str] = set()
-    position = _start_position(url)
+    position = _start_position(url) if start_position is None else start_position
     for post in posts:
         item = parse_post(post)
         if item.post_id in seen:
@@ -500,18 +503,20 @@ def search_hashtag(params: Mapping[str, list[str]]) -> str | None:
 
 def parse_search_posts(data: Mapping[str, Any], *, url: str | None = None,
                        fetched_at: datetime | None = None, hashtag: str | None = None,
-                       listing: str | None = None) -> tuple[list[Item], str | None]:
+                       listing: str | None = None,
+                       start_position: int | None = None) -> tuple[list[Item], str | None]:
     """searchPosts page -> (PostItem + HashtagSightingItem per post, next cursor).
 
     ``hashtag`` and ``listing`` default to the request URL's (``q``/``tag``, ``sort``). With no
     hashtag known (no URL) only the PostItems are returned: a sighting needs its hashtag.
+    Positions are 0-based, from ``start_position`` or else the request's offset cursor.
     """
     posts = _entries(data, "posts")
     params = _request(url)[1]
     hashtag = _normalize_tag(hashtag) if hashtag else search_hashtag(params)
     listing = listing or SORT_LISTINGS.get(_param(params, "sort") or "latest", "recent")
     items = _listing_items(posts, hashtag=hashtag, listing=listing, url=url,
-                           fetched_at=fetched_at)
+                           fetched_at=fetched_at, start_position=start_position)
     return items, next_cursor(data, url=url)
 
 
@@ -523,16 +528,19 @@ def feed_name(feed_uri: str | None) -> str | None:
 
 def parse_feed(data: Mapping[str, Any], *, url: str | None = None,
                fetched_at: datetime | None = None,
-               name: str | None = None) -> tuple[list[Item], str | None]:
+               name: str | None = None,
+               start_position: int | None = None) -> tuple[list[Item], str | None]:
     """getFeed page (a custom feed) -> (PostItem + HashtagSightingItem per post, next cursor).
 
     The sighting's listing is ``feed`` and its hashtag the feed's name (``name``, default the
     rkey of the request's ``feed`` parameter). Reposts a feed shows are sightings like any post.
+    Positions are 0-based from ``start_position`` (feed cursors are opaque, so a spider paging
+    through a feed passes the number of posts on earlier pages).
     """
     posts = [e["post"] for e in _entries(data, "feed") if isinstance(e.get("post"), Mapping)]
     hashtag = _normalize_tag(name) if name else feed_name(_param(_request(url)[1], "feed"))
     items = _listing_items(posts, hashtag=hashtag, listing=FEED_LISTING, url=url,
-                           fetched_at=fetched_at)
+                           fetched_at=fetched_at, start_position=start_position)
     return items, next_cursor(data, url=url)
 
 

@@ -1,0 +1,95 @@
+"""Shared fixtures: real-world captures, migrated SQLite and PostgreSQL warehouses, services.
+
+PostgreSQL and Redis tests use the real services on 127.0.0.1. Outside CI they skip with the
+reason when a service is absent; with CI=true an absent service is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REALWORLD = REPO.parent / "shared" / "realworld"
+PG_ADMIN_URL = os.environ.get("MICROSCOUT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def realworld(*parts: str) -> Path:
+    """A file under ../shared/realworld; the test is skipped when the folder is absent."""
+    path = REALWORLD.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real-world captures not available at {path}")
+    return path
+
+
+def service_available(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    if service_available(host, port):
+        return
+    message = f"{name} is not running on {host}:{port}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: services must run; .ci/run starts them)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """A migrated SQLite warehouse in a temporary folder."""
+    from models import migrate
+
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def pg_empty_url(pg_server):
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"microscout_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(pg_server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_empty_url) -> str:
+    """A migrated PostgreSQL warehouse for one test."""
+    from models import migrate
+
+    migrate.upgrade(pg_empty_url)
+    return pg_empty_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse_url(request) -> str:
+    """The same test on a migrated SQLite and a migrated PostgreSQL warehouse."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("pg_url")
