@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from crawler.items import RejectedItem
+from pipelines.values import to_jsonable
 
 PREFIX = "microscout/quarantined"
 
@@ -16,14 +17,13 @@ def count(stats, reason: str) -> None:
 
 def reject(stats, reason: str, item: Any, detail: str | None = None) -> RejectedItem:
     """Turn an item into a RejectedItem (its fields kept as the payload) and count it."""
-    from pipelines.warehouse import jsonable
-
     count(stats, reason)
+    fields = item if isinstance(item, dict) else vars(item) if hasattr(item, "__dict__") else {}
     return RejectedItem(
         reason=reason,
         detail=detail,
-        platform=getattr(item, "platform", None) if not isinstance(item, dict) else item.get("platform"),
-        payload=jsonable(item),
-        source_url=getattr(item, "source_url", None) if not isinstance(item, dict) else item.get("source_url"),
+        platform=fields.get("platform"),
+        payload=to_jsonable(item),
+        source_url=fields.get("source_url"),
         item_type=type(item).__name__,
     )

@@ -12,7 +12,6 @@ import calendar
 import dataclasses
 import math
 import re
-import sys
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -21,6 +20,9 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from w3lib.html import remove_tags, replace_entities
+
+from crawler.items import FEDERATED as _FEDERATED
+from crawler.items import PLATFORMS
 
 UTC = timezone.utc
 
@@ -46,7 +48,7 @@ SUFFIXES: dict[str, int] = {
     # ten thousand, hundred million (Chinese, Japanese, Korean)
     "万": 10**4, "萬": 10**4, "만": 10**4, "亿": 10**8, "億": 10**8, "억": 10**8,
     # million
-    "m": 10**6, "mm": 10**6, "mn": 10**6, "mln": 10**6, "mio": 10**6, "mi": 10**6,
+    "m": 10**6, "mn": 10**6, "mill": 10**6, "mln": 10**6, "mio": 10**6, "mi": 10**6,
     "million": 10**6, "millions": 10**6, "millionen": 10**6, "millón": 10**6,
     "millon": 10**6, "millones": 10**6, "milhão": 10**6, "milhões": 10**6, "milioni": 10**6,
     "milj": 10**6, "jt": 10**6, "juta": 10**6, "млн": 10**6,
@@ -62,17 +64,24 @@ LOCALE_SUFFIXES: dict[str, dict[str, int]] = {
     "id": {"m": 10**9},  # miliar
     "cs": {"mil": 10**6},  # milionů
     "sk": {"mil": 10**6},
+    "da": {"t": 10**3, "mio": 10**6, "mia": 10**9},
+    "fi": {"t": 10**3},
     "vi": {"n": 10**3, "tr": 10**6, "t": 10**9},  # nghìn, triệu, tỷ
 }
 _CJK_SUFFIXES = {"千", "천", "万", "萬", "만", "亿", "億", "억"}
 
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # Languages that write "1.234,5" (comma decimal); the others listed write "1,234.5".
-COMMA_DECIMAL = frozenset(
+COMMA_DECIMAL = _words(
     "af az be bg bs ca cs da de el es et eu fi fo fr gl hr hu hy id is it ka kk ky lt lv mk "
-    "mn nb nl nn no pl pt ro ru sk sl sq sr sv tr uk uz vi".split()
+    "mn nb nl nn no pl pt ro ru sk sl sq sr sv tr uk uz vi"
 )
-DOT_DECIMAL = frozenset(
-    "en ja zh ko th he iw hi bn ta te ml mr gu kn pa ur ms fil tl sw ga cy my km lo ne si".split()
+DOT_DECIMAL = _words(
+    "en ja zh ko th he iw hi bn ta te ml mr gu kn pa ur ms fil tl sw ga cy my km lo ne si"
 )
 # Regions whose decimal mark differs from their language's.
 DOT_DECIMAL_REGIONS = frozenset({"es-mx", "es-us", "es-419", "de-ch", "de-li", "it-ch"})
@@ -94,13 +103,11 @@ def _suffix_pattern() -> str:
     return rf"(?:(?:{latin_alt})\.?(?![^\W\d_])|[{cjk}])"
 
 
-_COUNT_RE = re.compile(
-    rf"""^(?P<prefix>[^\d\-\u2212+]*?)
-    (?P<num>\d+(?:(?:[.,'\u2019]|\s(?=\d{{3}}(?!\d)))\d+)*)
-    \s*(?P<suffix>{_suffix_pattern()})?
-    (?P<rest>\D*)$""",
-    re.IGNORECASE | re.VERBOSE,
-)
+# The number: digits with "," "." or apostrophes between them, or spaces before a group of 3.
+_NUMBER_RE = re.compile(r"\d+(?:(?:[.,'\u2019]|\s(?=\d{3}(?!\d)))\d+)*")
+_SUFFIX_RE = re.compile(rf"\s*({_suffix_pattern()})", re.IGNORECASE)
+_DIGIT_RE = re.compile(r"\d")
+_MINUS = ("-", "\u2212", "+")
 _LONE_LETTER_RE = re.compile(r"^\s*[^\W\d_]\.?(?:\s|$)")
 _NUM_PARTS_RE = re.compile(r"(\D)")
 
@@ -187,14 +194,21 @@ def parse_count(value: Any, locale: str | None = None) -> int | None:
     text = value.strip()
     if not text:
         return None
-    match = _COUNT_RE.match(text)
+    if text.isascii() and text.isdigit():
+        return int(text)  # the common case, "4001943"
+    match = _NUMBER_RE.search(text)  # words before the number are ignored
     if match is None:
-        if not any(ch.isdigit() for ch in text) and _ZERO_RE.match(text):
+        if _ZERO_RE.match(text):
             return 0  # "No views"
         raise UnreadableValue(value, "count")
-    num, suffix = match["num"], match["suffix"]
-    if suffix is None and _LONE_LETTER_RE.match(match["rest"]):
-        raise UnreadableValue(value, "count")  # an abbreviation we do not know ("12 T")
+    if text[: match.start()].rstrip().endswith(_MINUS):
+        raise UnreadableValue(value, "count")  # negative
+    num, end = match.group(), match.end()
+    suffix_match = _SUFFIX_RE.match(text, end)
+    suffix = suffix_match.group(1) if suffix_match else None
+    rest = text[suffix_match.end():] if suffix_match else text[end:]
+    if _DIGIT_RE.search(rest) or (suffix is None and _LONE_LETTER_RE.match(rest)):
+        raise UnreadableValue(value, "count")  # a second number, or an unknown "12 T"
     try:
         multiplier = _multiplier(suffix, locale) if suffix else 1
         split = None
@@ -206,7 +220,7 @@ def parse_count(value: Any, locale: str | None = None) -> int | None:
         if split is None:
             raise ValueError("bad grouping")
         whole, frac = split
-        number = Decimal(f"{int(whole)}.{int(frac) if frac else 0:0{len(frac) or 1}d}")
+        number = Decimal(f"{whole}.{frac or 0}")
     except (KeyError, ValueError, InvalidOperation):
         raise UnreadableValue(value, "count") from None
     number *= multiplier
@@ -287,7 +301,7 @@ def parse_timestamp(value: Any) -> datetime | None:
 # --- Relative times ----------------------------------------------------------------------
 
 TIME_UNITS: dict[str, str] = {}
-for _unit, _words in {
+for _unit, _names in {
     "second": "s sec secs second seconds segundo segundos sekunde sekunden seconde secondes "
               "secondo secondi",
     "minute": "m min mins minute minutes minuto minutos minuten minuti minuut",
@@ -300,11 +314,11 @@ for _unit, _words in {
     "year": "y yr yrs year years año años ano anos jahr jahre jahren an ans année années "
             "anno anni jaar jaren",
 }.items():
-    TIME_UNITS.update(dict.fromkeys(_words.split(), _unit))
-_ONE = frozenset("a an one un una uno une um uma einem einer een".split())
+    TIME_UNITS.update(dict.fromkeys(_names.split(), _unit))
+_ONE = _words("a an one un una uno une um uma einem einer een")
 
 _UNIT_ALT = "|".join(sorted(TIME_UNITS, key=len, reverse=True))
-_N = r"(?P<n>\d+|[^\W\d_]+)"
+_N = rf"(?P<n>\d+|(?:{'|'.join(sorted(_ONE, key=len, reverse=True))})(?!\w))"
 _U = rf"(?P<unit>{_UNIT_ALT})(?![^\W\d_])"
 _RELATIVE_RES = tuple(
     re.compile(p, re.IGNORECASE)
@@ -339,13 +353,8 @@ def parse_relative_time(text: Any, now: datetime) -> tuple[datetime, str] | None
         match = pattern.search(text)
         if match is None:
             continue
-        word = match["n"].lower()
-        if word.isdigit():
-            amount = int(word)
-        elif word in _ONE:
-            amount = 1
-        else:
-            continue
+        word = match["n"]
+        amount = int(word) if word.isdigit() else 1
         unit = TIME_UNITS[match["unit"].lower()]
         try:
             if unit == "month":
@@ -360,9 +369,10 @@ def parse_relative_time(text: Any, now: datetime) -> tuple[datetime, str] | None
 
 # --- Handles, tags, mentions -------------------------------------------------------------
 
-CASE_INSENSITIVE = frozenset({"instagram", "tiktok", "youtube", "mastodon", "pixelfed", "bluesky"})
-FEDERATED = frozenset({"mastodon", "pixelfed"})
-_URL_LIKE_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|//|www\.|(?:[\w-]+\.)+[a-z]{2,}/)", re.I)
+CASE_INSENSITIVE = frozenset(PLATFORMS)  # every platform we crawl ignores case in handles
+FEDERATED = frozenset(_FEDERATED)
+# A scheme, "//", or "host.tld/..." ("www.fitness" alone is a valid Instagram handle).
+_URL_LIKE_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|//|(?:[\w-]+\.)+[a-z]{2,}/)", re.I)
 _YOUTUBE_CHANNEL_RE = re.compile(r"^UC[\w-]{22}$")
 _INSTAGRAM_RESERVED = frozenset({"p", "reel", "reels", "tv", "explore", "accounts", "direct"})
 _PIXELFED_RESERVED = frozenset({"i", "p", "c", "discover", "site", "api", "login", "register",
@@ -380,7 +390,7 @@ def _host(value: str | None) -> str | None:
         host = urlsplit(text).hostname
     except ValueError:
         return None
-    return host.rstrip(".") or None if host else None
+    return (host or "").rstrip(".") or None
 
 
 def _handle_from_url(url: str, platform: str) -> tuple[str | None, str | None]:
@@ -430,11 +440,11 @@ def normalize_handle(value: Any, platform: str | None, *,
     if not text:
         return None
     if platform in FEDERATED:
-        user, _, host = text.partition("@")
+        user, _, own_host = text.partition("@")
         user = user.strip().lower()
         if not user:
             return None
-        host = _host(host) or url_host or _host(instance)
+        host = _host(own_host) or url_host or _host(instance)
         return f"{user}@{host.lower()}" if host else user
     if platform == "youtube" and _YOUTUBE_CHANNEL_RE.match(text):
         return text  # a channel id, not a handle: case matters
@@ -455,22 +465,36 @@ def normalize_tag(tag: Any) -> str | None:
     return unicodedata.normalize("NFC", text.lower())
 
 
-def _mark_ranges() -> str:
-    """A regex class body of the combining marks (Mn, Mc), so decomposed accents stay in a tag.
-    Variation selectors are left out (an emoji's, not a word's)."""
+# Code point spans that hold every combining mark (Mn, Mc) of the Unicode data Python ships;
+# scanning only these keeps the import fast. tests/test_values.py checks none is missed.
+MARK_SPANS = (
+    (0x0300, 0x109D), (0x135D, 0x135F), (0x1712, 0x1DFF), (0x20D0, 0x20F0), (0x2CEF, 0x2DFF),
+    (0x302A, 0x309A), (0xA66F, 0xABED), (0xFB1E, 0xFB1E), (0xFE20, 0xFE2F), (0x101FD, 0x1037A),
+    (0x10A01, 0x10AE6), (0x10D24, 0x11EF6), (0x16AF0, 0x16B36), (0x16F4F, 0x16FF1),
+    (0x1BC9D, 0x1BC9E), (0x1CF00, 0x1CF46), (0x1D165, 0x1D244), (0x1DA00, 0x1DAAF),
+    (0x1E000, 0x1E2EF), (0x1E8D0, 0x1E94A),
+)
+
+
+def mark_ranges() -> list[tuple[int, int]]:
+    """The combining marks (Mn, Mc) as (first, last) ranges, so decomposed accents stay in a
+    tag. Variation selectors are left out: they belong to emoji, not words."""
     ranges: list[list[int]] = []
-    for code in range(0x300, min(sys.maxunicode, 0x1FFFF) + 1):
-        if 0xFE00 <= code <= 0xFE0F or unicodedata.category(chr(code)) not in ("Mn", "Mc"):
-            continue
-        if ranges and ranges[-1][1] == code - 1:
-            ranges[-1][1] = code
-        else:
-            ranges.append([code, code])
-    return "".join(f"{chr(a)}-{chr(b)}" if a != b else chr(a) for a, b in ranges)
+    for first, last in MARK_SPANS:
+        for code in range(first, last + 1):
+            if unicodedata.category(chr(code)) not in ("Mn", "Mc"):
+                continue
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    return [(a, b) for a, b in ranges]
 
 
-_MARKS = _mark_ranges()
-_HASHTAG_RE = re.compile(rf"(?<![\w&/{_MARKS}])[#\uff03]((?:[\w{_MARKS}]|\u200c|\u200d)+)")
+_MARKS = "".join(f"{chr(a)}-{chr(b)}" if a != b else chr(a) for a, b in mark_ranges())
+# The "#" first (so the scanner can jump to it), then a look back past it at the character
+# before: a word character, mark, "&" (entities such as &#39;) or "/" (URL fragments).
+_HASHTAG_RE = re.compile(rf"[#\uff03](?<![\w&/{_MARKS}][#\uff03])((?:[\w{_MARKS}]|\u200c|\u200d)+)")
 _MENTION_RE = re.compile(
     r"(?<![\w@./&])@(\w(?:[\w.-]*\w)?(?:@[\w-]+(?:\.[\w-]+)+)?)"
 )
@@ -486,7 +510,7 @@ def _unique(values: Any) -> list[str]:
 
 def extract_hashtags(text: str | None) -> list[str]:
     """Normalised hashtags in ``text``, in order of first appearance."""
-    if not text:
+    if not text or ("#" not in text and "\uff03" not in text):
         return []
     return _unique(
         normalize_tag(body) for body in _HASHTAG_RE.findall(text)
@@ -496,7 +520,7 @@ def extract_hashtags(text: str | None) -> list[str]:
 
 def extract_mentions(text: str | None) -> list[str]:
     """Mentioned accounts ("user", "user@instance.social", "name.bsky.social"), lower-case."""
-    if not text:
+    if not text or "@" not in text:
         return []
     return _unique(m.lower() for m in _MENTION_RE.findall(text))
 
@@ -544,6 +568,8 @@ _BAD_SCHEMES = frozenset({"javascript", "data", "vbscript"})
 _SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 _DOMAIN_RE = re.compile(r"^(?:[\w-]+\.)+[a-z]{2,}(?::\d+)?(?:[/?#]|$)", re.IGNORECASE)
 _URL_CONTROL_RE = re.compile(r"[\t\r\n]")
+_CLEAN_ABSOLUTE_RE = re.compile(r"https?://[^/?#@A-Z\s]+(?:[/?#]|$)")  # already canonical
+_ORIGIN_RE = re.compile(r"https?://[^/?#]+", re.IGNORECASE)
 
 
 def normalize_url(url: Any, base: str | None = None) -> str | None:
@@ -554,6 +580,13 @@ def normalize_url(url: Any, base: str | None = None) -> str | None:
     text = _URL_CONTROL_RE.sub("", str(url)).strip()
     if not text:
         return None
+    if _CLEAN_ABSOLUTE_RE.match(text):
+        return text
+    origin = _ORIGIN_RE.match(base) if base else None
+    if origin and text[0] == "/" and text[1:2] != "/" and "/." not in text:
+        text = origin.group() + text  # "/p/abc/" the cheap way; urljoin below for the rest
+        if _CLEAN_ABSOLUTE_RE.match(text):
+            return text
     scheme = _SCHEME_RE.match(text)
     if scheme is None:
         if text.startswith("//"):
@@ -603,6 +636,4 @@ def to_jsonable(obj: Any) -> Any:
         return [to_jsonable(v) for v in obj]
     if isinstance(obj, (bytes, bytearray)):
         return bytes(obj).decode("utf-8", "replace")
-    if isinstance(obj, Decimal):
-        return str(obj)
-    return str(obj)
+    return str(obj)  # Decimal, Path, ...

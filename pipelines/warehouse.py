@@ -15,8 +15,8 @@ import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import fields, is_dataclass
-from datetime import UTC, date, datetime
+from dataclasses import fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem
 from models import loader
 from models.db import DatabaseUnavailable, make_engine, mask_url
+from pipelines.values import to_jsonable as jsonable
 
 logger = logging.getLogger(__name__)
 
@@ -54,23 +55,6 @@ def item_record(item: Any) -> dict | None:
     else:
         return None
     return record
-
-
-def jsonable(value: Any) -> Any:
-    """Round-trip through JSON: datetimes as ISO 8601, dataclasses as dicts, bytes decoded."""
-    return json.loads(json.dumps(value, default=_json_default, ensure_ascii=False))
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if is_dataclass(value) and not isinstance(value, type):
-        return _plain(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return str(value)
 
 
 def safe_arguments(arguments: dict | None) -> dict:
@@ -252,7 +236,7 @@ class WarehousePipeline:
         with path.open("a", encoding="utf-8") as fh:
             for record in batch:
                 line = {"run": self.run, **record}
-                fh.write(json.dumps(line, default=_json_default, ensure_ascii=False) + "\n")
+                fh.write(json.dumps(jsonable(line), ensure_ascii=False) + "\n")
         if not items:
             return
         self.spooled_batches += 1
