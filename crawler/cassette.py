@@ -222,9 +222,13 @@ class CassetteDownloadHandler(BaseDownloadHandler):
             path = settings.get("MICROSCOUT_CASSETTE_HTTP_HANDLER") or settings.getdict(
                 "DOWNLOAD_HANDLERS_BASE"
             ).get(scheme)
-            if not path:
-                raise ValueError(f"No download handler to fetch {scheme}:// requests with")
-            self._real_handlers[scheme] = build_from_crawler(load_object(path), self.crawler)
+            handler_cls = load_object(path) if path else None
+            if handler_cls is None or issubclass(handler_cls, CassetteDownloadHandler):
+                raise ValueError(
+                    f"No download handler to fetch {scheme}:// requests with: "
+                    "set MICROSCOUT_CASSETTE_HTTP_HANDLER"
+                )
+            self._real_handlers[scheme] = build_from_crawler(handler_cls, self.crawler)
         return self._real_handlers[scheme]
 
 
@@ -232,9 +236,15 @@ class _CassetteSession:
     """The cassette of one crawl, shared by the handler instances of that crawl."""
 
     def __init__(self, crawler: Crawler):
+        _quiet_vcr_logging()
         self.cassette = _load_cassette(crawler.settings)
         self._stats = crawler.stats
         crawler.signals.connect(self.save, signal=signals.spider_closed)
+        if self.cassette.write_protected and not self.cassette.rewound:
+            logger.warning(
+                "Cassette %s does not exist and record mode none records nothing: every request will fail",
+                self.cassette.path,
+            )
         logger.info(
             "Serving http(s) from cassette %s: %d interaction(s), record mode %s",
             self.cassette.path,
@@ -278,6 +288,17 @@ def _load_cassette(settings: BaseSettings) -> Cassette:
         ),
         serializer=jsonserializer if path.endswith(".json") else yamlserializer,
     )
+
+
+def _quiet_vcr_logging() -> None:
+    """vcrpy logs every appended interaction, body included, at INFO: keep that out of crawl logs.
+
+    Only when nobody configured the ``vcr`` logger (``LOG_LEVEL=DEBUG`` still shows our own
+    per-request lines).
+    """
+    vcr_logger = logging.getLogger("vcr")
+    if vcr_logger.level == logging.NOTSET:
+        vcr_logger.setLevel(logging.WARNING)
 
 
 def _validate_mode(mode: str | RecordMode) -> RecordMode:

@@ -85,6 +85,16 @@ MICROSCOUT_YOUTUBE_API_KEY = _env("MICROSCOUT_YOUTUBE_API_KEY")
 MICROSCOUT_CASSETTE = _env("MICROSCOUT_CASSETTE")
 #: vcrpy record mode: none (replay only), once, new_episodes, all.
 MICROSCOUT_CASSETTE_RECORD_MODE = _env("MICROSCOUT_CASSETTE_RECORD_MODE", "none")
+#: vcrpy matchers, comma-separated (default method,scheme,host,port,path,query).
+MICROSCOUT_CASSETTE_MATCH_ON = _env("MICROSCOUT_CASSETTE_MATCH_ON")
+#: Whether one recorded response may answer the same request again (retries, robots.txt).
+MICROSCOUT_CASSETTE_ALLOW_REPEATS = True
+#: The handler serves from the cassette when MICROSCOUT_CASSETTE is set and passes requests to
+#: Scrapy's own HTTP handler when it is not.
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.cassette.CassetteDownloadHandler",
+    "https": "crawler.cassette.CassetteDownloadHandler",
+}
 
 ITEM_PIPELINES = {
     "pipelines.validate.ValidatePipeline": 100,
@@ -96,11 +106,16 @@ ITEM_PIPELINES = {
 }
 
 DOWNLOADER_MIDDLEWARES = {
+    # Scrapy 2.19's robots.txt middleware lets requests queued behind the robots.txt fetch
+    # through unchecked; crawler/robots.py fixes that (see its docstring).
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.robots.RobotsTxtMiddleware": 100,
     "crawler.middlewares.RateLimitMiddleware": 560,
 }
 
 LOG_LEVEL = _env("MICROSCOUT_LOG_LEVEL", "INFO")
 FEED_EXPORT_ENCODING = "utf-8"
-REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 TELNETCONSOLE_ENABLED = False
+#: Scrapy 2.19's RemoteControl extension serves an HTTP endpoint that runs posted code: off.
+REMOTE_CONTROL_ENABLED = False

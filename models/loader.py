@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, case, delete, select, update
+from sqlalchemy import Connection, Table, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models.tables import (
@@ -130,13 +130,14 @@ def load_batch(conn: Connection, run_id: int, records: Sequence[dict], spider: s
     profiles = _last_by(records, "profile", lambda r: (r["platform"], r["handle"]))
     sightings = _last_by(records, "sighting",
                          lambda r: (r["platform"], r["hashtag"], r["post_id"], r.get("listing") or "recent"))
+    standalone = _last_by(records, "post", lambda r: (r["platform"], str(r["post_id"])))
     rejected = [r for r in records if r.get("_type") == "rejected"]
     for profile in profiles:  # partial problems become quarantine rows of their own
         rejected.extend(_problem_records(profile))
 
     now = utcnow()
     profile_ids = _load_profiles(conn, profiles, now)
-    post_count = _load_posts(conn, profiles, profile_ids, now)
+    post_count = _load_posts(conn, profiles, profile_ids, standalone, now)
     _load_snapshots(conn, run_id, profiles, profile_ids)
     _load_niches(conn, profiles, profile_ids, now)
     _load_sightings(conn, run_id, sightings, now)
@@ -223,26 +224,40 @@ def _load_snapshots(conn: Connection, run_id: int, profiles: Sequence[dict], ids
            (*SNAPSHOT_FIELDS, "captured_at"))
 
 
-def _load_posts(conn: Connection, profiles: Sequence[dict], profile_ids: dict, now: datetime) -> int:
+def _post_row(post: dict, platform: str, profile_id: int | None, seen: datetime) -> dict:
+    row = {field: post.get(field) for field in POST_FIELDS}
+    row.update(platform=platform, post_id=str(post["post_id"]), profile_id=profile_id,
+               posted_at=as_datetime(row["posted_at"]), first_seen_at=seen, last_seen_at=seen,
+               hashtags=post.get("hashtags") or ())
+    return row
+
+
+def _load_posts(conn: Connection, profiles: Sequence[dict], profile_ids: dict,
+                standalone: Sequence[dict], now: datetime) -> int:
+    """Posts of the batch's profiles, and posts seen on their own (listings without authors'
+    counts): those are linked to their author when the account is already in the warehouse."""
     posts: dict[tuple[str, str], dict] = {}
+    table = Post.__table__
+    authors = _ids_by(conn, Profile.__table__.c.id, Profile.__table__.c.platform,
+                      Profile.__table__.c.handle,
+                      {(p["platform"], p["author_handle"]) for p in standalone if p.get("author_handle")})
+    for post in standalone:
+        profile_id = authors.get((post["platform"], post.get("author_handle")))
+        row = _post_row(post, post["platform"], profile_id, as_datetime(post.get("seen_at")) or now)
+        posts[(row["platform"], row["post_id"])] = row
     for p in profiles:
         profile_id = profile_ids[(p["platform"], p["handle"])]
         seen = as_datetime(p.get("fetched_at")) or now
         for post in p.get("recent_posts") or ():
-            if not post.get("post_id"):
-                continue
-            platform = post.get("platform") or p["platform"]
-            row = {field: post.get(field) for field in POST_FIELDS}
-            row.update(platform=platform, post_id=str(post["post_id"]), profile_id=profile_id,
-                       posted_at=as_datetime(row["posted_at"]), first_seen_at=seen, last_seen_at=seen,
-                       hashtags=post.get("hashtags") or ())
-            posts[(platform, row["post_id"])] = row
+            if post.get("post_id"):
+                row = _post_row(post, post.get("platform") or p["platform"], profile_id, seen)
+                posts[(row["platform"], row["post_id"])] = row
     if not posts:
         return 0
     rows = [posts[key] for key in sorted(posts)]
     tags_by_post = {(r["platform"], r["post_id"]): r.pop("hashtags") for r in rows}
-    table = Post.__table__
-    upsert(conn, table, rows, ["platform", "post_id"], (*POST_FIELDS, "profile_id", "last_seen_at"))
+    upsert(conn, table, rows, ["platform", "post_id"], (*POST_FIELDS, "last_seen_at"),
+           set_={"profile_id": func.coalesce(_insert(conn, table).excluded.profile_id, table.c.profile_id)})
     post_ids = _ids_by(conn, table.c.id, table.c.platform, table.c.post_id, posts)
     tag_ids = _hashtag_ids(conn, {tag for tags in tags_by_post.values() for tag in tags})
     links = sorted({(post_ids[key], tag_ids[tag]) for key, tags in tags_by_post.items() for tag in tags})

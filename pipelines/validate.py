@@ -47,6 +47,20 @@ def profile_problem(item: ProfileItem) -> tuple[str, str] | None:
     return None
 
 
+def post_problem(item: PostItem) -> tuple[str, str] | None:
+    """A post seen on its own (a listing that names no follower counts)."""
+    for name in ("platform", "post_id"):
+        value = getattr(item, name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return f"missing_{name}", f"{name} is empty"
+    if item.platform.strip().lower() not in PLATFORMS:
+        return "unknown_platform", f"platform {item.platform!r}"
+    for name in POST_COUNT_FIELDS:
+        if not _is_count(getattr(item, name)):
+            return "bad_type", f"{name} is {type(getattr(item, name)).__name__}"
+    return None
+
+
 def sighting_problem(item: HashtagSightingItem) -> tuple[str, str] | None:
     for name in ("platform", "hashtag", "post_id"):
         value = getattr(item, name)
@@ -77,6 +91,8 @@ class ValidatePipeline:
                 self._drop_posts_without_id(item)
         elif isinstance(item, HashtagSightingItem):
             problem = sighting_problem(item)
+        elif isinstance(item, PostItem):
+            problem = post_problem(item)
         else:
             problem = ("unknown_item_type", f"{type(item).__name__} is not a microscout item")
         if problem is None:

@@ -48,6 +48,9 @@ def item_record(item: Any) -> dict | None:
     elif isinstance(item, HashtagSightingItem):
         record = _plain(item)
         record["_type"] = "sighting"
+    elif isinstance(item, PostItem):
+        record = _plain(item)
+        record["_type"] = "post"
     elif isinstance(item, RejectedItem):
         record = _plain(item)
         record["payload"] = jsonable(item.payload)

@@ -29,6 +29,8 @@ Notes:
 * ``use_project_settings=False`` (the default) starts from Scrapy's defaults, so a test
   sees exactly the settings it passes; ``True`` starts from ``crawler/settings.py``
   (including ``ITEM_PIPELINES``, ``ROBOTSTXT_OBEY``, the ``MICROSCOUT_*`` environment).
+* :data:`HERMETIC_DEFAULTS` switch off the telnet console and Scrapy 2.19's RemoteControl
+  HTTP server unless the project or the test turns them on.
 * The child runs with the repository as working directory and on ``sys.path``, so spiders
   defined in test modules (``tests.test_cassette.UrlsSpider``) can be crawled.
 * A crawl that does not finish within ``crawl_timeout`` seconds is killed and
@@ -50,6 +52,10 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CRAWL_TIMEOUT = 120.0
+#: Replace Scrapy's defaults (not project or test settings) in every test crawl: no telnet
+#: console, and no RemoteControl extension (Scrapy 2.19 enables by default an HTTP server
+#: that runs posted Python code, and writes a job file to the user's profile directory).
+HERMETIC_DEFAULTS: dict[str, Any] = {"TELNETCONSOLE_ENABLED": False, "REMOTE_CONTROL_ENABLED": False}
 
 
 class CrawlError(RuntimeError):
@@ -140,6 +146,7 @@ def _crawl(spec_path: str, result_path: str) -> int:
 
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     settings = get_project_settings() if spec["use_project_settings"] else Settings()
+    settings.setdict(HERMETIC_DEFAULTS, priority="default")
     settings.setdict(spec["settings"], priority="cmdline")
     process = AsyncCrawlerProcess(settings)
     spider = spec["spider"]
