@@ -1,0 +1,1 @@
+"""Sub-commands of the microscout command line, one module each (add_parser + handler)."""

@@ -1,0 +1,86 @@
+"""``microscout parse PLATFORM FILE``: read a saved page, JSON body or vcrpy cassette, print items."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+
+from crawler.items import RejectedItem
+from crawler.parsers import PARSER_MODULES, BlockedPage, UnrecognisedDocument, parser_for
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "parse", help="parse a saved page, JSON body or vcrpy cassette and print its items",
+        description="Detect what FILE holds, parse it with PLATFORM's parsers, run the items through "
+                    "validate/normalise/engagement/tier/niche and print one JSON object per line.")
+    parser.add_argument("platform", choices=sorted(PARSER_MODULES))
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--url", help="the URL the body came from (helps detection)")
+    parser.add_argument("--raw", action="store_true", help="print the parser's items without the pipelines")
+    parser.set_defaults(func=run)
+
+
+def documents(path: Path, url: str | None):
+    """(body, url, headers) for a plain file, or one per recorded response of a cassette."""
+    data = path.read_bytes()
+    head = data[:200].lstrip()
+    if path.suffix in (".yaml", ".yml") or head.startswith(b"interactions:"):
+        import yaml
+
+        cassette = yaml.safe_load(data)
+        if not isinstance(cassette, dict) or "interactions" not in cassette:
+            raise UnrecognisedDocument("a YAML file that is not a vcrpy cassette")
+        for interaction in cassette["interactions"]:
+            response = interaction.get("response") or {}
+            body = (response.get("body") or {}).get("string", "")
+            headers = {k: v[0] if isinstance(v, list) and v else v
+                       for k, v in (response.get("headers") or {}).items()}
+            yield body, interaction.get("request", {}).get("uri"), headers
+    else:
+        yield data, url, None
+
+
+def as_json(item) -> dict:
+    record = {"_type": type(item).__name__}
+    for field in fields(item):
+        value = getattr(item, field.name)
+        if isinstance(value, list):
+            value = [as_json(v) if is_dataclass(v) else v for v in value]
+        record[field.name] = value
+    return record
+
+
+def run(args) -> int:
+    from crawler.offline import OfflineChain
+
+    try:
+        module = parser_for(args.platform)
+        chain = None if args.raw else OfflineChain()
+        count = 0
+        for body, url, headers in documents(args.file, args.url):
+            try:
+                items = module.parse_document(body, url=url, headers=headers)
+            except BlockedPage as exc:
+                items = [RejectedItem(reason=exc.reason, detail=exc.detail, platform=args.platform,
+                                      source_url=url, item_type="page")]
+            except UnrecognisedDocument:
+                if url is None:
+                    raise
+                continue  # a cassette may record requests that carry no data (e.g. robots.txt)
+            for item in items:
+                if chain is not None:
+                    item = chain.process(item)
+                print(json.dumps(as_json(item), default=str, ensure_ascii=False))
+                count += 1
+        if count == 0:
+            raise UnrecognisedDocument("no items found")
+    except FileNotFoundError:
+        print(f"microscout parse: no such file: {args.file}", file=sys.stderr)
+        return 2
+    except (UnrecognisedDocument, ValueError) as exc:
+        print(f"microscout parse: cannot read {args.file} as {args.platform}: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,145 @@
+"""``microscout sweep``: the one-off hashtag sweep ops run, with progress and a summary."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from crawler.commands.common import fail, project_settings, say
+from models import DatabaseUnavailable, make_engine, mask_url, migrate
+
+PLATFORM_SPIDERS = {"mastodon": "mastodon", "pixelfed": "mastodon"}
+CSV_FIELDS = ["platform", "handle", "display_name", "followers", "following", "posts_count", "tier",
+              "primary_niche", "engagement_rate", "engagement_rate_median", "posts_per_week",
+              "profile_url", "discovered_via"]
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("sweep", help="sweep hashtags (or handles) on one platform",
+                                   description="Sweep hashtag listings, keep the authors in the "
+                                               "follower range, load them into the warehouse.")
+    add_crawl_options(parser)
+    parser.set_defaults(func=run)
+
+
+def add_crawl_options(parser) -> None:
+    parser.add_argument("--platform", default="mastodon", choices=sorted(PLATFORM_SPIDERS))
+    parser.add_argument("--instance", help="instance URL for Mastodon/Pixelfed (default mastodon.social)")
+    parser.add_argument("--tags", help="comma-separated hashtags, e.g. veganfood,plantbased")
+    parser.add_argument("--handles", help="comma-separated accounts, e.g. alice@mastodon.social")
+    parser.add_argument("--handles-file", help="file with one handle a line")
+    parser.add_argument("--min-followers", type=int)
+    parser.add_argument("--max-followers", type=int)
+    parser.add_argument("--max-pages", type=int, help="listing pages per tag (default 5)")
+    parser.add_argument("--max-posts", type=int, help="listing entries per tag (default 200)")
+    parser.add_argument("--recent-posts", type=int, help="recent posts fetched per author (default 20)")
+    parser.add_argument("--output", type=Path, help="also write the profiles to FILE.csv or FILE.jsonl")
+    parser.add_argument("--database-url", help="override MICROSCOUT_DATABASE_URL")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="any Scrapy or MICROSCOUT_ setting, e.g. --set CONCURRENT_REQUESTS=32")
+    parser.add_argument("--quiet", action="store_true", help="no progress line, no tables")
+    parser.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
+
+
+def spider_kwargs(args) -> dict:
+    names = ("instance", "tags", "handles", "handles_file", "min_followers", "max_followers",
+             "max_pages", "max_posts", "recent_posts")
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def feed_settings(output: Path) -> dict:
+    formats = {".csv": "csv", ".jsonl": "jsonlines", ".json": "json"}
+    fmt = formats.get(output.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"--output must end in .csv, .jsonl or .json, got {output.name!r}")
+    feed = {"format": fmt, "item_classes": ["crawler.items.ProfileItem"], "overwrite": True,
+            "encoding": "utf-8"}
+    if fmt == "csv":
+        feed["fields"] = CSV_FIELDS
+    return {str(output): feed}
+
+
+def overrides_from(args) -> dict:
+    overrides = {"MICROSCOUT_PROGRESS": not args.quiet}
+    if args.database_url:
+        overrides["MICROSCOUT_DATABASE_URL"] = args.database_url
+    for pair in args.set:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--set takes NAME=VALUE, got {pair!r}")
+        overrides[name] = value
+    if args.output:
+        overrides["FEEDS"] = feed_settings(args.output)
+    return overrides
+
+
+def run(args) -> int:
+    try:
+        overrides = overrides_from(args)
+        kwargs = spider_kwargs(args)
+        spider_cls = load_spider(PLATFORM_SPIDERS[args.platform])
+        spider_cls(**kwargs)  # validates the arguments before any request is sent
+    except ValueError as exc:
+        return fail(str(exc))
+    return crawl(PLATFORM_SPIDERS[args.platform], kwargs, overrides, quiet=args.quiet,
+                 as_json=args.json, platform=args.platform)
+
+
+def load_spider(name: str):
+    from scrapy.spiderloader import SpiderLoader
+
+    return SpiderLoader.from_settings(project_settings()).load(name)
+
+
+def prepare_warehouse(settings) -> str:
+    url = settings.get("MICROSCOUT_DATABASE_URL")
+    migrate.upgrade(url)  # idempotent; creates the SQLite file on first use
+    return url
+
+
+def crawl(spider: str, kwargs: dict, overrides: dict, *, quiet: bool = False, as_json: bool = False,
+          platform: str | None = None) -> int:
+    from scrapy.crawler import CrawlerProcess
+
+    settings = project_settings({"EXTENSIONS": {"crawler.progress.ProgressLine": 500}, **overrides})
+    try:
+        url = prepare_warehouse(settings)
+    except DatabaseUnavailable as exc:
+        return fail(str(exc))
+    if not quiet:
+        say(f"sweeping {spider} {kwargs} into {mask_url(url)}")
+    process = CrawlerProcess(settings, install_root_handler=not quiet)
+    crawler = process.create_crawler(spider)
+    process.crawl(crawler, **kwargs)
+    process.start()
+    stats = crawler.stats.get_stats()
+    summary = run_summary(stats)
+    if as_json:
+        print(json.dumps(summary, default=str))
+    if not quiet:
+        say(f"done: {summary['finish_reason']}; {summary['profiles']} profiles, "
+            f"{summary['sightings']} sightings, {summary['quarantined']} quarantined, "
+            f"{summary['spooled']} spooled")
+        from crawler.report import print_summary
+
+        engine = make_engine(url)
+        try:
+            print_summary(engine, platform=platform)
+        finally:
+            engine.dispose()
+    return 0 if summary["finish_reason"] == "finished" else 1
+
+
+def run_summary(stats: dict) -> dict:
+    return {
+        "finish_reason": stats.get("finish_reason"),
+        "pages": stats.get("response_received_count", 0),
+        "profiles": stats.get("microscout/warehouse/profiles_upserted", 0),
+        "sightings": stats.get("microscout/warehouse/sightings_upserted", 0),
+        "quarantined": stats.get("microscout/quarantined/total", 0),
+        "spooled": stats.get("microscout/warehouse/spooled_items", 0),
+        "elapsed_seconds": stats.get("elapsed_time_seconds"),
+    }
+
+

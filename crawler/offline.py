@@ -1,0 +1,44 @@
+"""Run the item pipelines outside a crawl: for ``microscout parse`` and tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.utils.misc import build_from_crawler, load_object
+
+from crawler import settings as project_settings
+
+#: Everything but the warehouse: parse output is normalised and tagged, not stored.
+OFFLINE_PIPELINES = [
+    name for name, _ in sorted(project_settings.ITEM_PIPELINES.items(), key=lambda kv: kv[1])
+    if not name.endswith("WarehousePipeline")
+]
+
+
+class OfflineChain:
+    """validate -> normalise -> engagement -> tier -> niche, applied to items one by one."""
+
+    def __init__(self, settings: dict | None = None) -> None:
+        from crawler.commands.common import project_settings
+
+        self.crawler = _OfflineCrawler(project_settings(settings))
+        self.pipelines = [build_from_crawler(load_object(path), self.crawler) for path in OFFLINE_PIPELINES]
+
+    @property
+    def stats(self) -> dict:
+        return self.crawler.stats.get_stats()
+
+    def process(self, item: Any) -> Any:
+        for pipeline in self.pipelines:
+            item = pipeline.process_item(item)
+        return item
+
+
+class _OfflineCrawler:
+    """What the pipelines need of a crawler (settings, stats), without a reactor or engine."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self.spider = None
+        self.stats = MemoryStatsCollector(self)
