@@ -72,6 +72,12 @@ MICROSCOUT_RATE_LIMITS = {
 }
 #: Longest wait honoured from a Retry-After or rate-limit reset header, in seconds.
 MICROSCOUT_MAX_RETRY_AFTER = float(_env("MICROSCOUT_MAX_RETRY_AFTER", "300") or 300)
+#: Pace requests by the platforms' rate-limit headers (x-ratelimit-*, ratelimit-*, Retry-After).
+MICROSCOUT_RATELIMIT_ENABLED = True
+#: Requests of the advertised budget kept back before pausing a host until its reset.
+MICROSCOUT_RATELIMIT_RESERVE = 0
+#: Wait after a 429 that names no Retry-After or reset, in seconds.
+MICROSCOUT_RATELIMIT_DEFAULT_WAIT = 1.0
 #: Optional HTTP(S) proxy for all requests (Scrapy's HttpProxyMiddleware reads request.meta).
 MICROSCOUT_PROXY = _env("MICROSCOUT_PROXY")
 #: Optional session cookies per platform (never logged), e.g. Instagram's sessionid.

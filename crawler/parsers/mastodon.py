@@ -6,9 +6,10 @@ Pure functions over decoded JSON: no Scrapy, no network. The spider calls the sm
 
 Conventions (the same for every function here):
 
-* ``handle`` is canonical ``user@instance`` in lower case (Mastodon and Pixelfed look accounts
-  up case-insensitively). The instance keeps a port when it has one (``localhost:3000``), as
-  Mastodon's own ``acct`` does.
+* ``handle`` is canonical ``user@instance`` in lower case, exactly as
+  ``pipelines.values.normalize_handle`` makes it (Mastodon and Pixelfed look accounts up
+  case-insensitively); the instance is a host name without port (``localhost:3000`` ->
+  ``localhost``), so a sandbox on a new port keeps the same handles.
 * Counts stay the integers the API sends. ``posted_at`` is a UTC ``datetime`` when the
   timestamp reads cleanly, otherwise the raw text for the normaliser to quarantine.
 * Text is the status' HTML rendered as plain text: ``<p>`` paragraphs become blank-line
@@ -47,16 +48,18 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from w3lib.html import remove_tags, replace_entities
+from w3lib.html import replace_entities
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem
 from crawler.parsers import UnrecognisedDocument
+from pipelines.values import extract_hashtags, merge_tags, normalize_handle
+from pipelines.values import html_to_text as _html_to_text
+from pipelines.values import normalize_tag as _normalize_tag
 
 __all__ = [
     "account_followers",
@@ -73,50 +76,27 @@ __all__ = [
 
 Item = ProfileItem | PostItem | HashtagSightingItem | RejectedItem
 
-# --- small text helpers ------------------------------------------------------------------
+# --- small helpers ---------------------------------------------------------------------------
 
-_HTML_SPACE = re.compile(r"[ \t\r\n\f]+")
-_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_BLOCK_END = re.compile(r"</(?:p|li|blockquote|pre|h[1-6]|ul|ol)\s*>", re.IGNORECASE)
-_LI_START = re.compile(r"<li\b[^>]*>", re.IGNORECASE)
-_SPACE_AROUND_NL = re.compile(r"[ \t]*\n[ \t]*")
-_MANY_NL = re.compile(r"\n{3,}")
-# Mastodon's rule, simplified: '#' not glued to a word, '/' or ')' (so URL fragments and
-# "&#39;" do not count), then word characters with at least one letter.
-_HASHTAG = re.compile(r"(?<![\w/)&#])#(\w*[^\W\d_]\w*)")
+# Text, hashtag and handle rules are the normaliser's own (pipelines.values), so what the
+# parser emits is already in the form the pipelines and the warehouse key on.
 _HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 _PIXELFED_POST_URL = re.compile(r"^/p/[^/]+/\d+/?$")
 _ACCOUNT_STATUSES_PATH = re.compile(r"/api/v1/accounts/([^/]+)/statuses/?$")
 _TAG_TIMELINE_PATH = re.compile(r"/api/v1/timelines/tag/([^/?#]+)/?$")
-_SEARCH_PATH = re.compile(r"/api/v[12]/search/?$")
 
 
 def html_to_text(html: str | None) -> str:
-    """Mastodon/Pixelfed status or note HTML -> plain text (see the module docstring)."""
-    if not html:
-        return ""
-    text = _HTML_SPACE.sub(" ", html)  # raw newlines in HTML are just spaces
-    text = _BR.sub("\n", text)
-    text = _LI_START.sub("\n", text)
-    text = _BLOCK_END.sub("\n\n", text)
-    text = replace_entities(remove_tags(text))
-    text = _SPACE_AROUND_NL.sub("\n", text)
-    text = _MANY_NL.sub("\n\n", text)
-    return text.strip()
+    """Status/note HTML -> plain text (pipelines.values.html_to_text). The API's HTML fields
+    are HTML even without a tag: "Musician &amp; photographer" (a Pixelfed note) decodes."""
+    if html and "<" not in html:
+        return replace_entities(html).strip()
+    return _html_to_text(html)
 
 
 def normalize_tag(tag: str) -> str:
-    """'#VeganFood' -> 'veganfood' (NFC, lower case, no '#')."""
-    return unicodedata.normalize("NFC", tag.strip().lstrip("#")).lower()
-
-
-def _merge(*groups: Iterable[str]) -> list[str]:
-    seen: dict[str, None] = {}
-    for group in groups:
-        for value in group:
-            if value and value not in seen:
-                seen[value] = None
-    return list(seen)
+    """'#VeganFood' -> 'veganfood' (NFC, lower case, no '#'); '' for nothing."""
+    return _normalize_tag(tag) or ""
 
 
 def _host(url: str | None) -> str | None:
@@ -133,14 +113,11 @@ def _instance(data: Mapping[str, Any], instance: str | None) -> str | None:
     return _host(data.get("url")) or _host(data.get("uri"))
 
 
-def _qualify(acct: str | None, instance: str | None) -> str | None:
-    """'alice' + 'example.social' -> 'alice@example.social'; 'bob@x.y' stays."""
+def _qualify(acct: str | None, instance: str | None, platform: str = "mastodon") -> str | None:
+    """'alice' + 'example.social' -> 'alice@example.social'; 'Bob@X.y' -> 'bob@x.y'."""
     if not acct:
         return None
-    acct = acct.strip().lstrip("@").lower()
-    if "@" in acct or not instance:
-        return acct
-    return f"{acct}@{instance}"
+    return normalize_handle(acct, platform, instance=instance)
 
 
 def _timestamp(value: Any) -> datetime | Any:
@@ -252,9 +229,10 @@ def parse_account(
         raise UnrecognisedDocument(f"account must be a JSON object, got {type(data).__name__}")
     home = _instance(data, instance)
     acct = data.get("acct") or data.get("username")
+    kind = _platform(_account_is_pixelfed(data), platform)
     return ProfileItem(
-        platform=_platform(_account_is_pixelfed(data), platform),
-        handle=_qualify(acct, home),
+        platform=kind,
+        handle=_qualify(acct, home, kind),
         platform_user_id=_str_or_none(data.get("id")),
         display_name=_str_or_none(data.get("display_name")),
         bio=html_to_text(data.get("note")) or None,
@@ -289,12 +267,9 @@ def _media_type(status: Mapping[str, Any]) -> str:
 
 def _status_hashtags(status: Mapping[str, Any], text: str) -> list[str]:
     api_tags = [
-        normalize_tag(str(tag.get("name") or ""))
-        for tag in status.get("tags") or []
-        if isinstance(tag, Mapping)
+        str(tag.get("name") or "") for tag in status.get("tags") or [] if isinstance(tag, Mapping)
     ]
-    in_text = [normalize_tag(match) for match in _HASHTAG.findall(text)]
-    return _merge(api_tags, in_text)
+    return merge_tags(api_tags, extract_hashtags(text))
 
 
 def _status_text(status: Mapping[str, Any]) -> str:
@@ -311,26 +286,29 @@ def parse_status(
     author's own posts use :func:`parse_statuses`, which skips reblogs."""
     if not isinstance(data, Mapping):
         raise UnrecognisedDocument(f"status must be a JSON object, got {type(data).__name__}")
-    account = data.get("account") if isinstance(data.get("account"), Mapping) else {}
+    embedded = data.get("account")
+    account: Mapping[str, Any] = embedded if isinstance(embedded, Mapping) else {}
     home = _instance(account, instance) or _instance(data, None)
+    kind = _platform(_status_is_pixelfed(data), platform)
     text = _status_text(data)
     replies = data.get("replies_count")
     if replies is None:
         replies = data.get("reply_count")  # Pixelfed's v2 search says reply_count
     posted_at = _timestamp(data.get("created_at"))
     return PostItem(
-        platform=_platform(_status_is_pixelfed(data), platform),
+        platform=kind,
         post_id=_str_or_none(data.get("id")),
-        author_handle=_qualify(account.get("acct") or account.get("username"), home),
+        author_handle=_qualify(account.get("acct") or account.get("username"), home, kind),
         url=_str_or_none(data.get("url")) or _str_or_none(data.get("uri")),
         posted_at=posted_at,
         text=text,
         hashtags=_status_hashtags(data, text),
-        mentions=_merge(
-            _qualify(mention.get("acct"), home) or ""
+        mentions=list(dict.fromkeys(
+            handle
             for mention in data.get("mentions") or []
             if isinstance(mention, Mapping)
-        ),
+            and (handle := _qualify(mention.get("acct"), home, kind))
+        )),
         likes=data.get("favourites_count"),
         comments=replies,
         shares=data.get("reblogs_count"),
@@ -485,12 +463,12 @@ def _profiles_by_author(
             profiles.setdefault(str(account.get("id")), profile)
     for status in statuses:
         own = _original(status)
-        account = own.get("account")
-        if not isinstance(account, Mapping):
+        author = own.get("account")
+        if not isinstance(author, Mapping):
             continue
-        key = str(account.get("id"))
+        key = str(author.get("id"))
         if key not in profiles:
-            profile = parse_account(account, instance=instance, fetched_at=fetched_at,
+            profile = parse_account(author, instance=instance, fetched_at=fetched_at,
                                     source_url=url)
             profile.discovered_via = discovered_via
             profiles[key] = profile
@@ -508,10 +486,9 @@ def _status_list(
     fetched_at: datetime | None,
     instance: str | None,
 ) -> list[Item]:
-    statuses = [status for status in statuses if isinstance(status, Mapping)]
     if not statuses:
         return []
-    if not all(_looks_like_status(status) for status in statuses):
+    if not all(isinstance(s, Mapping) and _looks_like_status(s) for s in statuses):
         raise UnrecognisedDocument("a JSON list, but not of Mastodon statuses")
     path = urlsplit(url).path if url else ""
     authors = {str(status["account"].get("id")) for status in statuses}

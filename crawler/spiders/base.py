@@ -1,0 +1,229 @@
+"""What every microscout spider shares: its ``-a`` arguments, validated up front.
+
+``scrapy crawl <platform> -a tags=veganfood,plantbased -a min_followers=1000`` builds a
+:class:`SpiderArgs` in ``__init__``; a bad value raises ``ValueError`` with a one-line message
+before any request is sent. Arguments:
+
+==================  ===========================================================  ==========
+argument            meaning                                                      default
+==================  ===========================================================  ==========
+``tags``            comma list of hashtags ('#' optional; lower-cased, NFC)      none
+``handles``         comma list of accounts (``user@instance``, ``@user``, URL)   none
+``handles_file``    file with one handle a line; ``#`` starts a comment          none
+``min_followers``   skip authors with fewer followers                            none
+``max_followers``   skip authors with more followers                             none
+``max_pages``       listing pages fetched per tag                                5
+``max_posts``       listing entries (sightings) read per tag                     200
+``recent_posts``    recent posts fetched per author                              20
+``listing``         which listing of a tag to sweep (the spider says which)      first one
+==================  ===========================================================  ==========
+
+At least one of ``tags``, ``handles`` or ``handles_file`` is required. ``job`` (or scrapyd's
+``_job``) labels the run. Unknown arguments are refused (a typo would otherwise be ignored
+silently), except ``_``-prefixed ones that schedulers such as scrapyd add. ``spider.run_args``
+holds the validated values as a JSON-serialisable dict for the warehouse's ``crawl_runs`` record.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import scrapy
+
+_TAG = re.compile(r"^\w+$")
+_USER = re.compile(r"^[\w.\-]+$")
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9\-.]*[a-z0-9])?(:\d{1,5})?$")
+
+
+def normalize_tag_arg(value: str) -> str:
+    """'#VeganFood ' -> 'veganfood'; raises ValueError for what cannot be a hashtag."""
+    tag = unicodedata.normalize("NFC", value.strip().lstrip("#")).lower()
+    if not _TAG.match(tag):
+        raise ValueError(f"tags: {value.strip()!r} is not a hashtag (letters, digits, _)")
+    return tag
+
+
+def normalize_handle_arg(value: str) -> str:
+    """'@Alice@Example.Social', 'https://example.social/@alice' -> 'alice@example.social';
+    a bare 'alice' stays bare (the spider qualifies it with its own instance)."""
+    text = value.strip()
+    if text.startswith(("http://", "https://")):
+        parts = urlsplit(text)
+        path = parts.path.strip("/")
+        if not path.startswith("@") or "/" in path:
+            raise ValueError(f"handles: {text!r} is not a profile URL like https://host/@user")
+        text = f"{path}@{parts.netloc}" if "@" not in path[1:] else path
+    text = text.lstrip("@").lower()
+    user, _, host = text.partition("@")
+    if not user or not _USER.match(user) or (host and not _HOST.match(host)) or "@" in host:
+        raise ValueError(f"handles: {value.strip()!r} is not a handle like user@instance")
+    return f"{user}@{host}" if host else user
+
+
+def _split(value: Any) -> list[str]:
+    if value is None:
+        return []
+    parts = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value).split(",")
+    return [part.strip() for part in parts if part.strip()]
+
+
+def _int(name: str, value: Any, *, minimum: int | None = None) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    try:
+        number = int(str(value).strip().replace("_", "").replace(",", ""))
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def read_handles_file(path: str | Path) -> list[str]:
+    """Handles from a text file: one a line, blank lines and ``#`` comments ignored."""
+    file = Path(path).expanduser()
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ValueError(f"handles_file: {str(file)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"handles_file: cannot read {str(file)!r}: {exc}") from None
+    handles = []
+    for line in lines:
+        text = line.split("#", 1)[0].strip()
+        if text:
+            handles.append(text)
+    return handles
+
+
+@dataclass
+class SpiderArgs:
+    """The validated arguments of a crawl (see the module docstring)."""
+
+    tags: list[str] = field(default_factory=list)
+    handles: list[str] = field(default_factory=list)
+    handles_file: str | None = None
+    min_followers: int | None = None
+    max_followers: int | None = None
+    max_pages: int = 5
+    max_posts: int = 200
+    recent_posts: int = 20
+    listing: str = "recent"
+
+    @classmethod
+    def from_kwargs(
+        cls,
+        kwargs: dict[str, Any],
+        *,
+        listings: tuple[str, ...] = ("recent",),
+        max_recent_posts: int | None = None,
+    ) -> SpiderArgs:
+        """Read and validate the string arguments Scrapy passes (``-a name=value``)."""
+        handles = _split(kwargs.get("handles"))
+        handles_file = kwargs.get("handles_file") or None
+        if handles_file:
+            handles += read_handles_file(handles_file)
+        args = cls(
+            tags=[normalize_tag_arg(tag) for tag in _split(kwargs.get("tags"))],
+            handles=[normalize_handle_arg(handle) for handle in handles],
+            handles_file=str(handles_file) if handles_file else None,
+            min_followers=_int("min_followers", kwargs.get("min_followers"), minimum=0),
+            max_followers=_int("max_followers", kwargs.get("max_followers"), minimum=0),
+            max_pages=_int("max_pages", kwargs.get("max_pages"), minimum=1) or 5,
+            max_posts=_int("max_posts", kwargs.get("max_posts"), minimum=1) or 200,
+            recent_posts=cls._recent(kwargs.get("recent_posts")),
+            listing=str(kwargs.get("listing") or listings[0]).strip().lower(),
+        )
+        args.validate(listings=listings, max_recent_posts=max_recent_posts)
+        return args
+
+    @staticmethod
+    def _recent(value: Any) -> int:
+        number = _int("recent_posts", value, minimum=0)
+        return 20 if number is None else number
+
+    def validate(
+        self, *, listings: tuple[str, ...] = ("recent",), max_recent_posts: int | None = None
+    ) -> None:
+        """Cross-field checks; raises ValueError with a one-line message."""
+        if not self.tags and not self.handles:
+            raise ValueError("nothing to crawl: give -a tags=a,b or -a handles=... / handles_file=...")
+        if (
+            self.min_followers is not None
+            and self.max_followers is not None
+            and self.min_followers > self.max_followers
+        ):
+            raise ValueError(
+                f"min_followers ({self.min_followers}) is above max_followers ({self.max_followers})"
+            )
+        if self.listing not in listings:
+            raise ValueError(f"listing must be one of {', '.join(listings)}, got {self.listing!r}")
+        if max_recent_posts is not None and self.recent_posts > max_recent_posts:
+            raise ValueError(
+                f"recent_posts must be at most {max_recent_posts}, got {self.recent_posts}"
+            )
+        # De-duplicate, keeping the order given.
+        self.tags = list(dict.fromkeys(self.tags))
+        self.handles = list(dict.fromkeys(self.handles))
+
+    def in_range(self, followers: int | None) -> bool:
+        """Whether a follower count passes min/max (unknown counts pass: keep, do not guess)."""
+        if followers is None:
+            return True
+        if self.min_followers is not None and followers < self.min_followers:
+            return False
+        return not (self.max_followers is not None and followers > self.max_followers)
+
+
+class BaseSpider(scrapy.Spider):
+    """Spider base: argument handling shared by the platform spiders.
+
+    Subclasses set ``platform`` (picks ``MICROSCOUT_RATE_LIMITS``), ``listings`` (allowed
+    ``listing`` values, the first is the default), ``max_recent_posts`` (the API's page cap)
+    and ``extra_args`` (names of their own arguments, which they pop before calling
+    ``super().__init__`` or read from ``self.extra``).
+    """
+
+    platform: ClassVar[str] = ""
+    listings: ClassVar[tuple[str, ...]] = ("recent",)
+    max_recent_posts: ClassVar[int | None] = None
+    extra_args: ClassVar[tuple[str, ...]] = ()
+    common_args: ClassVar[tuple[str, ...]] = tuple(SpiderArgs.__dataclass_fields__)
+
+    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
+        known = set(self.common_args) | set(self.extra_args) | {"job"}
+        unknown = sorted(k for k in kwargs if k not in known and not k.startswith("_"))
+        if unknown:
+            raise ValueError(
+                f"unknown argument(s) {', '.join(unknown)}; accepted: {', '.join(sorted(known))}"
+            )
+        self.args = SpiderArgs.from_kwargs(
+            {k: kwargs.pop(k) for k in self.common_args if k in kwargs},
+            listings=self.listings,
+            max_recent_posts=self.max_recent_posts,
+        )
+        self.extra = {k: kwargs.pop(k) for k in self.extra_args if k in kwargs}
+        #: A label for the run (the warehouse stores it in crawl_runs.job); scrapyd's _job.
+        self.job: str | None = kwargs.pop("job", None) or kwargs.get("_job")
+        super().__init__(name, **kwargs)
+
+    @property
+    def run_args(self) -> dict[str, Any]:
+        """The crawl's arguments as stored in ``crawl_runs`` (JSON-serialisable)."""
+        return {"platform": self.platform, **asdict(self.args), **self.spider_run_args()}
+
+    def spider_run_args(self) -> dict[str, Any]:
+        """Subclass hook: the spider's own arguments for :attr:`run_args`."""
+        return {}
+
+    def stat(self, key: str, value: int = 1) -> None:
+        """Increment ``microscout/<platform>/<key>``."""
+        if getattr(self, "crawler", None) is not None and self.crawler.stats is not None:
+            self.crawler.stats.inc_value(f"microscout/{self.platform}/{key}", value)
