@@ -542,11 +542,12 @@ _BLANK_LINES_RE = re.compile(r"\n{3,}")
 
 
 def html_to_text(html: str | None) -> str:
-    """Mastodon/Pixelfed status or bio HTML to plain text; plain text comes back as is."""
+    """Mastodon/Pixelfed status or bio HTML to plain text. A field that is HTML stays HTML without
+    a tag: "Musician &amp; photographer" (a Pixelfed note) decodes to "Musician & photographer"."""
     if not html:
         return ""
     if not _TAG_RE.search(html):
-        return html
+        return replace_entities(html).strip()
     text = _NEWLINE_SPACE_RE.sub(" ", html)  # source newlines are only whitespace in HTML
     text = _BR_RE.sub("\n", text)
     text = _BLOCK_RE.sub("\n\n", text)

@@ -57,8 +57,7 @@ from w3lib.html import replace_entities
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem
 from crawler.parsers import UnrecognisedDocument
-from pipelines.values import extract_hashtags, merge_tags, normalize_handle
-from pipelines.values import html_to_text as _html_to_text
+from pipelines.values import extract_hashtags, html_to_text, merge_tags, normalize_handle
 from pipelines.values import normalize_tag as _normalize_tag
 
 __all__ = [
@@ -84,14 +83,6 @@ _HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 _PIXELFED_POST_URL = re.compile(r"^/p/[^/]+/\d+/?$")
 _ACCOUNT_STATUSES_PATH = re.compile(r"/api/v1/accounts/([^/]+)/statuses/?$")
 _TAG_TIMELINE_PATH = re.compile(r"/api/v1/timelines/tag/([^/?#]+)/?$")
-
-
-def html_to_text(html: str | None) -> str:
-    """Status/note HTML -> plain text (pipelines.values.html_to_text). The API's HTML fields
-    are HTML even without a tag: "Musician &amp; photographer" (a Pixelfed note) decodes."""
-    if html and "<" not in html:
-        return replace_entities(html).strip()
-    return _html_to_text(html)
 
 
 def normalize_tag(tag: str) -> str:
