@@ -1,0 +1,68 @@
+"""Command line of the sandbox: ``python -m crawler.sandbox serve ...``.
+
+``crawler/commands/sandbox.py`` mounts the same ``serve`` options under ``microscout sandbox``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from crawler.sandbox.faults import FAULT_KINDS, FaultSpecError, parse_faults
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    from crawler.sandbox.server import PLATFORMS
+
+    parser.add_argument("--accounts", type=int, default=500, help="accounts in the world (500)")
+    parser.add_argument("--seed", type=int, default=42, help="world seed (42)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (0)")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds added to every answer (0)")
+    parser.add_argument("--faults", default="", metavar="KIND=RATE,...",
+                        help=f"fault rates, e.g. 429=0.05,500=0.03; kinds: {', '.join(FAULT_KINDS)}")
+    parser.add_argument("--slow-delay", type=float, default=2.0,
+                        help="seconds a 'slow' fault waits (2)")
+    parser.add_argument("--platform", choices=sorted(PLATFORMS), default="mastodon")
+    parser.add_argument("--rate-limit", type=int, default=300,
+                        help="x-ratelimit-limit per 5 minutes, advisory (300, as Mastodon)")
+    parser.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)
+
+
+def run_serve(args: argparse.Namespace, prog: str = "microscout sandbox serve") -> int:
+    """Handler of ``serve``: returns the exit code; a bad option is one line on stderr, 2."""
+    from crawler.sandbox.server import SandboxConfig, serve
+
+    try:
+        config = SandboxConfig(
+            accounts=args.accounts,
+            seed=args.seed,
+            host=args.host,
+            port=args.port,
+            latency=args.latency,
+            faults=parse_faults(args.faults),
+            slow_delay=args.slow_delay,
+            platform=args.platform,
+            rate_limit=args.rate_limit,
+        )
+    except (FaultSpecError, ValueError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return serve(config, watch_stdin=args.watch_stdin)
+    except OSError as exc:  # port in use, address not available
+        print(f"{prog}: error: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m crawler.sandbox",
+        description="Deterministic synthetic social network on 127.0.0.1 (Mastodon API).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve_parser = commands.add_parser("serve", help="serve the sandbox until Ctrl-C")
+    add_serve_arguments(serve_parser)
+    args = parser.parse_args(argv)
+    return run_serve(args, prog="python -m crawler.sandbox serve")

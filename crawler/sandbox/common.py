@@ -1,0 +1,104 @@
+"""What every sandbox platform module shares: the request and response types and helpers.
+
+A platform module (``mastodon.py`` today; ``pixelfed.py`` and others later) exposes an app
+class with the interface of :class:`PlatformApp`; the HTTP server knows nothing about any
+platform's formats.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Protocol
+from urllib.parse import quote
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str  # still percent-encoded
+    query: dict[str, str]  # first value of each parameter, decoded
+    base_url: str  # "http://127.0.0.1:PORT", the origin every URL in a body points at
+    target: str = ""  # path and query exactly as the request line had them
+
+    @property
+    def host(self) -> str:
+        return self.base_url.split("://", 1)[1]
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json; charset=utf-8"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class PlatformApp(Protocol):
+    """The interface the server drives. ``name`` is the ``--platform`` value."""
+
+    name: str
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request (never raises for bad input: answers 4xx like the platform)."""
+
+    def faultable(self, path: str) -> bool:
+        """Whether injected faults may hit this path (the API, not robots.txt or images)."""
+
+    def fault_response(self, kind: str, request: Request) -> Response:
+        """The platform's own answer for an injected "429", "500" or "503"."""
+
+
+def dump_json(value: object) -> bytes:
+    """Compact UTF-8 JSON, as Rails and most APIs send it (non-ASCII not escaped)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def iso_ms(moment: datetime) -> str:
+    """``2026-08-01T13:55:55.867Z``: the timestamp format of Mastodon's JSON."""
+    m = moment.astimezone(timezone.utc)
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+        f".{m.microsecond // 1000:03d}Z"
+    )
+
+
+def escape_html(text: str) -> str:
+    """Escape as Rails' ``html_escape`` does (``'`` becomes ``&#39;``)."""
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#39;")
+    )
+
+
+@lru_cache(maxsize=4_096)
+def quote_segment(text: str) -> str:
+    """Percent-encode one path segment (non-ASCII hashtags in URLs)."""
+    return quote(text, safe="")
+
+
+def _png_1x1() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)  # 1x1, 8-bit RGB
+    pixels = zlib.compress(b"\x00\xd0\xd0\xd0")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(
+        b"IEND", b""
+    )
+
+
+#: A valid 1x1 grey PNG, served for every avatar, header and media file.
+PNG_1X1 = _png_1x1()

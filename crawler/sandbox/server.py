@@ -1,0 +1,472 @@
+"""The sandbox's HTTP server, its knobs, and :class:`SandboxProcess` to run it in a child.
+
+A threaded HTTP/1.1 server (stdlib ``ThreadingHTTPServer``, keep-alive, Nagle off) in
+front of one platform app. Knobs: world size and seed, host, port (0 = any free port),
+latency added to every answer, fault rates (see :mod:`crawler.sandbox.faults`).
+
+Two endpoints never fault, never wait and are not counted:
+
+* ``/__sandbox__/health``: ``{"status": "ok", ...}``
+* ``/__sandbox__/stats``: requests served, answers by status, faults injected by kind.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import gc
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import IO
+from urllib.parse import parse_qsl, urlsplit
+
+from crawler.sandbox.common import PlatformApp, Request, Response, dump_json
+from crawler.sandbox.faults import FAULT_KINDS, FaultInjector, check_faults
+from crawler.sandbox.world import World
+
+SANDBOX_PREFIX = "/__sandbox__/"
+
+
+def _mastodon(world: World, config: SandboxConfig) -> PlatformApp:
+    from crawler.sandbox.mastodon import MastodonApp
+
+    return MastodonApp(world, rate_limit=config.rate_limit)
+
+
+#: ``--platform`` name -> factory of its app. Sibling platform modules register here.
+PLATFORMS = {"mastodon": _mastodon}
+
+
+@dataclass
+class SandboxConfig:
+    accounts: int = 500
+    seed: int = 42
+    host: str = "127.0.0.1"
+    port: int = 0
+    latency: float = 0.0  # seconds added to every answer outside /__sandbox__/
+    faults: dict[str, float] = field(default_factory=dict)
+    slow_delay: float = 2.0  # seconds a "slow" fault waits
+    platform: str = "mastodon"
+    rate_limit: int = 300  # x-ratelimit-limit (advisory, per 5 minutes, as Mastodon)
+
+    def __post_init__(self) -> None:
+        self.faults = check_faults(self.faults)
+        if self.platform not in PLATFORMS:
+            raise ValueError(f"unknown platform {self.platform!r}: {', '.join(PLATFORMS)}")
+        if self.accounts < 1:
+            raise ValueError("accounts must be at least 1")
+        if self.latency < 0 or self.slow_delay < 0:
+            raise ValueError("latency and slow delay cannot be negative")
+
+
+class Stats:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started = time.monotonic()
+        self.requests = 0
+        self.statuses: Counter[str] = Counter()
+        self.faults: Counter[str] = Counter(dict.fromkeys(FAULT_KINDS, 0))
+
+    def count(self, status: int, fault: str | None) -> None:
+        with self._lock:
+            self.requests += 1
+            self.statuses[str(status)] += 1
+            if fault:
+                self.faults[fault] += 1
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "responses": dict(sorted(self.statuses.items())),
+                "faults": dict(self.faults),
+                "faults_total": sum(self.faults.values()),
+                "uptime_s": round(time.monotonic() - self.started, 3),
+            }
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, config: SandboxConfig, world: World | None = None) -> None:
+        self.config = config
+        self.world = world or World(config.accounts, config.seed)
+        self.app = PLATFORMS[config.platform](self.world, config)
+        self.faults = FaultInjector(config.faults, seed=config.seed)
+        self.stats = Stats()
+        super().__init__((config.host, config.port), _Handler)
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        host = self.config.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+    def internal(self, path: str) -> Response | None:
+        if path == SANDBOX_PREFIX + "health":
+            value = {
+                "status": "ok",
+                "platform": self.config.platform,
+                "accounts": self.config.accounts,
+                "seed": self.config.seed,
+                "pid": os.getpid(),
+            }
+        elif path == SANDBOX_PREFIX + "stats":
+            value = {
+                **self.stats.snapshot(),
+                "platform": self.config.platform,
+                "accounts": self.config.accounts,
+                "seed": self.config.seed,
+                "fault_rates": self.config.faults,
+                "latency": self.config.latency,
+            }
+        else:
+            return None
+        return Response(200, dump_json(value), headers=[("cache-control", "no-store")])
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: SandboxServer
+    protocol_version = "HTTP/1.1"  # keep-alive
+    server_version = "microscout-sandbox"
+    disable_nagle_algorithm = True
+    wbufsize = -1  # buffered: status line, headers and body leave in one write
+    timeout = 120  # idle keep-alive connections are closed after this
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args) -> None:
+        pass  # one line per request would drown a benchmark
+
+    def do_GET(self) -> None:
+        self._answer(head=False)
+
+    def do_HEAD(self) -> None:
+        self._answer(head=True)
+
+    def _refuse(self) -> None:
+        length = self.headers.get("Content-Length") or "0"
+        if length.isdigit() and int(length):
+            self.rfile.read(int(length))
+        self._send(Response(405, dump_json({"error": "Method not allowed"})), head=False)
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = _refuse
+
+    def _answer(self, head: bool) -> None:
+        server = self.server
+        target = self.path
+        if target.startswith(("http://", "https://")):  # absolute form (a proxy request)
+            parts = urlsplit(target)
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+        path, _, query = target.partition("?")
+        if path.startswith(SANDBOX_PREFIX):
+            response = server.internal(path)
+            if response is None:
+                response = Response(404, dump_json({"error": "Not Found"}))
+            self._send(response, head)
+            return
+
+        fault = server.faults.decide(target) if server.app.faultable(path) else None
+        request = Request(
+            method=self.command,
+            path=path,
+            query=dict(reversed(parse_qsl(query, keep_blank_values=True))),
+            base_url=server.base_url,
+            target=target,
+        )
+        if server.config.latency:
+            time.sleep(server.config.latency)
+        if fault == "slow":
+            time.sleep(server.config.slow_delay)
+        if fault in ("429", "500", "503"):
+            response = server.app.fault_response(fault, request)
+        else:
+            try:
+                response = server.app.handle(request)
+            except Exception:  # a sandbox bug: say so on stderr, keep the connection usable
+                traceback.print_exc()
+                response = Response(500, b"sandbox error\n", "text/plain; charset=utf-8")
+                fault = None
+            if fault == "truncate":
+                if len(response.body) > 1:
+                    response.body = response.body[: len(response.body) // 2]
+                else:
+                    fault = None  # nothing to cut; an honest answer
+        server.stats.count(response.status, fault)
+        self._send(response, head)
+
+    def _send(self, response: Response, head: bool) -> None:
+        self.send_response(response.status)
+        self.send_header("content-type", response.content_type)
+        self.send_header("content-length", str(len(response.body)))
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if not head:
+            self.wfile.write(response.body)
+
+
+def make_server(config: SandboxConfig, world: World | None = None) -> SandboxServer:
+    """A bound server, not yet serving (call ``serve_forever``, e.g. in a thread)."""
+    return SandboxServer(config, world)
+
+
+def serve(config: SandboxConfig, *, watch_stdin: bool = False, out=None) -> int:
+    """Build the world, bind, print one line with the URL, serve until Ctrl-C or SIGTERM.
+
+    With ``watch_stdin`` the server also stops when its standard input closes: the parent
+    (:class:`SandboxProcess`) holds the other end, so the child cannot outlive it.
+    """
+    out = out or sys.stdout
+    server = make_server(config)
+    # This process is ours alone: keep the world out of the cyclic GC's way (a full
+    # collection over the caches costs milliseconds, a third of the serving time otherwise).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 100)
+
+    def stop(*_: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+        signal.signal(signal.SIGTERM, stop)
+    if watch_stdin:
+
+        def watch() -> None:
+            with contextlib.suppress(OSError, ValueError):
+                while sys.stdin.buffer.read(4096):
+                    pass
+            server.shutdown()
+
+        threading.Thread(target=watch, name="sandbox-stdin", daemon=True).start()
+    faults = ",".join(f"{k}={v:g}" for k, v in config.faults.items()) or "none"
+    print(
+        f"Sandbox {config.platform} ({config.accounts} accounts, seed {config.seed}, "
+        f"faults {faults}) serving at {server.base_url}",
+        file=out,
+        flush=True,
+    )
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+class SandboxError(RuntimeError):
+    pass
+
+
+_URL_LINE = re.compile(r"serving at (http://\S+)")
+
+
+class SandboxProcess:
+    """Run the sandbox in its own process for the duration of a ``with`` block.
+
+    >>> with SandboxProcess(accounts=500, seed=42, faults={"429": 0.05}) as sandbox:
+    ...     urllib.request.urlopen(sandbox.base_url + "/api/v1/timelines/tag/vegan")
+
+    The child is ``python -m crawler.sandbox serve ...``; it stops when the block exits
+    (also on an exception), and by itself if this process dies (it watches its stdin).
+    """
+
+    def __init__(
+        self,
+        accounts: int = 500,
+        seed: int = 42,
+        latency: float = 0.0,
+        faults: dict[str, float] | None = None,
+        port: int = 0,
+        *,
+        platform: str = "mastodon",
+        slow_delay: float = 2.0,
+        rate_limit: int = 300,
+        host: str = "127.0.0.1",
+        startup_timeout: float | None = None,
+    ) -> None:
+        self.config = SandboxConfig(
+            accounts=accounts,
+            seed=seed,
+            host=host,
+            port=port,
+            latency=latency,
+            faults=dict(faults or {}),
+            slow_delay=slow_delay,
+            platform=platform,
+            rate_limit=rate_limit,
+        )
+        # building the world is ~1.5 s per 50,000 accounts; interpreter start and imports
+        self.startup_timeout = startup_timeout or 30.0 + accounts / 5_000
+        self.base_url = ""
+        self.port = 0
+        self._process: subprocess.Popen | None = None
+        self._stderr: IO[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def command(self) -> list[str]:
+        c = self.config
+        cmd = [
+            sys.executable, "-m", "crawler.sandbox", "serve",
+            "--platform", c.platform,
+            "--accounts", str(c.accounts),
+            "--seed", str(c.seed),
+            "--host", c.host,
+            "--port", str(c.port),
+            "--latency", repr(c.latency),
+            "--slow-delay", repr(c.slow_delay),
+            "--rate-limit", str(c.rate_limit),
+            "--watch-stdin",
+        ]  # fmt: skip
+        if c.faults:
+            cmd += ["--faults", ",".join(f"{k}={v!r}" for k, v in c.faults.items())]
+        return cmd
+
+    def start(self) -> SandboxProcess:
+        if self._process is not None:
+            raise SandboxError("sandbox already started")
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[2])  # so the child imports this tree
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        env["PYTHONUNBUFFERED"] = "1"
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            self.command(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+        )
+        atexit.register(self.stop)
+        try:
+            self._await_url()
+            self._await_health()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _await_url(self) -> None:
+        process = self._process
+        assert process is not None
+        stdout = process.stdout
+        assert stdout is not None
+        lines: list[bytes] = []
+        reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(self.startup_timeout)
+        line = lines[0].decode(errors="replace") if lines else ""
+        match = _URL_LINE.search(line)
+        if not match:
+            if process.poll() is not None:
+                raise SandboxError(
+                    f"sandbox exited with code {process.returncode} before serving: "
+                    f"{self._stderr_tail() or line.strip() or 'no output'}"
+                )
+            raise SandboxError(
+                f"sandbox did not report its URL within {self.startup_timeout:g} s"
+                + (f": {self._stderr_tail()}" if self._stderr_tail() else "")
+            )
+        self.base_url = match.group(1)
+        self.port = int(self.base_url.rsplit(":", 1)[1])
+        # keep draining stdout so that the child can never block on a full pipe
+        threading.Thread(target=stdout.read, daemon=True).start()
+
+    def _await_health(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                self.health()
+                return
+            except (OSError, ValueError) as exc:
+                last_error = exc
+                if self._process is not None and self._process.poll() is not None:
+                    break
+                time.sleep(0.05)
+        raise SandboxError(
+            f"sandbox at {self.base_url} did not answer /__sandbox__/health within "
+            f"{self.startup_timeout:g} s ({last_error}); {self._stderr_tail()}"
+        )
+
+    def _stderr_tail(self) -> str:
+        if self._stderr is None or self._stderr.closed:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace").strip()[-2000:]
+
+    def _get(self, path: str) -> dict:
+        with urllib.request.urlopen(f"{self.base_url}{path}", timeout=5) as answer:  # noqa: S310
+            return json.loads(answer.read())
+
+    def health(self) -> dict:
+        return self._get(SANDBOX_PREFIX + "health")
+
+    def stats(self) -> dict:
+        """Requests served, answers by status, faults injected by kind (see :class:`Stats`)."""
+        return self._get(SANDBOX_PREFIX + "stats")
+
+    def stop(self) -> None:
+        """Stop the child and reap it: closes its stdin, then SIGTERM, then SIGKILL."""
+        process, self._process = self._process, None
+        atexit.unregister(self.stop)
+        if process is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()  # type: ignore[union-attr]
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            with contextlib.suppress(OSError):
+                process.stdout.close()  # type: ignore[union-attr]
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def __enter__(self) -> SandboxProcess:
+        return self.start() if self._process is None else self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"SandboxProcess({self.config!r}, base_url={self.base_url!r})"
+
+
+__all__ = [
+    "PLATFORMS",
+    "SandboxConfig",
+    "SandboxError",
+    "SandboxProcess",
+    "SandboxServer",
+    "Stats",
+    "make_server",
+    "serve",
+]
