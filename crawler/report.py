@@ -46,11 +46,14 @@ def print_summary(engine: Engine, platform: str | None = None, per_niche: int = 
         tiers.add_row(tier, f"{accounts:,}")
     console.print(tiers)
 
+    rows = top_micro_by_niche(engine, per_niche, platform)
+    several = len({row.platform for row in rows}) > 1
     top = Table(title=f"Top micro-influencers by niche (best {per_niche} by engagement)")
-    for name, justify in (("niche", "left"), ("handle", "left"), ("followers", "right"),
-                          ("engagement", "right"), ("platform", "left")):
-        top.add_column(name, justify=justify)
-    for row in top_micro_by_niche(engine, per_niche, platform):
+    columns = [("niche", "left"), ("handle", "left"), ("followers", "right"), ("engagement", "right")]
+    for name, justify in columns + ([("platform", "left")] if several else []):
+        top.add_column(name, justify=justify, no_wrap=name == "handle")
+    for row in rows:
         rate = f"{row.engagement_rate:.2%}" if row.engagement_rate is not None else "-"
-        top.add_row(row.primary_niche, row.handle, f"{row.followers:,}", rate, row.platform)
+        cells = [row.primary_niche, row.handle, f"{row.followers:,}", rate]
+        top.add_row(*cells, *([row.platform] if several else []))
     console.print(top)

@@ -29,8 +29,10 @@ def _counts(url: str) -> dict[str, int]:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
-                    for t in Base.metadata.sorted_tables}
+            return {
+                t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in Base.metadata.sorted_tables
+            }
     finally:
         engine.dispose()
 
@@ -45,8 +47,12 @@ def _query(url: str, sql: str, **params):
 
 
 def test_batch_loads_every_table(warehouse_url):
-    items = [profile("alice@example.social"), profile("bob@example.social", followers=500),
-             sighting("alice@example.social-0"), RejectedItem(reason="bad_json", payload={"a": 1})]
+    items = [
+        profile("alice@example.social"),
+        profile("bob@example.social", followers=500),
+        sighting("alice@example.social-0"),
+        RejectedItem(reason="bad_json", payload={"a": 1}),
+    ]
     _load(warehouse_url, items)
     counts = _counts(warehouse_url)
     assert counts["profiles"] == 2
@@ -91,8 +97,9 @@ def test_first_seen_keeps_the_earliest_and_last_seen_the_latest(warehouse_url):
     later = T0.replace(day=20)
     _load(warehouse_url, [profile(fetched_at=later)])
     _load(warehouse_url, [profile(fetched_at=T0)])  # e.g. an old spool file loaded late
-    (first, last), = _query(warehouse_url, "SELECT first_seen_at, last_seen_at FROM profiles")
-    assert str(first).startswith("2026-11-01") and str(last).startswith("2026-11-20")
+    ((first, last),) = _query(warehouse_url, "SELECT first_seen_at, last_seen_at FROM profiles")
+    assert str(first).startswith("2026-11-01")
+    assert str(last).startswith("2026-11-20")
 
 
 def test_renamed_handle_updates_the_same_account(warehouse_url):
@@ -115,7 +122,9 @@ def test_micro_view_lists_only_micro_accounts(warehouse_url):
 
 
 def test_partial_problems_become_quarantine_rows(warehouse_url):
-    item = profile(problems=[{"reason": "unreadable_count", "field": "likes", "raw": "lots", "post_id": "p1"}])
+    item = profile(
+        problems=[{"reason": "unreadable_count", "field": "likes", "raw": "lots", "post_id": "p1"}]
+    )
     _load(warehouse_url, [item])
     rows = _query(warehouse_url, "SELECT reason, item_type, detail FROM rejected_items")
     assert rows == [("unreadable_count", "PostItem", "likes: 'lots'")]
@@ -136,7 +145,7 @@ def test_two_loaders_writing_the_same_accounts_at_once(pg_url):
         try:
             for _ in range(3):
                 _load(pg_url, list(reversed(items)) if reverse else items)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(flag,)) for flag in (False, True)]

@@ -69,7 +69,8 @@ def test_posts_without_id_become_problems_and_the_profile_is_kept():
     item = profile(posts=2)
     item.recent_posts.append(PostItem(platform="mastodon", text="no id"))
     result = pipeline.process_item(item)
-    assert result is item and len(item.recent_posts) == 2
+    assert result is item
+    assert len(item.recent_posts) == 2
     assert item.problems[0]["reason"] == "missing_post_id"
     assert stats.get_value("microscout/quarantined/missing_post_id") == 1
 
@@ -126,7 +127,8 @@ def test_pipeline_marks_undefined():
     pipeline, stats = _make(EngagementPipeline)
     item = ProfileItem(platform="mastodon", handle="a", followers=0)
     pipeline.process_item(item)
-    assert item.engagement_rate is None and item.posts_per_week is None
+    assert item.engagement_rate is None
+    assert item.posts_per_week is None
     assert stats.get_value("microscout/engagement/undefined") == 1
 
 

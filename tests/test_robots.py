@@ -31,7 +31,7 @@ class UrlsSpider(scrapy.Spider):
 class _Handler(BaseHTTPRequestHandler):
     seen: list[str] = []
 
-    def do_GET(self):  # noqa: N802 - http.server's naming
+    def do_GET(self):
         type(self).seen.append(self.path)
         body = b"User-agent: *\nDisallow: /private\n" if self.path == "/robots.txt" else b"ok"
         self.send_response(200)

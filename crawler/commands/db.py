@@ -53,9 +53,10 @@ def current(args) -> int:
 
 
 def load_spool(args) -> int:
+    from scrapy.utils.project import get_project_settings
+
     from models.db import check_connection
     from models.spool import load_spool as load
-    from scrapy.utils.project import get_project_settings
 
     url = database_url(args)
     spool_dir = args.spool_dir or get_project_settings().get("MICROSCOUT_SPOOL_DIR")

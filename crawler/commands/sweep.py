@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from crawler.commands.common import fail, project_settings, say
@@ -102,14 +101,16 @@ def crawl(spider: str, kwargs: dict, overrides: dict, *, quiet: bool = False, as
           platform: str | None = None) -> int:
     from scrapy.crawler import CrawlerProcess
 
-    settings = project_settings({"EXTENSIONS": {"crawler.progress.ProgressLine": 500}, **overrides})
+    settings = project_settings({"EXTENSIONS": {"crawler.progress.ProgressLine": 500},
+                                 "LOG_INSTALL_ROOT_HANDLER": not quiet, **overrides})
     try:
         url = prepare_warehouse(settings)
     except DatabaseUnavailable as exc:
         return fail(str(exc))
     if not quiet:
-        say(f"sweeping {spider} {kwargs} into {mask_url(url)}")
-    process = CrawlerProcess(settings, install_root_handler=not quiet)
+        arguments = " ".join(f"{name}={value}" for name, value in kwargs.items())
+        say(f"sweeping {spider} ({arguments}) into {mask_url(url)}")
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(spider)
     process.crawl(crawler, **kwargs)
     process.start()
