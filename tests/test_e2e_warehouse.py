@@ -96,5 +96,7 @@ def test_resweeping_adds_snapshots_not_rows(tmp_path):
                        instance=sb.base_url, tags=tag, max_pages=2, recent_posts=5)
             counts.append(_scalar(url, query)[0])
     (profiles, snapshots, posts, links, runs), second = counts
-    assert profiles > 0 and posts > 0 and runs == 1
+    assert profiles > 0
+    assert posts > 0
+    assert runs == 1
     assert second == (profiles, 2 * snapshots, posts, links, 2)
