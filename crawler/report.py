@@ -2,36 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-TIERS = text("""
-    SELECT tier, count(*) AS accounts FROM influencer_current
-    WHERE (:platform IS NULL OR platform = :platform)
-    GROUP BY tier ORDER BY min(followers)
-""")
-
-TOP_MICRO = text("""
-    SELECT primary_niche, handle, followers, engagement_rate, platform
-    FROM micro_influencers
-    WHERE primary_niche IS NOT NULL AND (:platform IS NULL OR platform = :platform)
-    ORDER BY primary_niche, engagement_rate DESC
-""")
-
-
-def tier_counts(engine: Engine, platform: str | None = None) -> list[tuple[str, int]]:
-    with engine.connect() as conn:
-        return [(row.tier or "unknown", row.accounts) for row in conn.execute(TIERS, {"platform": platform})]
-
-
-def top_micro_by_niche(engine: Engine, per_niche: int = 3, platform: str | None = None) -> list:
-    shown: dict[str, int] = {}
-    rows = []
-    with engine.connect() as conn:
-        for row in conn.execute(TOP_MICRO, {"platform": platform}):
-            if shown.get(row.primary_niche, 0) < per_niche:
-                shown[row.primary_niche] = shown.get(row.primary_niche, 0) + 1
-                rows.append(row)
-    return rows
+from models.queries import tier_counts, top_micro_by_niche
 
 
 def print_summary(engine: Engine, platform: str | None = None, per_niche: int = 3) -> None:

@@ -102,6 +102,18 @@ DOWNLOAD_HANDLERS = {
     "https": "crawler.cassette.CassetteDownloadHandler",
 }
 
+#: Resume from the warehouse after any stop, kill -9 included (see crawler/resume.py).
+SCHEDULER = "crawler.resume.Scheduler"
+DUPEFILTER_CLASS = "crawler.resume.MemoryDupeFilter"
+#: A running run of a scheduled job (-a job=NAME) whose heartbeat is older than this many
+#: seconds no longer holds the job's lock.
+MICROSCOUT_RUN_LOCK_STALE = float(_env("MICROSCOUT_RUN_LOCK_STALE", "1800") or 1800)
+#: End-of-run checks (pipelines/monitor.py) that set crawl_runs.status.
+MICROSCOUT_MONITOR_MIN_PROFILES = 1
+MICROSCOUT_MONITOR_MAX_ERROR_RATIO = 0.2
+MICROSCOUT_MONITOR_MAX_QUARANTINE_RATIO = 0.1
+MICROSCOUT_MONITOR_MIN_FOLLOWER_COVERAGE = 0.95
+
 ITEM_PIPELINES = {
     "pipelines.validate.ValidatePipeline": 100,
     "pipelines.normalize.NormalizePipeline": 200,

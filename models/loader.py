@@ -10,11 +10,12 @@ loaders take row locks in the same order and do not deadlock each other.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from models.tables import (
     CrawlRun,
@@ -115,6 +116,62 @@ def start_run(conn: Connection, run: dict) -> int:
     }
     upsert(conn, table, [row], ["run_key"])
     return conn.execute(select(table.c.id).where(table.c.run_key == run["run_key"])).scalar_one()
+
+
+class JobLocked(RuntimeError):
+    """Another run of the same scheduled job holds the lock (a running crawl_runs row)."""
+
+    def __init__(self, job: str, holder: int | None) -> None:
+        super().__init__(f"job {job!r} is already running (crawl run {holder})")
+        self.job = job
+        self.holder = holder
+
+
+def acquire_run(engine, run: dict, stale_after: float) -> int:
+    """Start (or resume, same run_key) a run as ``running``; the job's lock is taken atomically.
+
+    At most one run of a job can be ``running``: a partial unique index enforces it. A running
+    run whose heartbeat is older than ``stale_after`` seconds is marked ``abandoned`` first, so a
+    crashed run does not hold its job's lock for ever. Raises JobLocked when the lock is held.
+    """
+    table = CrawlRun.__table__
+    now = utcnow()
+    job = run.get("job")
+    with engine.begin() as conn:
+        if job:
+            alive_since = now - timedelta(seconds=stale_after)
+            conn.execute(update(table).where(
+                table.c.job == job, table.c.status == "running", table.c.run_key != run["run_key"],
+                func.coalesce(table.c.heartbeat_at, table.c.started_at) < alive_since,
+            ).values(status="abandoned", finished_at=now))
+    try:
+        with engine.begin() as conn:
+            run_id = start_run(conn, {**run, "status": "running"})
+            conn.execute(update(table).where(table.c.id == run_id).values(
+                status="running", heartbeat_at=now, finished_at=None))
+            return run_id
+    except IntegrityError:
+        with engine.begin() as conn:
+            holder = conn.execute(select(table.c.id).where(
+                table.c.job == job, table.c.status == "running")).scalar()
+            start_run(conn, {**run, "status": "skipped"})
+            finish_run(conn, run["run_key"], status="skipped", finish_reason="job_locked",
+                       checks={"lock": {"held_by_run": holder}})
+        raise JobLocked(job, holder) from None
+
+
+def heartbeat(conn: Connection, run_id: int) -> None:
+    table = CrawlRun.__table__
+    conn.execute(update(table).where(table.c.id == run_id).values(heartbeat_at=utcnow()))
+
+
+def loaded_handles(conn: Connection, run_id: int) -> set[tuple[str, str]]:
+    """(platform, handle) of the accounts this run already loaded (a resumed run skips them)."""
+    snapshots, profiles = ProfileSnapshot.__table__, Profile.__table__
+    rows = conn.execute(select(profiles.c.platform, profiles.c.handle)
+                        .join(snapshots, snapshots.c.profile_id == profiles.c.id)
+                        .where(snapshots.c.crawl_run_id == run_id))
+    return {(platform, handle) for platform, handle in rows}
 
 
 def finish_run(conn: Connection, run_key: str, **values: Any) -> None:

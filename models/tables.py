@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -46,6 +47,9 @@ class CrawlRun(Base):
     __tablename__ = "crawl_runs"
     __table_args__ = (
         Index("ix_crawl_runs_spider_started_at", "spider", "started_at"),
+        # The run lock: at most one running run per scheduled job name.
+        Index("uq_crawl_runs_running_job", "job", unique=True,
+              sqlite_where=text("status = 'running'"), postgresql_where=text("status = 'running'")),
         {"comment": "One row per spider run: what ran, with which arguments, how it ended."},
     )
 
@@ -68,7 +72,13 @@ class CrawlRun(Base):
         UTC, comment="When it ended (UTC); NULL while running."
     )
     status: Mapped[str] = mapped_column(
-        String(16), default="running", comment="running, ok, degraded, failed or aborted."
+        String(16),
+        default="running",
+        comment="running, ok, degraded, failed, aborted, skipped (job already running) or "
+        "abandoned (stale lock).",
+    )
+    heartbeat_at: Mapped[datetime | None] = mapped_column(
+        UTC, comment="Last sign of life of a running run; a lock older than the stale timeout expires."
     )
     finish_reason: Mapped[str | None] = mapped_column(String(64), comment="Scrapy's close reason.")
     checks: Mapped[dict[str, Any] | None] = mapped_column(

@@ -43,8 +43,67 @@ CREATE VIEW micro_influencers AS
 SELECT * FROM influencer_current WHERE tier = 'micro'
 """
 
-#: name -> CREATE statement, in creation order (drop in reverse).
+#: name -> CREATE statement, in creation order (drop in reverse); profile_growth is below.
 VIEWS = {
     "influencer_current": INFLUENCER_CURRENT,
     "micro_influencers": MICRO_INFLUENCERS,
+    "profile_growth": None,
 }
+
+_GROWTH = """
+CREATE VIEW profile_growth AS
+WITH ranked AS (
+    SELECT ps.*,
+           ROW_NUMBER() OVER (
+               PARTITION BY ps.profile_id ORDER BY ps.captured_at DESC, ps.id DESC
+           ) AS rn
+    FROM profile_snapshots AS ps
+), latest AS (
+    SELECT * FROM ranked WHERE rn = 1
+)
+SELECT
+    l.profile_id,
+    p.platform,
+    p.handle,
+    l.captured_at AS latest_at,
+    l.followers,
+    l.engagement_rate,
+    l.tier,
+    b7.captured_at AS baseline_7d_at,
+    b7.followers AS followers_7d_ago,
+    l.followers - b7.followers AS follower_change_7d,
+    CASE WHEN b7.followers > 0 THEN (l.followers - b7.followers) * 1.0 / b7.followers END
+        AS growth_rate_7d,
+    l.engagement_rate - b7.engagement_rate AS engagement_change_7d,
+    b30.captured_at AS baseline_30d_at,
+    b30.followers AS followers_30d_ago,
+    l.followers - b30.followers AS follower_change_30d,
+    CASE WHEN b30.followers > 0 THEN (l.followers - b30.followers) * 1.0 / b30.followers END
+        AS growth_rate_30d,
+    l.engagement_rate - b30.engagement_rate AS engagement_change_30d
+FROM latest AS l
+JOIN profiles AS p ON p.id = l.profile_id
+LEFT JOIN profile_snapshots AS b7 ON b7.id = (
+    SELECT x.id FROM profile_snapshots AS x
+    WHERE x.profile_id = l.profile_id AND x.id <> l.id AND x.captured_at >= {since_7d}
+    ORDER BY x.captured_at ASC, x.id ASC LIMIT 1
+)
+LEFT JOIN profile_snapshots AS b30 ON b30.id = (
+    SELECT x.id FROM profile_snapshots AS x
+    WHERE x.profile_id = l.profile_id AND x.id <> l.id AND x.captured_at >= {since_30d}
+    ORDER BY x.captured_at ASC, x.id ASC LIMIT 1
+)
+"""
+
+
+def profile_growth(dialect: str) -> str:
+    """The profile_growth view for a dialect (date arithmetic differs).
+
+    Each window's baseline is the account's oldest snapshot within that many days before its
+    latest one; ``baseline_*_at`` says how far back it really reaches.
+    """
+    if dialect == "sqlite":
+        return _GROWTH.format(since_7d="datetime(l.captured_at, '-7 days')",
+                              since_30d="datetime(l.captured_at, '-30 days')")
+    return _GROWTH.format(since_7d="l.captured_at - INTERVAL '7 days'",
+                          since_30d="l.captured_at - INTERVAL '30 days'")

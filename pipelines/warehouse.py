@@ -20,12 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import CloseSpider, NotConfigured
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem
 from models import loader
 from models.db import DatabaseUnavailable, make_engine, mask_url
+from pipelines import monitor
 from pipelines.values import to_jsonable as jsonable
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def safe_arguments(arguments: dict | None) -> dict:
 
 class WarehousePipeline:
     def __init__(self, crawler, url: str, batch_size: int, retries: int, retry_delay: float,
-                 spool_dir: str) -> None:
+                 spool_dir: str, lock_stale_after: float = 1800.0, jobdir: str | None = None) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
         self.url = url
@@ -76,7 +77,10 @@ class WarehousePipeline:
         self.retries = max(1, retries)
         self.retry_delay = retry_delay
         self.spool_dir = Path(spool_dir)
-        self.run_key = str(uuid.uuid4())
+        self.lock_stale_after = lock_stale_after
+        self.jobdir = Path(jobdir) if jobdir else None
+        self.run_key = self._run_key()
+        self.locked_out = False
         self.run_id: int | None = None
         self.buffer: list[dict] = []
         self.pending: asyncio.Future | None = None
@@ -97,7 +101,23 @@ class WarehousePipeline:
             retries=settings.getint("MICROSCOUT_DB_RETRIES", 3),
             retry_delay=settings.getfloat("MICROSCOUT_DB_RETRY_DELAY", 1.0),
             spool_dir=settings.get("MICROSCOUT_SPOOL_DIR") or "data/spool",
+            lock_stale_after=settings.getfloat("MICROSCOUT_RUN_LOCK_STALE", 1800.0),
+            jobdir=settings.get("JOBDIR"),
         )
+
+    def _run_key(self) -> str:
+        """A new run, or with JOBDIR the run that directory belongs to (a resumed crawl)."""
+        if self.jobdir is None:
+            return str(uuid.uuid4())
+        path = self.jobdir / "microscout-run.json"
+        if path.exists():
+            return json.loads(path.read_text(encoding="utf-8"))["run_key"]
+        key = str(uuid.uuid4())
+        self.jobdir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"run_key": key}), encoding="utf-8")
+        tmp.replace(path)  # atomic: a kill never leaves half a file
+        return key
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -115,25 +135,38 @@ class WarehousePipeline:
 
     async def open_spider(self) -> None:
         self.run = self._run_info()
-        self.crawler.spider.crawl_run_key = self.run_key
-        self.run_id = await self._in_worker(self._open_run)
+        spider = self.crawler.spider
+        spider.crawl_run_key = self.run_key
+        try:
+            self.run_id, loaded = await self._in_worker(self._open_run)
+        except loader.JobLocked as exc:
+            self.locked_out = True
+            self.stats.set_value("microscout/run/status", "skipped")
+            logger.warning("Not running: %s", exc)
+            raise CloseSpider("job_locked") from None
+        spider.loaded_handles = loaded
+        if loaded:
+            logger.info("Resuming crawl run %s: %d accounts already loaded", self.run_id, len(loaded))
+            self.stats.set_value("microscout/run/resumed_with_accounts", len(loaded))
         if self.run_id is None:
             logger.error("Warehouse %s unreachable at start; batches will be spooled to %s",
                          mask_url(self.url), self.spool_dir)
 
-    def _open_run(self) -> int | None:
+    def _open_run(self) -> tuple[int | None, set]:
         try:
             self.engine = make_engine(self.url)
-            with self.engine.begin() as conn:
-                return loader.start_run(conn, self.run)
+            run_id = loader.acquire_run(self.engine, self.run, self.lock_stale_after)
+            with self.engine.connect() as conn:
+                return run_id, loader.loaded_handles(conn, run_id)
         except (SQLAlchemyError, DatabaseUnavailable) as exc:
             logger.warning("Cannot record the crawl run in %s: %s", mask_url(self.url), _one_line(exc))
-            return None
+            return None, set()
 
     async def process_item(self, item: Any) -> Any:
         record = item_record(item)
         if record is None:
             return item
+        self.stats.inc_value(f"microscout/warehouse/received/{record['_type']}")
         self.buffer.append(record)
         if len(self.buffer) >= self.batch_size:
             await self._flush()
@@ -154,12 +187,23 @@ class WarehousePipeline:
         self.executor.shutdown(wait=True)
 
     def _close_run(self) -> None:
+        if self.locked_out:
+            if self.engine is not None:
+                self.engine.dispose()
+            return
         reason = self.stats.get_value("finish_reason") or "finished"
-        status = "ok" if reason == "finished" else "aborted"
-        if self.spooled_batches:
-            status = "degraded"
+        checks = monitor.run_checks(self.stats.get_stats(), self.crawler.settings)
+        status = monitor.status_of(checks)
+        if reason != "finished" and status == "ok":
+            status = "aborted"
+        self.stats.set_value("microscout/run/status", status)
+        for check in checks:
+            if not check.passed:
+                logger.warning("Check failed: %s = %s (threshold %s)", check.name, check.value,
+                               check.threshold)
         values = {
             "status": status,
+            "checks": monitor.as_json(checks),
             "finish_reason": reason,
             "stats": jsonable(self.stats.get_stats()),
             "items_loaded": self.stats.get_value("microscout/warehouse/items_loaded", 0),
@@ -190,6 +234,7 @@ class WarehousePipeline:
                 self._ensure_run()
                 with self.engine.begin() as conn:
                     counts = loader.load_batch(conn, self.run_id, batch, spider=self.run["spider"])
+                    loader.heartbeat(conn, self.run_id)
                 self._count(counts, len(batch))
                 return
             except (DBAPIError, DatabaseUnavailable) as exc:
@@ -205,7 +250,7 @@ class WarehousePipeline:
     def _ensure_run(self) -> None:
         if self.engine is None:
             self.engine = make_engine(self.url)
-        if self.run_id is None:
+        if self.run_id is None:  # the database was down at start and is back
             with self.engine.begin() as conn:
                 self.run_id = loader.start_run(conn, self.run)
 

@@ -112,6 +112,7 @@ def test_run_args_is_json_serialisable():
         "platform": "mastodon", "instance": "http://127.0.0.1:8123", "tags": ["vegan"],
         "handles": [], "handles_file": None, "min_followers": None, "max_followers": None,
         "max_pages": 5, "max_posts": 200, "recent_posts": 20, "listing": "recent",
+        "max_age": None, "tier": None, "niche": None, "limit": None,
     }
     assert spider.job == "nightly"
 

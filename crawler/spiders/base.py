@@ -16,9 +16,15 @@ argument            meaning                                                     
 ``max_posts``       listing entries (sightings) read per tag                     200
 ``recent_posts``    recent posts fetched per author                              20
 ``listing``         which listing of a tag to sweep (the spider says which)      first one
+``max_age``         refresh: re-crawl known accounts whose latest snapshot is     none
+                    older than this ("24h", "7d", "90m", seconds), oldest first
+``tier``            refresh: only accounts of this tier                          any
+``niche``           refresh: only accounts with this primary niche               any
+``limit``           refresh: at most this many accounts                          all
 ==================  ===========================================================  ==========
 
-At least one of ``tags``, ``handles`` or ``handles_file`` is required. ``job`` (or scrapyd's
+At least one of ``tags``, ``handles``, ``handles_file`` or ``max_age`` is required. A refresh
+reads the stale accounts from the warehouse (``MICROSCOUT_DATABASE_URL``) when the crawl starts. ``job`` (or scrapyd's
 ``_job``) labels the run. Unknown arguments are refused (a typo would otherwise be ignored
 silently), except ``_``-prefixed ones that schedulers such as scrapyd add. ``spider.run_args``
 holds the validated values as a JSON-serialisable dict for the warehouse's ``crawl_runs`` record.
@@ -86,6 +92,20 @@ def _int(name: str, value: Any, *, minimum: int | None = None) -> int | None:
     return number
 
 
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
+_AGE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_age(value: Any) -> float | None:
+    """'24h', '7d', '90m', '3600' -> seconds; None when absent; ValueError when unreadable."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    match = _AGE.match(str(value))
+    if not match:
+        raise ValueError(f"max_age must look like 24h, 7d, 90m or seconds, got {value!r}")
+    return float(match.group(1)) * _AGE_UNITS[match.group(2).lower()]
+
+
 def read_handles_file(path: str | Path) -> list[str]:
     """Handles from a text file: one a line, blank lines and ``#`` comments ignored."""
     file = Path(path).expanduser()
@@ -116,6 +136,10 @@ class SpiderArgs:
     max_posts: int = 200
     recent_posts: int = 20
     listing: str = "recent"
+    max_age: float | None = None  # seconds
+    tier: str | None = None
+    niche: str | None = None
+    limit: int | None = None
 
     @classmethod
     def from_kwargs(
@@ -140,6 +164,10 @@ class SpiderArgs:
             max_posts=_int("max_posts", kwargs.get("max_posts"), minimum=1) or 200,
             recent_posts=cls._recent(kwargs.get("recent_posts")),
             listing=str(kwargs.get("listing") or listings[0]).strip().lower(),
+            max_age=parse_age(kwargs.get("max_age")),
+            tier=(str(kwargs["tier"]).strip().lower() or None) if kwargs.get("tier") else None,
+            niche=(str(kwargs["niche"]).strip().lower() or None) if kwargs.get("niche") else None,
+            limit=_int("limit", kwargs.get("limit"), minimum=1),
         )
         args.validate(listings=listings, max_recent_posts=max_recent_posts)
         return args
@@ -153,8 +181,9 @@ class SpiderArgs:
         self, *, listings: tuple[str, ...] = ("recent",), max_recent_posts: int | None = None
     ) -> None:
         """Cross-field checks; raises ValueError with a one-line message."""
-        if not self.tags and not self.handles:
-            raise ValueError("nothing to crawl: give -a tags=a,b or -a handles=... / handles_file=...")
+        if not self.tags and not self.handles and self.max_age is None:
+            raise ValueError("nothing to crawl: give -a tags=a,b, -a handles=... / handles_file=... "
+                             "or -a max_age=24h (refresh)")
         if (
             self.min_followers is not None
             and self.max_followers is not None
@@ -196,6 +225,8 @@ class BaseSpider(scrapy.Spider):
     max_recent_posts: ClassVar[int | None] = None
     extra_args: ClassVar[tuple[str, ...]] = ()
     common_args: ClassVar[tuple[str, ...]] = tuple(SpiderArgs.__dataclass_fields__)
+    #: Platforms whose warehouse accounts this spider refreshes (Pixelfed via the Mastodon API).
+    refresh_platforms: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         known = set(self.common_args) | set(self.extra_args) | {"job"}
@@ -212,7 +243,41 @@ class BaseSpider(scrapy.Spider):
         self.extra = {k: kwargs.pop(k) for k in self.extra_args if k in kwargs}
         #: A label for the run (the warehouse stores it in crawl_runs.job); scrapyd's _job.
         self.job: str | None = kwargs.pop("job", None) or kwargs.get("_job")
+        #: (platform, handle) pairs this crawl run already loaded; a resumed run skips them.
+        #: The warehouse pipeline fills it when the spider opens.
+        self.loaded_handles: set[tuple[str, str]] = set()
         super().__init__(name, **kwargs)
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if spider.args.max_age is not None:
+            spider.add_stale_handles(crawler.settings.get("MICROSCOUT_DATABASE_URL"))
+        return spider
+
+    def add_stale_handles(self, database_url: str) -> None:
+        """Refresh: add the accounts whose latest snapshot is older than max_age, oldest first."""
+        from models import make_engine
+        from models.queries import stale_handles
+
+        engine = make_engine(database_url)
+        try:
+            handles = stale_handles(engine, self.refresh_platforms or (self.platform,),
+                                    max_age=self.args.max_age, tier=self.args.tier,
+                                    niche=self.args.niche, limit=self.args.limit)
+        finally:
+            engine.dispose()
+        self.args.handles = list(dict.fromkeys([*self.args.handles, *handles]))
+        self.logger.info("Refresh: %d accounts older than %ss", len(handles), self.args.max_age)
+        if getattr(self, "crawler", None) is not None:
+            self.crawler.stats.set_value("microscout/refresh/stale_accounts", len(handles))
+
+    def already_loaded(self, platform: str, handle: str | None) -> bool:
+        """Whether this run loaded the account before a restart (then it is not fetched again)."""
+        if handle and (platform, handle) in self.loaded_handles:
+            self.stat("resume_skipped")
+            return True
+        return False
 
     @property
     def run_args(self) -> dict[str, Any]:

@@ -98,6 +98,7 @@ class MastodonSpider(BaseSpider):
     listings: ClassVar[tuple[str, ...]] = ("recent",)  # tag timelines are newest first
     max_recent_posts: ClassVar[int | None] = PAGE_SIZE
     extra_args: ClassVar[tuple[str, ...]] = ("instance",)
+    refresh_platforms: ClassVar[tuple[str, ...]] = ("mastodon", "pixelfed")
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
@@ -118,7 +119,8 @@ class MastodonSpider(BaseSpider):
         for tag in self.args.tags:
             yield self.tag_request(tag)
         for handle in self.args.handles:
-            yield self.lookup_request(handle)
+            if not any(self.already_loaded(p, handle) for p in self.refresh_platforms):
+                yield self.lookup_request(handle)
 
     def _request(self, url: str, callback: Any, kind: str, **cb_kwargs: Any) -> Request:
         return Request(
@@ -240,6 +242,10 @@ class MastodonSpider(BaseSpider):
         if not self.args.in_range(account_followers(account)):
             self.stat("skipped_out_of_range")
             return
+        if self.loaded_handles:
+            known = parse_account(account, instance=self.instance_netloc)
+            if self.already_loaded(known.platform, known.handle):
+                return
         if self.args.recent_posts == 0:
             yield self.profile(account, discovered_via, None)
             return
