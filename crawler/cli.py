@@ -1,13 +1,13 @@
-"""The ``microscout`` command: demo, sweep, parse, db, sandbox, niches."""
+"""The ``microscout`` command: demo, sweep, refresh, export, parse, db, sandbox, niches."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from crawler.commands import db, demo, niches, parse, sandbox, sweep
+from crawler.commands import db, demo, export, niches, parse, refresh, sandbox, sweep
 
-COMMANDS = (demo, sweep, parse, db, sandbox, niches)
+COMMANDS = (demo, sweep, refresh, export, parse, db, sandbox, niches)
 
 
 def build_parser() -> argparse.ArgumentParser:

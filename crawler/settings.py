@@ -12,6 +12,8 @@ from pathlib import Path
 BOT_NAME = "microscout"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+#: `scrapy crawl` exits non-zero when a run fails its checks (crawler/scrapy_commands/crawl.py).
+COMMANDS_MODULE = "crawler.scrapy_commands"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,8 +45,8 @@ MICROSCOUT_SPOOL_DIR = _env("MICROSCOUT_SPOOL_DIR", str(Path(MICROSCOUT_DATA_DIR
 MICROSCOUT_TIER_SCHEME = _env("MICROSCOUT_TIER_SCHEME", "seed")
 #: Number of most recent posts the engagement figures are computed over.
 MICROSCOUT_ENGAGEMENT_POSTS = int(_env("MICROSCOUT_ENGAGEMENT_POSTS", "12") or 12)
-#: Niche taxonomy (JSON). Default: the one shipped in pipelines/taxonomy.json.
-MICROSCOUT_TAXONOMY = _env("MICROSCOUT_TAXONOMY", str(PROJECT_ROOT / "pipelines" / "taxonomy.json"))
+#: Niche taxonomy (JSON). Default (unset): the one shipped in pipelines/taxonomy.json.
+MICROSCOUT_TAXONOMY = _env("MICROSCOUT_TAXONOMY")
 #: Optional trained niche model (``microscout niches train``), blended with the taxonomy.
 MICROSCOUT_NICHE_MODEL = _env("MICROSCOUT_NICHE_MODEL")
 

@@ -37,13 +37,14 @@ def add_crawl_options(parser) -> None:
     parser.add_argument("--database-url", help="override MICROSCOUT_DATABASE_URL")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="any Scrapy or MICROSCOUT_ setting, e.g. --set CONCURRENT_REQUESTS=32")
+    parser.add_argument("--job", help="job name for the run lock: two runs of one job never overlap")
     parser.add_argument("--quiet", action="store_true", help="no progress line, no tables")
     parser.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
 
 
 def spider_kwargs(args) -> dict:
     names = ("instance", "tags", "handles", "handles_file", "min_followers", "max_followers",
-             "max_pages", "max_posts", "recent_posts")
+             "max_pages", "max_posts", "recent_posts", "job")
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
@@ -116,10 +117,13 @@ def crawl(spider: str, kwargs: dict, overrides: dict, *, quiet: bool = False, as
     process.start()
     stats = crawler.stats.get_stats()
     summary = run_summary(stats)
+    if summary["status"] == "skipped":
+        say("skipped: another run of this job is still running (see crawl_runs)")
+        return 0
     if as_json:
         print(json.dumps(summary, default=str))
     if not quiet:
-        say(f"done: {summary['finish_reason']}; {summary['profiles']} profiles, "
+        say(f"done: {summary['status'] or summary['finish_reason']}; {summary['profiles']} profiles, "
             f"{summary['sightings']} sightings, {summary['quarantined']} quarantined, "
             f"{summary['spooled']} spooled")
         from crawler.report import print_summary
@@ -129,11 +133,19 @@ def crawl(spider: str, kwargs: dict, overrides: dict, *, quiet: bool = False, as
             print_summary(engine, platform=platform)
         finally:
             engine.dispose()
-    return 0 if summary["finish_reason"] == "finished" else 1
+    return exit_code(summary)
+
+
+def exit_code(summary: dict) -> int:
+    """0 when the run finished ok or degraded; 1 when it failed its checks or was cut short."""
+    if summary["status"] in ("failed", "aborted") or summary["finish_reason"] != "finished":
+        return 1
+    return 0
 
 
 def run_summary(stats: dict) -> dict:
     return {
+        "status": stats.get("microscout/run/status"),
         "finish_reason": stats.get("finish_reason"),
         "pages": stats.get("response_received_count", 0),
         "profiles": stats.get("microscout/warehouse/profiles_upserted", 0),

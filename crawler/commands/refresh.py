@@ -1,0 +1,43 @@
+"""``microscout refresh``: re-crawl the accounts whose latest snapshot is older than --max-age."""
+
+from __future__ import annotations
+
+from crawler.commands.common import fail
+from pathlib import Path
+
+from crawler.commands.sweep import PLATFORM_SPIDERS, crawl, load_spider, overrides_from
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "refresh", help="re-crawl stale accounts (builds follower history)",
+        description="Re-crawl the accounts of one platform whose latest snapshot is older than "
+                    "--max-age, oldest first. Every run adds one snapshot per account.")
+    parser.add_argument("--platform", default="mastodon", choices=sorted(PLATFORM_SPIDERS))
+    parser.add_argument("--max-age", default="24h", help="e.g. 24h, 7d, 90m (default 24h)")
+    parser.add_argument("--tier", help="only accounts of this tier (e.g. micro)")
+    parser.add_argument("--niche", help="only accounts with this primary niche")
+    parser.add_argument("--limit", type=int, help="at most this many accounts")
+    parser.add_argument("--job", help="job name for the run lock: two runs of one job never overlap")
+    parser.add_argument("--instance", help="Mastodon/Pixelfed instance to look accounts up on")
+    parser.add_argument("--recent-posts", type=int)
+    parser.add_argument("--database-url", help="override MICROSCOUT_DATABASE_URL")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--output", type=Path, help="also write the profiles to FILE.csv or FILE.jsonl")
+    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    kwargs = {"max_age": args.max_age}
+    for name in ("tier", "niche", "limit", "job", "instance", "recent_posts"):
+        if getattr(args, name) is not None:
+            kwargs[name] = getattr(args, name)
+    try:
+        overrides = overrides_from(args)
+        spider = PLATFORM_SPIDERS[args.platform]
+        load_spider(spider)(**kwargs)  # validates before anything runs
+    except ValueError as exc:
+        return fail(str(exc))
+    return crawl(spider, kwargs, overrides, quiet=args.quiet, as_json=args.json, platform=args.platform)
