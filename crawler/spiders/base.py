@@ -269,8 +269,6 @@ class BaseSpider(scrapy.Spider):
             engine.dispose()
         self.args.handles = list(dict.fromkeys([*self.args.handles, *handles]))
         self.logger.info("Refresh: %d accounts older than %ss", len(handles), self.args.max_age)
-        if getattr(self, "crawler", None) is not None:
-            self.crawler.stats.set_value("microscout/refresh/stale_accounts", len(handles))
 
     def already_loaded(self, platform: str, handle: str | None) -> bool:
         """Whether this run loaded the account before a restart (then it is not fetched again)."""
