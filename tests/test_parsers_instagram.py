@@ -615,7 +615,7 @@ def _sightings(items: list, listing: str) -> list[HashtagSightingItem]:
 @pytest.mark.parametrize(("listing", "ids"), [("top", TOP_IDS), ("recent", RECENT_IDS)])
 def test_hashtag_sightings_in_listing_order(listing, ids):
     sightings = _sightings(_hashtag_page().items, listing)
-    assert [(s.position, s.post_id) for s in sightings] == list(enumerate(ids, start=1))
+    assert [(s.position, s.post_id) for s in sightings] == list(enumerate(ids))
 
 
 @pytest.mark.parametrize(
@@ -690,7 +690,7 @@ def test_assign_authors_fills_posts_and_sightings_of_resolved_owners():
 def test_hashtag_page_later_pages_continue_positions():
     page = _hashtag_page(position_offset=34, include_top=False)
     sightings = [i for i in page.items if isinstance(i, HashtagSightingItem)]
-    assert [(s.listing, s.position) for s in sightings] == [("recent", n) for n in range(35, 69)]
+    assert [(s.listing, s.position) for s in sightings] == [("recent", n) for n in range(34, 68)]
 
 
 def test_tag_page_in_shared_data_reads_like_the_graphql_page():
@@ -699,8 +699,8 @@ def test_tag_page_in_shared_data_reads_like_the_graphql_page():
     items = ig.parse_document(json.dumps(shared))
     assert [(i.listing, i.position, i.post_id) for i in items
             if isinstance(i, HashtagSightingItem)] == (
-        [("top", n, p) for n, p in enumerate(TOP_IDS, 1)]
-        + [("recent", n, p) for n, p in enumerate(RECENT_IDS, 1)]
+        [("top", n, p) for n, p in enumerate(TOP_IDS)]
+        + [("recent", n, p) for n, p in enumerate(RECENT_IDS)]
     )
 
 
@@ -724,6 +724,18 @@ def _shortcode_media() -> dict:
 )
 def test_post_owner_of_a_post_body(wrap):
     assert ig.post_owner(json.dumps(wrap(_shortcode_media()))) == ("1518284433", "robertdowneyjr")
+
+
+def test_owner_of_post_carries_the_follower_count_when_the_body_has_it():
+    node = dict(_shortcode_media())
+    node["owner"] = {**node["owner"], "edge_followed_by": {"count": 52979346}}
+    assert ig.owner_of_post({"graphql": {"shortcode_media": node}}) == ig.PostOwner(
+        "1518284433", "robertdowneyjr", 52979346)
+    # the timeline node's owner has no count: resolvable, followers unknown
+    assert ig.owner_of_post({"graphql": {"shortcode_media": _shortcode_media()}}).followers is None
+    app_body = {"items": [{"pk": 1, "user": {"pk": 222, "username": "Someone",
+                                            "follower_count": 1500}}]}
+    assert ig.owner_of_post(app_body) == ig.PostOwner("222", "someone", 1500)
 
 
 def test_post_body_parses_to_a_post_with_its_author():
@@ -803,6 +815,29 @@ def test_blocked_bodies_raise_with_their_reason(body, kwargs, reason):
     with pytest.raises(BlockedPage) as raised:
         ig.parse_document(body, **kwargs)
     assert raised.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [
+        ("https://www.instagram.com/accounts/login/?next=/someone/", "login_required"),
+        ("/accounts/login/", "login_required"),
+        ("https://www.instagram.com/challenge/?next=/someone/", "checkpoint_required"),
+        ("https://www.instagram.com/someone/", None),
+        (None, None),
+    ],
+)
+def test_redirect_block(location, reason):
+    blocked = ig.redirect_block(location)
+    assert (blocked.reason if blocked else None) == reason
+
+
+def test_check_blocked_passes_data_and_raises_for_walls():
+    assert ig.check_blocked(json.loads(capture(WEB_PROFILE_INFO))) is None
+    with pytest.raises(BlockedPage, match="checkpoint_required"):
+        ig.check_blocked({"message": "checkpoint_required", "status": "fail"})
+    with pytest.raises(UnrecognisedDocument):
+        ig.check_blocked({"message": "invalid cursor", "status": "fail"})
 
 
 def test_real_profile_page_behind_a_login_redirect_is_blocked():

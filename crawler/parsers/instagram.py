@@ -58,6 +58,14 @@ PROFILE_API = "https://i.instagram.com/api/v1/users/web_profile_info/?username={
 USER_INFO_API = "https://i.instagram.com/api/v1/users/{}/info/"
 # The x-ig-app-id header value that the web client sends with its API calls.
 APP_ID = "936619743392459"
+#: GraphQL pages (``/graphql/query/?query_hash=...&variables={...}``), as the captures show:
+#: a hashtag's listings (``{"tag_name", "first", "after"}``) and a user's posts
+#: (``{"id", "first", "after"}``).
+GRAPHQL_URL = BASE_URL + "/graphql/query/"
+HASHTAG_QUERY_HASH = "9b498c08113f1e09617a1703c22b2f32"
+USER_MEDIA_QUERY_HASH = "42323d64886122307be10013ad2dcc44"
+#: A post's own JSON (``{"graphql": {"shortcode_media": ...}}``), which names its owner.
+POST_JSON_URL = BASE_URL + "/p/{}/?__a=1&__d=dis"
 
 Item = ProfileItem | PostItem | HashtagSightingItem | RejectedItem
 
@@ -661,9 +669,10 @@ def parse_hashtag_page(
     ``entry_data.TagPage[0]``.
 
     Yields one :class:`HashtagSightingItem` per post and listing (``top`` from
-    ``edge_hashtag_to_top_posts``, ``recent`` from ``edge_hashtag_to_media``) with 1-based
-    positions (``recent`` positions start after ``position_offset``, the number of recent
-    posts on the pages before), then one :class:`PostItem` per distinct post. The cursor
+    ``edge_hashtag_to_top_posts``, ``recent`` from ``edge_hashtag_to_media``) with 0-based
+    positions, as the warehouse stores them (``recent`` positions start at
+    ``position_offset``, the number of recent posts on the pages before), then one
+    :class:`PostItem` per distinct post. The cursor
     pages through the recent listing; pass ``include_top=False`` on the pages after the
     first, which repeat the same top posts.
     """
@@ -683,7 +692,7 @@ def parse_hashtag_page(
     for listing, connection, offset in listings:
         edges = connection.get("edges") or []
         nodes = [e["node"] for e in edges if isinstance(_get(e, "node"), dict)]
-        for position, node in enumerate(nodes, start=offset + 1):
+        for position, node in enumerate(nodes, start=offset):
             post = _collect_post(posts, node, handles, seen)
             sightings.append(
                 HashtagSightingItem(
@@ -750,12 +759,29 @@ def parse_post(data: dict) -> list[Item]:
     raise UnrecognisedDocument("not a post body (no shortcode_media / items)")
 
 
+@dataclass(frozen=True)
+class PostOwner:
+    """Who posted a post, as the post's own body tells: enough to resolve an owner id."""
+
+    id: str | None
+    handle: str | None
+    #: ``owner.edge_followed_by.count`` (or the app-style ``user.follower_count``) when the
+    #: body carries it: lets a sweep skip out-of-range owners without fetching the profile.
+    followers: int | None = None
+
+
 def post_owner(body: str | bytes | dict) -> tuple[str | None, str | None]:
     """``(owner id, handle)`` of the post in a post page's JSON or HTML, for owner resolution.
 
     Raises like :func:`parse_document` (BlockedPage for a login wall, UnrecognisedDocument
     when the body names no owner).
     """
+    owner = owner_of_post(body)
+    return owner.id, owner.handle
+
+
+def owner_of_post(body: str | bytes | dict) -> PostOwner:
+    """The :class:`PostOwner` of a post page's JSON or HTML (raises like :func:`post_owner`)."""
     data: Any = body
     if not isinstance(body, dict):
         text = _to_text(body).lstrip()
@@ -773,11 +799,18 @@ def post_owner(body: str | bytes | dict) -> tuple[str | None, str | None]:
     media = _post_media(data)
     if media is not None:
         owner = media.get("owner") or {}
-        return _str_id(owner.get("id")), _handle(owner.get("username"))
+        return PostOwner(_str_id(owner.get("id")), _handle(owner.get("username")),
+                         _int_or_none(_count(owner.get("edge_followed_by"))))
     user = _get(data, "items", 0, "user")
     if isinstance(user, dict):
-        return _str_id(_first(user.get("pk"), user.get("id"))), _handle(user.get("username"))
+        return PostOwner(_str_id(_first(user.get("pk"), user.get("id"))),
+                         _handle(user.get("username")),
+                         _int_or_none(user.get("follower_count")))
     raise UnrecognisedDocument("post body names no owner")
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 # ---------------------------------------------------------------------------------------
@@ -800,6 +833,24 @@ def _raise_if_blocked_json(data: dict) -> None:
         raise BlockedPage("login_required", message)
     if data.get("status") == "fail":
         raise UnrecognisedDocument(f"Instagram error body: {message or data.get('error_type')}")
+
+
+def check_blocked(data: dict) -> None:
+    """Raise :class:`BlockedPage` when a JSON body is a checkpoint, login or rate-limit
+    answer (``{"message": "checkpoint_required", ...}``, ``{"require_login": true}``,
+    "Please wait a few minutes ..."), and :class:`UnrecognisedDocument` for other
+    ``"status": "fail"`` bodies; return None for a body that may hold data."""
+    _raise_if_blocked_json(data)
+
+
+def redirect_block(location: str | None) -> BlockedPage | None:
+    """The :class:`BlockedPage` a redirect to ``location`` means (a login page or a
+    checkpoint), or None for any other redirect."""
+    if _is_login_url(location):
+        return BlockedPage("login_required", f"redirected to {location}")
+    if _is_challenge_url(location):
+        return BlockedPage("checkpoint_required", f"redirected to {location}")
+    return None
 
 
 def _load_json(text: str) -> Any:
@@ -867,10 +918,9 @@ def parse_document(
     """
     location = _header(headers, "location")
     for target in (url, location):
-        if _is_login_url(target):
-            raise BlockedPage("login_required", f"redirected to {target}")
-        if _is_challenge_url(target):
-            raise BlockedPage("checkpoint_required", f"redirected to {target}")
+        blocked = redirect_block(target)
+        if blocked is not None:
+            raise blocked
     if isinstance(body, dict | list):
         return _parse_json(body, url=url, fetched_at=fetched_at)
     text = _to_text(body).lstrip("\ufeff \t\r\n")

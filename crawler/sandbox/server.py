@@ -46,8 +46,33 @@ def _mastodon(world: World, config: SandboxConfig) -> PlatformApp:
     return MastodonApp(world, rate_limit=config.rate_limit)
 
 
+def _bluesky(world: World, config: SandboxConfig) -> PlatformApp:
+    from crawler.sandbox.bluesky import BlueskyApp
+
+    return BlueskyApp.from_env(world, rate_limit=config.rate_limit)
+
+
+def _instagram(world: World, config: SandboxConfig) -> PlatformApp:
+    from crawler.sandbox.instagram import InstagramApp
+
+    return InstagramApp.from_config(world, config)
+
+
+def _tiktok(world: World, config: SandboxConfig) -> PlatformApp:
+    from crawler.sandbox.tiktok import TikTokApp
+
+    return TikTokApp(world)
+
+
+def _youtube(world: World, config: SandboxConfig) -> PlatformApp:
+    from crawler.sandbox.youtube import YouTubeApp
+
+    return YouTubeApp(world)
+
+
 #: ``--platform`` name -> factory of its app. Sibling platform modules register here.
-PLATFORMS = {"mastodon": _mastodon}
+PLATFORMS = {"mastodon": _mastodon, "bluesky": _bluesky, "instagram": _instagram,
+             "tiktok": _tiktok, "youtube": _youtube}
 
 
 @dataclass

@@ -1,0 +1,677 @@
+"""Bluesky spider: hashtag sweeps, custom feeds and handle lists over the App View (XRPC).
+
+    scrapy crawl bluesky -a tags=veganfood,plantbased [-a listing=top]
+    scrapy crawl bluesky -a feeds=https://bsky.app/profile/did:plc:xyz/feed/vegan
+    scrapy crawl bluesky -a handles=alice.bsky.social,did:plc:abc,https://bsky.app/profile/bob.com
+    scrapy crawl bluesky -a tags=vegan -a appview=http://127.0.0.1:8123     # the sandbox
+
+Hashtag sweep: ``app.bsky.feed.searchPosts?q=#tag&sort=latest|top`` page by page along its
+offset ``cursor`` (up to ``max_pages`` pages / ``max_posts`` posts a tag); custom feeds:
+``app.bsky.feed.getFeed`` the same way (sightings with listing ``feed`` named after the feed).
+Every post seen becomes a ``HashtagSightingItem`` (``position`` counts across pages, a post
+repeated by a later page is not counted twice). A listing's post embeds only the author's
+basic view, without counts, so each new author (once a run, by DID) is queued and fetched
+with ``app.bsky.actor.getProfiles``, 25 actors a call (``getProfile`` for a lone one); the
+remainder of the queue goes out when the crawl would otherwise go idle. Authors whose
+``followersCount`` is in range get ``app.bsky.feed.getAuthorFeed?filter=posts_no_replies``
+(one page of ``recent_posts`` plus head-room for reposts, further pages only while short)
+and become one ``ProfileItem`` whose ``recent_posts`` are their own posts: reposts of other
+people's posts are left out, so those posts' likes never count as the author's engagement.
+Out-of-range authors cost no further request (``microscout/bluesky/skipped_out_of_range``).
+
+Handle list: handles (``name.bsky.social``, custom domains; a bare name gets
+``.bsky.social``), DIDs and ``https://bsky.app/profile/...`` URLs, fetched with getProfiles
+like search authors; an actor the App View does not return is a ``not_found`` RejectedItem.
+The DID is ``platform_user_id`` and the handle is kept as Bluesky spells it (lower-case), so
+a renamed account loads into its existing warehouse row. A refresh (``-a max_age=7d``, with
+the base arguments ``tier``, ``niche``, ``limit``) re-reads the warehouse's stale Bluesky
+accounts by DID, so an account renamed since is still found; a resumed run skips the
+accounts it already loaded.
+
+Sessions: the public App View (https://public.api.bsky.app) serves all of this without login
+except post search, which answers anonymous callers 401/403 (since 2025). With
+``MICROSCOUT_BLUESKY_IDENTIFIER`` and ``MICROSCOUT_BLUESKY_APP_PASSWORD`` set, the spider first
+logs in with ``com.atproto.server.createSession`` on ``auth_host`` (https://bsky.social), then
+sends the ``accessJwt`` as ``Authorization: Bearer`` to the App View only (default then
+https://api.bsky.app). The token and the password are never logged, never put in a URL, an
+item or the run arguments. Without a session, a search refused for want of one becomes
+``RejectedItem(reason="auth_required")`` for that tag (with a log line saying how to log in),
+never a crash or a silently empty sweep; a failed login (``auth_failed``) carries on logged
+out.
+
+Nothing is lost silently: a body that is not JSON is retried (reason ``bad_json``) and then
+rejected; failed requests (exhausted 429/5xx retries, robots.txt refusals, DNS errors) reach
+the errback and become RejectedItems whose reason comes from the XRPC error body
+(``auth_required``, ``rate_limited``, ``not_found``, else ``request_failed``). When only an
+author's feed fails, the ProfileItem is still yielded with the posts already read. Pacing is
+the ``RateLimitMiddleware``'s, from the ``ratelimit-remaining`` / ``ratelimit-reset`` headers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
+from scrapy.http import JsonRequest, Request, Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from crawler.items import HashtagSightingItem, ProfileItem, RejectedItem
+from crawler.parsers import BlockedPage, UnrecognisedDocument
+from crawler.parsers import bluesky as bsky
+from crawler.spiders.base import BaseSpider, SpiderArgs, read_handles_file
+
+#: The App View a logged-in crawl asks (the one the Bluesky app uses).
+AUTHED_APPVIEW = "https://api.bsky.app"
+#: Where createSession is called by default (the bsky.social PDS entryway).
+DEFAULT_AUTH_HOST = "https://bsky.social"
+CREATE_SESSION = "com.atproto.server.createSession"
+RESOLVE_HANDLE = "com.atproto.identity.resolveHandle"
+#: Author-feed pages read at most per author while reposts leave it short of recent_posts.
+AUTHOR_FEED_PAGES = 3
+PAYLOAD_CHARS = 2000
+#: Stand-in tag that lets SpiderArgs validate a run that has only handles or feeds (see
+#: BlueskySpider.__init__); never requested.
+_PLACEHOLDER_TAG = "_bluesky_no_tags_"
+
+Output = Iterator[Any]
+_RETRYING: Any = object()  # _json: the body was not JSON and its retry has been yielded
+_GAVE_UP: Any = object()  # _json: not JSON after every retry; the RejectedItem was yielded
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HANDLE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})+$")
+_DID = re.compile(r"^did:(?:plc:[a-z2-7]{24}|web:[a-zA-Z0-9.\-%:]+)$")
+_WEB_HOSTS = ("bsky.app", "www.bsky.app", "staging.bsky.app")
+_FEED_URI = re.compile(r"^at://(?P<authority>[^/]+)/app\.bsky\.feed\.generator/(?P<rkey>[A-Za-z0-9._~:-]{1,512})$")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _split(value: Any) -> list[str]:
+    if value is None:
+        return []
+    parts = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value).split(",")
+    return [part.strip() for part in parts if part.strip()]
+
+
+def _body_text(response: Response) -> str:
+    if isinstance(response, TextResponse):
+        return response.text
+    return response.body.decode("utf-8", errors="replace")
+
+
+def normalize_base_url(name: str, value: Any) -> str:
+    """'api.bsky.app' / 'https://API.bsky.app/' -> 'https://api.bsky.app' (http:// allowed:
+    the sandbox runs on http://127.0.0.1:PORT); a path, query or fragment is refused."""
+    text = str(value or "").strip().rstrip("/")
+    if not text:
+        raise ValueError(f"{name} must not be empty (e.g. {bsky.PUBLIC_APPVIEW})")
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    try:
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ValueError(f"{name} must be a URL like {bsky.PUBLIC_APPVIEW}, got {value!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"{name} must be a base URL without a path, got {value!r}")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def normalize_actor(value: str) -> str:
+    """A handle (lower-cased, ``@`` dropped; a bare name gets ``.bsky.social``), a DID, or a
+    bsky.app profile URL -> the actor to ask the App View for. ValueError otherwise."""
+    text = value.strip()
+    if text.lower().startswith(("http://", "https://")):
+        parts = urlsplit(text)
+        segments = [unquote(s) for s in parts.path.split("/") if s]
+        if (parts.hostname or "").lower() not in _WEB_HOSTS or len(segments) != 2 \
+                or segments[0] != "profile":
+            raise ValueError(f"handles: {text!r} is not a profile URL like "
+                             "https://bsky.app/profile/name.bsky.social")
+        text = segments[1]
+    text = text.lstrip("@")
+    if text.startswith("did:"):
+        if not _DID.match(text):
+            raise ValueError(f"handles: {value.strip()!r} is not a DID like did:plc:<24 chars>")
+        return text
+    handle = text.lower().rstrip(".")
+    if handle and "." not in handle:
+        handle += ".bsky.social"
+    if not _HANDLE.match(handle) or handle.rsplit(".", 1)[1].isdigit():
+        raise ValueError(f"handles: {value.strip()!r} is not a Bluesky handle "
+                         "(name.bsky.social or a domain), DID or bsky.app profile URL")
+    return handle
+
+
+def parse_feed_arg(value: str) -> tuple[str, str]:
+    """``at://<did or handle>/app.bsky.feed.generator/<rkey>`` or
+    ``https://bsky.app/profile/<did or handle>/feed/<rkey>`` -> (authority, rkey)."""
+    text = value.strip()
+    if text.lower().startswith(("http://", "https://")):
+        parts = urlsplit(text)
+        segments = [unquote(s) for s in parts.path.split("/") if s]
+        if (parts.hostname or "").lower() in _WEB_HOSTS and len(segments) == 4 \
+                and segments[0] == "profile" and segments[2] == "feed":
+            text = f"at://{segments[1]}/app.bsky.feed.generator/{segments[3]}"
+    match = _FEED_URI.match(text)
+    if not match:
+        raise ValueError(f"feeds: {value.strip()!r} is not a feed like at://did:plc:.../"
+                         "app.bsky.feed.generator/NAME or https://bsky.app/profile/HANDLE/feed/NAME")
+    authority = match["authority"]
+    return (authority if authority.startswith("did:") else normalize_actor(authority)), match["rkey"]
+
+
+def feed_uri(authority_did: str, rkey: str) -> str:
+    return f"at://{authority_did}/app.bsky.feed.generator/{rkey}"
+
+
+class BlueskySpider(BaseSpider):
+    name = "bluesky"
+    platform: ClassVar[str] = "bluesky"
+    #: searchPosts sort; "recent" is accepted for "latest" (the sightings' listing name).
+    listings: ClassVar[tuple[str, ...]] = ("latest", "top", "recent")
+    max_recent_posts: ClassVar[int | None] = bsky.MAX_PAGE_LIMIT
+    # Handles are Bluesky handles, DIDs or bsky.app URLs, which SpiderArgs' user@instance
+    # rule refuses, so this spider reads them itself.
+    common_args: ClassVar[tuple[str, ...]] = tuple(
+        name for name in SpiderArgs.__dataclass_fields__ if name not in ("handles", "handles_file")
+    )
+    extra_args: ClassVar[tuple[str, ...]] = ("handles", "handles_file", "feeds", "appview",
+                                             "auth_host")
+
+    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
+        handles_file = kwargs.get("handles_file") or None
+        actors = [normalize_actor(h) for h in _split(kwargs.get("handles"))]
+        if handles_file:
+            actors += [normalize_actor(h) for h in read_handles_file(handles_file)]
+        feeds = [parse_feed_arg(f) for f in _split(kwargs.get("feeds"))]
+        has_tags = bool(_split(kwargs.get("tags")))
+        refresh = bool(str(kwargs.get("max_age") or "").strip())
+        if not (has_tags or actors or feeds or refresh):
+            raise ValueError("nothing to crawl: give -a tags=a,b, -a feeds=..., "
+                             "-a handles=... / handles_file=... or -a max_age=24h (refresh)")
+        placeholder = not (has_tags or refresh)
+        if placeholder:  # SpiderArgs wants tags, handles or max_age; removed again below
+            kwargs = {**kwargs, "tags": _PLACEHOLDER_TAG}
+        super().__init__(name, **kwargs)
+        if placeholder:
+            self.args.tags = []
+        self.args.handles = list(dict.fromkeys(actors))
+        self.args.handles_file = str(handles_file) if handles_file else None
+        self.feeds = list(dict.fromkeys(feeds))
+        self.sort = "top" if self.args.listing == "top" else "latest"
+        self.args.listing = self.sort
+        self.sighting_listing = bsky.SORT_LISTINGS[self.sort]
+        self.page_size = min(bsky.MAX_PAGE_LIMIT, self.args.max_posts)
+        # One author-feed page: recent_posts plus head-room for the reposts left out.
+        recent = self.args.recent_posts
+        self.feed_limit = min(bsky.MAX_PAGE_LIMIT, max(1, recent + max(5, recent // 2)))
+        appview = self.extra.get("appview")
+        self.appview = normalize_base_url("appview", appview) if appview else bsky.PUBLIC_APPVIEW
+        self._appview_given = bool(appview)
+        self.auth_host = normalize_base_url("auth_host",
+                                            self.extra.get("auth_host") or DEFAULT_AUTH_HOST)
+        self.allowed_domains = [urlsplit(self.appview).hostname or ""]
+        self._identifier: str | None = None
+        self._password: str | None = None
+        self._access_jwt: str | None = None
+        self.session_did: str | None = None
+        self.queued: set[str] = set()  # DIDs queued or fetched for a profile, once a run
+        self.pending: dict[str, str | None] = {}  # DID -> discovered_via, waiting for a batch
+        self.profiled: set[str] = set()  # DIDs whose profile arrived
+        self.listing_seen: dict[tuple[str, str], set[str]] = {}
+        self._auth_hint_logged = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> BlueskySpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.configure(crawler.settings)
+        crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
+        return spider
+
+    def configure(self, settings: Any) -> None:
+        """Read the session credentials; with both set, default to the logged-in App View."""
+        identifier = (settings.get("MICROSCOUT_BLUESKY_IDENTIFIER") or "").strip() or None
+        password = settings.get("MICROSCOUT_BLUESKY_APP_PASSWORD") or None
+        if bool(identifier) != bool(password):
+            missing = "MICROSCOUT_BLUESKY_APP_PASSWORD" if identifier else "MICROSCOUT_BLUESKY_IDENTIFIER"
+            self.logger.warning("%s is not set: crawling Bluesky logged out", missing)
+            return
+        if not identifier:
+            return
+        self._identifier, self._password = identifier, password
+        if not self._appview_given:
+            self.appview = AUTHED_APPVIEW
+        hosts = [urlsplit(self.appview).hostname or "", urlsplit(self.auth_host).hostname or ""]
+        self.allowed_domains = list(dict.fromkeys(hosts))
+
+    def add_stale_handles(self, database_url: str) -> None:
+        """Refresh (``max_age``): the stale accounts, asked for by DID where the warehouse
+        knows it, since a handle may have changed since the last crawl and the DID has not."""
+        given = list(self.args.handles)
+        super().add_stale_handles(database_url)
+        stale = [handle for handle in self.args.handles if handle not in given]
+        dids = self._warehouse_dids(database_url, stale)
+        self.args.handles = list(dict.fromkeys([*given, *(dids.get(h, h) for h in stale)]))
+
+    def _warehouse_dids(self, database_url: str, handles: list[str]) -> dict[str, str]:
+        """handle -> DID (platform_user_id) of the warehouse's Bluesky profiles."""
+        if not handles:
+            return {}
+        from sqlalchemy import select
+
+        from models import make_engine
+        from models.tables import Profile
+
+        engine = make_engine(database_url)
+        found: dict[str, str] = {}
+        try:
+            with engine.connect() as conn:
+                for start in range(0, len(handles), 500):
+                    stmt = select(Profile.handle, Profile.platform_user_id).where(
+                        Profile.platform == self.platform,
+                        Profile.handle.in_(handles[start:start + 500]),
+                        Profile.platform_user_id.is_not(None))
+                    found.update((h, str(d)) for h, d in conn.execute(stmt)
+                                 if str(d).startswith("did:"))
+        finally:
+            engine.dispose()
+        return found
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self._identifier and self._password)
+
+    def spider_run_args(self) -> dict[str, Any]:
+        return {"appview": self.appview, "feeds": [feed_uri(a, r) for a, r in self.feeds],
+                "auth_host": self.auth_host if self.has_credentials else None,
+                "logged_in": self.has_credentials}
+
+    @property
+    def handles_label(self) -> str:
+        """discovered_via for handle-list profiles: the list file's name, else 'handles'."""
+        return Path(self.args.handles_file).stem if self.args.handles_file else "handles"
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Any]:
+        if self.has_credentials:
+            yield self.session_request()
+            return
+        if self.args.tags:
+            self.logger.info("No Bluesky session (MICROSCOUT_BLUESKY_IDENTIFIER / "
+                             "MICROSCOUT_BLUESKY_APP_PASSWORD unset): searching %s logged out",
+                             self.appview)
+        for request in self.listing_requests():
+            yield request
+
+    def listing_requests(self) -> Iterator[Request]:
+        """The crawl's first requests: tag searches, feeds, then the handle list."""
+        for tag in self.args.tags:
+            yield self.listing_request("search", tag, tag)
+        for authority, rkey in self.feeds:
+            name = bsky.feed_name(feed_uri("did:x", rkey)) or rkey.lower()
+            if authority.startswith("did:"):
+                yield self.listing_request("feed", name, feed_uri(authority, rkey))
+            else:
+                url = bsky.xrpc_url(RESOLVE_HANDLE, {"handle": authority}, base=self.appview)
+                yield self._xrpc(url, self.parse_resolved_feed, "resolve", name=name, rkey=rkey)
+        via = self.handles_label
+        # a resumed run skips the accounts it already loaded (a DID is matched after its fetch)
+        actors = [actor for actor in self.args.handles
+                  if actor.startswith("did:") or not self.already_loaded(self.platform, actor)]
+        for start in range(0, len(actors), bsky.MAX_PROFILES_PER_CALL):
+            batch = actors[start:start + bsky.MAX_PROFILES_PER_CALL]
+            yield self.profiles_request(batch, dict.fromkeys(batch, via))
+
+    def _xrpc(self, url: str, callback: Any, kind: str, *, priority: int = 0,
+              **cb_kwargs: Any) -> Request:
+        headers = {"Accept": "application/json"}
+        if self._access_jwt:  # only ever sent to the App View
+            headers["Authorization"] = f"Bearer {self._access_jwt}"
+        return Request(url, callback=callback, errback=self.on_error, cb_kwargs=cb_kwargs,
+                       headers=headers, meta={"microscout_kind": kind}, priority=priority)
+
+    def session_request(self) -> Request:
+        url = bsky.xrpc_url(CREATE_SESSION, base=self.auth_host)
+        return JsonRequest(url, data={"identifier": self._identifier, "password": self._password},
+                           callback=self.parse_session, errback=self.on_error,
+                           meta={"microscout_kind": "session"}, dont_filter=True, priority=20)
+
+    def listing_request(self, kind: str, name: str, target: str, cursor: str | None = None,
+                        page: int = 1, offset: int = 0) -> Request:
+        """searchPosts (kind "search", target the tag) or getFeed ("feed", the feed URI)."""
+        if kind == "search":
+            url = bsky.search_posts_url(target, sort=self.sort, cursor=cursor,
+                                        limit=self.page_size, base=self.appview)
+        else:
+            url = bsky.get_feed_url(target, cursor=cursor, limit=self.page_size, base=self.appview)
+        return self._xrpc(url, self.parse_listing, kind, listing_kind=kind, name=name,
+                          target=target, page=page, offset=offset)
+
+    def profiles_request(self, actors: list[str], via: dict[str, str | None]) -> Request:
+        """getProfiles for up to 25 actors (getProfile for one)."""
+        self.stat("profile_requests")
+        if len(actors) == 1:
+            url = bsky.get_profile_url(actors[0], base=self.appview)
+        else:
+            url = bsky.get_profiles_url(actors, base=self.appview)
+        return self._xrpc(url, self.parse_profiles, "profiles", priority=5, actors=list(actors),
+                          via=dict(via))
+
+    def author_feed_request(self, profile: ProfileItem, cursor: str | None = None,
+                            page: int = 1) -> Request:
+        url = bsky.get_author_feed_url(str(profile.platform_user_id), cursor=cursor,
+                                       limit=self.feed_limit, base=self.appview)
+        return self._xrpc(url, self.parse_author_feed, "author_feed", priority=10,
+                          profile=profile, page=page)
+
+    # -- the author queue --------------------------------------------------------------------
+
+    def queue_author(self, did: str, discovered_via: str | None) -> Output:
+        """Queue a listing's author for a profile once a run; a full batch goes out at once."""
+        if did in self.queued:
+            return
+        self.queued.add(did)
+        self.pending[did] = discovered_via
+        if len(self.pending) >= bsky.MAX_PROFILES_PER_CALL:
+            yield from self.flush_authors()
+
+    def flush_authors(self) -> Output:
+        """getProfiles requests for every queued author, 25 a request."""
+        pending, self.pending = self.pending, {}
+        dids = list(pending)
+        for start in range(0, len(dids), bsky.MAX_PROFILES_PER_CALL):
+            batch = dids[start:start + bsky.MAX_PROFILES_PER_CALL]
+            yield self.profiles_request(batch, {did: pending[did] for did in batch})
+
+    def on_idle(self) -> None:
+        """spider_idle: send the last partial batch of authors instead of closing."""
+        requests = list(self.flush_authors())
+        if not requests:
+            return
+        for request in requests:
+            self.crawler.engine.crawl(request)
+        raise DontCloseSpider
+
+    # -- callbacks ---------------------------------------------------------------------------
+
+    def parse_session(self, response: Response) -> Output:
+        data = yield from self._json(response, item_type="Session", redact=True)
+        if data is _RETRYING:
+            return
+        token = data.get("accessJwt") if isinstance(data, Mapping) else None
+        if data is not _GAVE_UP and not (isinstance(token, str) and token):
+            yield self._reject("auth_failed", "createSession answered without an accessJwt",
+                               response.url, "Session")
+        if isinstance(data, Mapping) and isinstance(token, str) and token:
+            self._access_jwt = token
+            self.session_did = data.get("did") if isinstance(data.get("did"), str) else None
+            self.logger.info("Logged in to %s as %s (%s); asking %s", self.auth_host,
+                             data.get("handle"), self.session_did, self.appview)
+            self.stat("session_created")
+        yield from self.listing_requests()
+
+    def parse_resolved_feed(self, response: Response, name: str, rkey: str) -> Output:
+        data = yield from self._json(response, item_type="HashtagSightingItem")
+        if data is _RETRYING or data is _GAVE_UP:
+            return
+        did = data.get("did") if isinstance(data, Mapping) else None
+        if not isinstance(did, str) or not did.startswith("did:"):
+            yield self._unexpected(response, "HashtagSightingItem", "resolveHandle without a did")
+            return
+        yield self.listing_request("feed", name, feed_uri(did, rkey))
+
+    def parse_listing(self, response: Response, listing_kind: str, name: str, target: str,
+                      page: int, offset: int) -> Output:
+        data = yield from self._json(response, item_type="HashtagSightingItem")
+        if data is _RETRYING or data is _GAVE_UP:
+            return
+        key = "posts" if listing_kind == "search" else "feed"
+        try:
+            bsky.check_error(data)
+            if not isinstance(data, Mapping) or not isinstance(data.get(key), list):
+                raise UnrecognisedDocument(f"{listing_kind} body without a {key} list")
+            room = max(0, self.args.max_posts - offset)
+            page_data = {**data, key: data[key][:room]}
+            if listing_kind == "search":
+                items, _ = bsky.parse_search_posts(page_data, url=response.url, fetched_at=_now(),
+                                                   hashtag=name, listing=self.sighting_listing,
+                                                   start_position=offset)
+            else:
+                items, _ = bsky.parse_feed(page_data, url=response.url, fetched_at=_now(),
+                                           name=name, start_position=offset)
+        except BlockedPage as exc:
+            yield self._blocked(response, exc, "HashtagSightingItem")
+            return
+        except UnrecognisedDocument as exc:
+            yield self._unexpected(response, "HashtagSightingItem", str(exc))
+            return
+        seen = self.listing_seen.setdefault((listing_kind, name), set())
+        kept = 0
+        for item in items:
+            if not isinstance(item, HashtagSightingItem) or item.post_id in seen:
+                continue
+            seen.add(str(item.post_id))
+            item.position = offset + kept
+            kept += 1
+            yield item
+            did = _post_did(item.post_id)
+            if did:
+                yield from self.queue_author(did, name)
+        offset += kept
+        cursor = bsky.next_cursor(data, url=response.url)
+        if cursor and page < self.args.max_pages and offset < self.args.max_posts:
+            yield self.listing_request(listing_kind, name, target, cursor, page + 1, offset)
+
+    def parse_profiles(self, response: Response, actors: list[str],
+                       via: dict[str, str | None]) -> Output:
+        data = yield from self._json(response, item_type="ProfileItem")
+        if data is _RETRYING or data is _GAVE_UP:
+            return
+        try:
+            bsky.check_error(data)
+            views = [data] if isinstance(data, Mapping) and "did" in data else (
+                data.get("profiles") if isinstance(data, Mapping) else None)
+            if not isinstance(views, list):
+                raise UnrecognisedDocument("getProfiles body without a profiles list")
+        except BlockedPage as exc:
+            yield self._blocked(response, exc, "ProfileItem")
+            return
+        except UnrecognisedDocument as exc:
+            yield self._unexpected(response, "ProfileItem", str(exc))
+            return
+        found: set[str] = set()
+        for view in views:
+            if not isinstance(view, Mapping) or not isinstance(view.get("did"), str):
+                continue
+            did, handle = view["did"], str(view.get("handle") or "").lower()
+            found.update((did, handle))
+            discovered_via = via.get(did, via.get(handle))
+            yield from self.consider_profile(view, discovered_via, response.url)
+        for actor in actors:
+            if actor not in found:
+                yield self._reject("not_found", f"the App View returned no profile for {actor}",
+                                   response.url, "ProfileItem")
+
+    def consider_profile(self, view: Mapping[str, Any], discovered_via: str | None,
+                         source_url: str) -> Output:
+        """One ProfileItem per DID a run: skipped out of range, else its author feed read."""
+        did = view["did"]
+        if did in self.profiled:
+            return
+        self.profiled.add(did)
+        self.queued.add(did)  # a handle-list account is not queued again from a listing
+        try:
+            profile = bsky.parse_profile(view, url=source_url, fetched_at=_now())
+        except UnrecognisedDocument as exc:
+            yield self._reject("unexpected_body", str(exc), source_url, "ProfileItem",
+                               payload=json.dumps(view, ensure_ascii=False)[:PAYLOAD_CHARS])
+            return
+        followers = view.get("followersCount")
+        if not self.args.in_range(followers if isinstance(followers, int) else None):
+            self.stat("skipped_out_of_range")
+            return
+        if self.loaded_handles and self.already_loaded(self.platform, profile.handle):
+            return  # a resumed run loaded this account before its restart
+        profile.discovered_via = discovered_via
+        if self.args.recent_posts == 0:
+            yield self.finish_profile(profile)
+            return
+        self.stat("authors_requested")
+        yield self.author_feed_request(profile)
+
+    def parse_author_feed(self, response: Response, profile: ProfileItem, page: int) -> Output:
+        data = yield from self._json(response, item_type="ProfileItem")
+        if data is _RETRYING:
+            return
+        if data is _GAVE_UP:
+            yield self.finish_profile(profile)
+            return
+        try:
+            bsky.check_error(data)
+            if not isinstance(data, Mapping):
+                raise UnrecognisedDocument("getAuthorFeed body is not a JSON object")
+            posts, cursor = bsky.parse_author_feed(data, actor=profile.platform_user_id,
+                                                   url=response.url)
+        except BlockedPage as exc:
+            yield self._blocked(response, exc, "ProfileItem")
+            yield self.finish_profile(profile)
+            return
+        except UnrecognisedDocument as exc:
+            yield self._unexpected(response, "ProfileItem", str(exc))
+            yield self.finish_profile(profile)
+            return
+        known = {post.post_id for post in profile.recent_posts}
+        profile.recent_posts.extend(post for post in posts if post.post_id not in known)
+        if len(profile.recent_posts) < self.args.recent_posts and cursor \
+                and page < AUTHOR_FEED_PAGES:
+            yield self.author_feed_request(profile, cursor, page + 1)
+            return
+        yield self.finish_profile(profile)
+
+    def finish_profile(self, profile: ProfileItem) -> ProfileItem:
+        profile.recent_posts = profile.recent_posts[: self.args.recent_posts]
+        self.stat("profiles")
+        return profile
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _json(self, response: Response, *, item_type: str,
+              redact: bool = False) -> Generator[Any, None, Any]:
+        """Decode the body (``data = yield from self._json(...)``). A body that is not JSON is
+        retried (_RETRYING) and, retries exhausted, rejected as bad_json (_GAVE_UP). With
+        ``redact`` the payload is left out (a session body holds tokens)."""
+        text = _body_text(response)
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+        assert response.request is not None  # a downloaded response always has its request
+        retry = get_retry_request(response.request, spider=self, reason="bad_json")
+        if retry is not None:
+            yield retry
+            return _RETRYING
+        yield self._reject("bad_json", f"HTTP {response.status}, {len(response.body)} bytes",
+                           response.url, item_type,
+                           payload=None if redact else text[:PAYLOAD_CHARS])
+        return _GAVE_UP
+
+    def _reject(self, reason: str, detail: str | None, source_url: str, item_type: str,
+                payload: Any = None) -> RejectedItem:
+        return RejectedItem(reason=reason, detail=detail, platform=self.platform, payload=payload,
+                            source_url=source_url, item_type=item_type)
+
+    def _unexpected(self, response: Response, item_type: str, detail: str) -> RejectedItem:
+        reason = "not_found" if "not found" in detail.lower() else "unexpected_body"
+        return self._reject(reason, detail, response.url, item_type,
+                            payload=_body_text(response)[:PAYLOAD_CHARS])
+
+    def _blocked(self, response: Response, exc: BlockedPage, item_type: str) -> RejectedItem:
+        self._auth_hint(exc.reason, response.url)
+        return self._reject(exc.reason, exc.detail or exc.reason, response.url, item_type,
+                            payload=_body_text(response)[:PAYLOAD_CHARS])
+
+    def _auth_hint(self, reason: str, url: str) -> None:
+        if reason != "auth_required" or self._auth_hint_logged:
+            return
+        self._auth_hint_logged = True
+        if self._access_jwt:
+            self.logger.warning("%s refused the Bluesky session (expired or not accepted): %s",
+                                self.appview, url)
+        else:
+            self.logger.warning(
+                "%s wants a login for %s: set MICROSCOUT_BLUESKY_IDENTIFIER and "
+                "MICROSCOUT_BLUESKY_APP_PASSWORD (an app password from Settings > Privacy and "
+                "security > App passwords) to search posts", self.appview, url.split("?", 1)[0])
+
+    def _http_error(self, response: Response, kind: str) -> tuple[str, str]:
+        """(reason, detail) of an error answer, from its XRPC error body when it has one."""
+        status = response.status
+        try:
+            bsky.parse_document(response.body, url=response.url)
+        except BlockedPage as exc:
+            reason = "auth_failed" if kind == "session" and exc.reason == "auth_required" else exc.reason
+            return reason, f"HTTP {status}: {exc.detail or exc.reason}"
+        except UnrecognisedDocument as exc:
+            note = str(exc)
+        else:
+            note = "unexpected body"
+        if status in (401, 403):
+            reason = "auth_failed" if kind == "session" else "auth_required"
+        elif status in (404, 410) or "not found" in note.lower() or "UnknownFeed" in note \
+                or "Unable to resolve" in note:
+            reason = "not_found"
+        else:
+            reason = "request_failed"
+        return reason, f"HTTP {status}: {note}"
+
+    def on_error(self, failure: Failure) -> Output:
+        """Errback: every failed request becomes a RejectedItem (nothing lost silently)."""
+        request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
+        kind = str(request.meta.get("microscout_kind"))
+        item_type = {"search": "HashtagSightingItem", "feed": "HashtagSightingItem",
+                     "resolve": "HashtagSightingItem", "session": "Session"}.get(kind, "ProfileItem")
+        payload = None
+        if failure.check(HttpError):
+            response = failure.value.response
+            reason, detail = self._http_error(response, kind)
+            self._auth_hint(reason, request.url)
+            if kind != "session":  # the login's answers stay out of the warehouse
+                payload = _body_text(response)[:PAYLOAD_CHARS]
+        elif failure.check(IgnoreRequest):
+            message = str(failure.value)
+            reason = "robots_disallowed" if "robots.txt" in message else "request_ignored"
+            detail = message or "IgnoreRequest"
+        else:
+            reason = "request_failed"
+            detail = f"{type(failure.value).__name__}: {failure.value}"
+        self.logger.warning("%s: %s %s (%s)", reason, request.method, request.url, detail)
+        yield self._reject(reason, detail, request.url, item_type, payload=payload)
+        if kind == "author_feed":
+            yield self.finish_profile(request.cb_kwargs["profile"])
+        elif kind == "session":
+            yield from self.listing_requests()  # carry on logged out
+
+
+def _post_did(post_id: str | None) -> str | None:
+    """The author DID of an at:// post URI."""
+    if not post_id or not post_id.startswith("at://"):
+        return None
+    did = post_id[5:].split("/", 1)[0]
+    return did if did.startswith("did:") else None
+
