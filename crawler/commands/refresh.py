@@ -5,7 +5,7 @@ from __future__ import annotations
 from crawler.commands.common import fail
 from pathlib import Path
 
-from crawler.commands.sweep import PLATFORM_SPIDERS, crawl, load_spider, overrides_from
+from crawler.commands.sweep import PLATFORM_SPIDERS, PLATFORMS, crawl, load_spider, overrides_from
 
 
 def add_parser(subparsers) -> None:
@@ -19,7 +19,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--niche", help="only accounts with this primary niche")
     parser.add_argument("--limit", type=int, help="at most this many accounts")
     parser.add_argument("--job", help="job name for the run lock: two runs of one job never overlap")
-    parser.add_argument("--instance", help="Mastodon/Pixelfed instance to look accounts up on")
+    parser.add_argument("--base-url", "--instance", dest="base_url",
+                        help="where the platform is (Mastodon instance, Bluesky App View, sandbox URL)")
+    parser.add_argument("--delay", type=float, help="seconds between requests to one host")
     parser.add_argument("--recent-posts", type=int)
     parser.add_argument("--database-url", help="override MICROSCOUT_DATABASE_URL")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
@@ -31,13 +33,15 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     kwargs = {"max_age": args.max_age}
-    for name in ("tier", "niche", "limit", "job", "instance", "recent_posts"):
+    for name in ("tier", "niche", "limit", "job", "recent_posts"):
         if getattr(args, name) is not None:
             kwargs[name] = getattr(args, name)
+    if args.base_url:
+        kwargs[PLATFORMS[args.platform][1]] = args.base_url
     try:
         overrides = overrides_from(args)
         spider = PLATFORM_SPIDERS[args.platform]
         load_spider(spider)(**kwargs)  # validates before anything runs
-    except ValueError as exc:
-        return fail(str(exc))
+    except (ValueError, KeyError) as exc:
+        return fail(exc)
     return crawl(spider, kwargs, overrides, quiet=args.quiet, as_json=args.json, platform=args.platform)

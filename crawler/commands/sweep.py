@@ -8,7 +8,16 @@ from pathlib import Path
 from crawler.commands.common import fail, project_settings, say
 from models import DatabaseUnavailable, make_engine, mask_url, migrate
 
-PLATFORM_SPIDERS = {"mastodon": "mastodon", "pixelfed": "mastodon"}
+#: platform -> (spider, the spider argument that --base-url / --instance sets)
+PLATFORMS = {
+    "mastodon": ("mastodon", "instance"),
+    "pixelfed": ("mastodon", "instance"),
+    "bluesky": ("bluesky", "appview"),
+    "instagram": ("instagram", "base_url"),
+    "tiktok": ("tiktok", "base_url"),
+    "youtube": ("youtube", "base_url"),
+}
+PLATFORM_SPIDERS = {platform: spider for platform, (spider, _) in PLATFORMS.items()}
 CSV_FIELDS = ["platform", "handle", "display_name", "followers", "following", "posts_count", "tier",
               "primary_niche", "engagement_rate", "engagement_rate_median", "posts_per_week",
               "profile_url", "discovered_via"]
@@ -24,7 +33,15 @@ def add_parser(subparsers) -> None:
 
 def add_crawl_options(parser) -> None:
     parser.add_argument("--platform", default="mastodon", choices=sorted(PLATFORM_SPIDERS))
-    parser.add_argument("--instance", help="instance URL for Mastodon/Pixelfed (default mastodon.social)")
+    parser.add_argument("--base-url", "--instance", dest="base_url",
+                        help="where the platform is: a Mastodon/Pixelfed instance (default "
+                             "https://mastodon.social), Bluesky App View, or a sandbox URL")
+    parser.add_argument("--listing", help="which listing to sweep (Instagram all|top|recent; "
+                                          "Bluesky latest|top)")
+    parser.add_argument("--feeds", help="Bluesky: comma-separated custom feeds to sweep as well")
+    parser.add_argument("--delay", type=float,
+                        help="seconds between requests to one host (overrides the platform's "
+                             "MICROSCOUT_RATE_LIMIT_<PLATFORM>)")
     parser.add_argument("--tags", help="comma-separated hashtags, e.g. veganfood,plantbased")
     parser.add_argument("--handles", help="comma-separated accounts, e.g. alice@mastodon.social")
     parser.add_argument("--handles-file", help="file with one handle a line")
@@ -43,9 +60,12 @@ def add_crawl_options(parser) -> None:
 
 
 def spider_kwargs(args) -> dict:
-    names = ("instance", "tags", "handles", "handles_file", "min_followers", "max_followers",
-             "max_pages", "max_posts", "recent_posts", "job")
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    names = ("tags", "handles", "handles_file", "min_followers", "max_followers", "max_pages",
+             "max_posts", "recent_posts", "job", "listing", "feeds")
+    kwargs = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    if getattr(args, "base_url", None):
+        kwargs[PLATFORMS[args.platform][1]] = args.base_url
+    return kwargs
 
 
 def feed_settings(output: Path) -> dict:
@@ -71,6 +91,10 @@ def overrides_from(args) -> dict:
         overrides[name] = value
     if args.output:
         overrides["FEEDS"] = feed_settings(args.output)
+    if getattr(args, "delay", None) is not None:
+        limits = dict(project_settings().getdict("MICROSCOUT_RATE_LIMITS"))
+        limits[PLATFORMS[args.platform][0]] = args.delay  # keyed by spider.platform
+        overrides["MICROSCOUT_RATE_LIMITS"] = limits
     return overrides
 
 
@@ -80,8 +104,8 @@ def run(args) -> int:
         kwargs = spider_kwargs(args)
         spider_cls = load_spider(PLATFORM_SPIDERS[args.platform])
         spider_cls(**kwargs)  # validates the arguments before any request is sent
-    except ValueError as exc:
-        return fail(str(exc))
+    except (ValueError, KeyError) as exc:
+        return fail(exc)
     return crawl(PLATFORM_SPIDERS[args.platform], kwargs, overrides, quiet=args.quiet,
                  as_json=args.json, platform=args.platform)
 
