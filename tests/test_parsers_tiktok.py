@@ -511,3 +511,44 @@ def test_verify_challenge_is_a_captcha(body):
 def test_unknown_bodies_are_unrecognised(body):
     with pytest.raises(UnrecognisedDocument):
         tiktok.parse_document(body)
+
+
+# --- what the spider reads besides the items --------------------------------------------------
+
+
+def test_page_data_and_sec_uid_of_a_profile_page():
+    data = tiktok.page_data(raw(NEXT_DATA_FILE))
+    assert data == next_data()
+    assert tiktok.sec_uid(data) == "MS4wLjABAAAAv7iSuuXDJGDvJkmH_vz1qkDZYo1apxgzaxdBSeIuPiM"
+    info = json.loads(raw(USER_DETAIL_FILE))[0]
+    universal = {"__DEFAULT_SCOPE__": {"webapp.user-detail": {"userInfo": info}}}
+    assert tiktok.sec_uid(universal) == info["user"]["secUid"]
+    assert tiktok.sec_uid({"itemList": []}) is None
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    (b'{"code":"10000","from":"","type":"verify","subtype":"slide"}', BlockedPage),
+    (b"<html><div id='captcha-verify-container'></div></html>", BlockedPage),
+    (b"", UnrecognisedDocument),
+    (b'{"itemList": [', UnrecognisedDocument),
+])
+def test_page_data_refuses_what_is_not_data(body, error):
+    with pytest.raises(error):
+        tiktok.page_data(body)
+
+
+def test_caller_names_the_tag_listing_and_its_offset():
+    items = tiktok.parse_document(raw(ITEM_LIST_FILE), hashtag="#Science", position_offset=70)
+    sightings = only(items, HashtagSightingItem)
+    assert len(sightings) == len(json.loads(raw(ITEM_LIST_FILE)))
+    assert (sightings[0].hashtag, sightings[0].position, sightings[-1].position) == (
+        "science", 70, 70 + len(sightings) - 1)
+
+
+def test_url_builders_take_another_base():
+    base = "http://127.0.0.1:8798"
+    assert tiktok.tag_url("vegan", base=base) == f"{base}/tag/vegan"
+    assert tiktok.challenge_item_list_url("1", cursor=35, base=base) == (
+        f"{base}/api/challenge/item_list/?challengeID=1&cursor=35&count=35")
+    assert tiktok.item_list_url("MS4w", count=5, base=base) == (
+        f"{base}/api/post/item_list/?secUid=MS4w&cursor=0&count=5")

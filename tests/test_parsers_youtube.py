@@ -363,7 +363,7 @@ def test_search_list_videos(surfing, video_id, channel_id, title, published):
 
 
 def test_search_list_for_a_hashtag_adds_sightings():
-    url = youtube.search_list_url("#surfing", key="KEY")
+    url = youtube.search_list_url("#surfing")
     items = youtube.parse_document(raw(SEARCH_LIST_FILE), url=url)
     sightings = only(items, HashtagSightingItem)
     assert (len(sightings), sightings[0].hashtag, sightings[0].post_id, sightings[0].listing) == (
@@ -585,12 +585,19 @@ def test_channel_continuation_uses_the_handle_the_spider_passes():
         (youtube.channel_url(KURZGESAGT_ID), f"https://www.youtube.com/channel/{KURZGESAGT_ID}"),
         (youtube.hashtag_url("#MartinGarrix"), "https://www.youtube.com/hashtag/martingarrix"),
         (youtube.video_url("D0WQK7cMJn8"), "https://www.youtube.com/watch?v=D0WQK7cMJn8"),
-        (youtube.search_list_url("#surfing", key="K", page_token="CBkQAA"),
+        (youtube.search_list_url("#surfing", page_token="CBkQAA"),
          "https://www.googleapis.com/youtube/v3/search?part=snippet&q=%23surfing&type=video"
-         "&maxResults=50&pageToken=CBkQAA&key=K"),
-        (youtube.channels_list_url(key="K", for_handle="@kurzgesagt"),
+         "&maxResults=50&pageToken=CBkQAA"),
+        (youtube.channels_list_url(for_handle="@kurzgesagt"),
          "https://www.googleapis.com/youtube/v3/channels?part=snippet%2Cstatistics"
-         "&forHandle=%40kurzgesagt&key=K"),
+         "&forHandle=%40kurzgesagt"),
+        (youtube.channels_list_url(channel_id="UCa,UCb", base="http://127.0.0.1:8799/youtube/v3"),
+         "http://127.0.0.1:8799/youtube/v3/channels?part=snippet%2Cstatistics&id=UCa%2CUCb"),
+        (youtube.search_list_url(channel_id="UCa", order="date", max_results=12),
+         "https://www.googleapis.com/youtube/v3/search?part=snippet&channelId=UCa&type=video"
+         "&maxResults=12&order=date"),
+        (youtube.videos_list_url(["a", "b"]),
+         "https://www.googleapis.com/youtube/v3/videos?part=snippet%2Cstatistics&id=a%2Cb"),
     ],
 )
 def test_url_builders(built, expected):
@@ -632,7 +639,9 @@ QUOTA = {"error": {"code": 403, "message": "quota", "errors": [
          None, "bot_check"),
         ("Sign in to confirm you're not a bot", None, "bot_check"),
         (SORRY_PAGE, None, "captcha"),
-        (json.dumps(QUOTA), None, "rate_limited"),
+        (json.dumps(QUOTA), None, "quota_exceeded"),
+        (json.dumps({"error": {"code": 403, "message": "slow down", "errors": [
+            {"domain": "youtube.quota", "reason": "rateLimitExceeded"}]}}), None, "rate_limited"),
     ],
 )
 def test_blocked_pages_raise_with_reason(body, url, reason):
@@ -658,3 +667,44 @@ def test_recorded_consent_redirect_is_blocked():
 def test_unknown_bodies_are_unrecognised(body):
     with pytest.raises(UnrecognisedDocument):
         youtube.parse_document(body)
+
+
+# --- what the spider reads besides the items --------------------------------------------------
+
+
+def test_page_data_of_a_channel_page_and_of_a_browse_body():
+    body = kurzgesagt_body()
+    assert youtube.page_data(page(body)) == body
+    assert youtube.page_data(json.dumps(body).encode()) == body
+    assert youtube.continuation_token(youtube.page_data(page(body)))
+
+
+@pytest.mark.parametrize(("body", "url", "reason"), [
+    (CONSENT_PAGE, None, "consent_required"),
+    ("<html></html>", "https://consent.youtube.com/m?continue=x", "consent_required"),
+    (SORRY_PAGE, None, "captcha"),
+    (json.dumps(QUOTA), None, "quota_exceeded"),
+])
+def test_page_data_raises_for_blocked_pages(body, url, reason):
+    with pytest.raises(BlockedPage) as caught:
+        youtube.page_data(body, url=url)
+    assert caught.value.reason == reason
+
+
+def test_page_data_refuses_what_is_not_youtube():
+    for body in ("", "<html><body>hello</body></html>", "{not json"):
+        with pytest.raises(UnrecognisedDocument):
+            youtube.page_data(body)
+
+
+def test_caller_names_the_hashtag_of_a_last_page_without_token():
+    body = load(HASHTAG_FILE)
+    items = body["onResponseReceivedActions"][0]["reloadContinuationItemsCommand"][
+        "continuationItems"]
+    last_page = {"onResponseReceivedActions": [{"appendContinuationItemsAction": {
+        "continuationItems": items[:-1]}}]}  # no continuationItemRenderer: no tag to read
+    assert only(youtube.parse_document(last_page), HashtagSightingItem) == []
+    sightings = only(youtube.parse_document(last_page, hashtag="#MartinGarrix",
+                                            position_offset=60), HashtagSightingItem)
+    assert (sightings[0].hashtag, sightings[0].position) == ("martingarrix", 60)
+    assert len(sightings) == len(items) - 1

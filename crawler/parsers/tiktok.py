@@ -91,28 +91,30 @@ _SIGI_ASSIGN_RE = re.compile(r"""window\[['"]SIGI_STATE['"]\]\s*=\s*""")
 # --------------------------------------------------------------------------- URL builders
 
 
-def profile_url(handle: str) -> str:
-    return f"{BASE_URL}/@{handle.lstrip('@')}"
+def profile_url(handle: str, *, base: str = BASE_URL) -> str:
+    return f"{base}/@{handle.lstrip('@')}"
 
 
-def video_url(handle: str, post_id: str | int) -> str:
-    return f"{BASE_URL}/@{handle.lstrip('@')}/video/{post_id}"
+def video_url(handle: str, post_id: str | int, *, base: str = BASE_URL) -> str:
+    return f"{base}/@{handle.lstrip('@')}/video/{post_id}"
 
 
-def tag_url(tag: str) -> str:
-    return f"{BASE_URL}/tag/{quote(tag.lstrip('#'))}"
+def tag_url(tag: str, *, base: str = BASE_URL) -> str:
+    return f"{base}/tag/{quote(tag.lstrip('#'))}"
 
 
-def item_list_url(sec_uid: str, cursor: str | int = 0, count: int = DEFAULT_PAGE_SIZE) -> str:
-    """The web app's post-list XHR (it also wants signing parameters the spider adds)."""
+def item_list_url(sec_uid: str, cursor: str | int = 0, count: int = DEFAULT_PAGE_SIZE, *,
+                  base: str = BASE_URL) -> str:
+    """The web app's post-list XHR. Live TikTok also wants signing parameters (``msToken``,
+    ``X-Bogus``) that only its JavaScript computes; without them it answers an empty body."""
     query = urlencode({"secUid": sec_uid, "cursor": cursor, "count": count})
-    return f"{ITEM_LIST_API}?{query}"
+    return f"{base}{urlparse(ITEM_LIST_API).path}?{query}"
 
 
 def challenge_item_list_url(challenge_id: str | int, cursor: str | int = 0,
-                            count: int = DEFAULT_PAGE_SIZE) -> str:
+                            count: int = DEFAULT_PAGE_SIZE, *, base: str = BASE_URL) -> str:
     query = urlencode({"challengeID": challenge_id, "cursor": cursor, "count": count})
-    return f"{CHALLENGE_ITEM_LIST_API}?{query}"
+    return f"{base}{urlparse(CHALLENGE_ITEM_LIST_API).path}?{query}"
 
 
 # --------------------------------------------------------------------------- pagination
@@ -179,13 +181,22 @@ class _Context:
 
 def parse_document(body: str | bytes | dict | list, *, url: str | None = None,
                    fetched_at: datetime | None = None,
-                   headers: Mapping[str, Any] | None = None) -> list:
+                   headers: Mapping[str, Any] | None = None,
+                   hashtag: str | None = None, position_offset: int | None = None) -> list:
     """Detect the TikTok format of ``body`` and return its items.
+
+    ``hashtag`` / ``position_offset`` name the tag listing a body belongs to and the videos
+    earlier pages held, when the caller knows better than the URL (the parser reads them from
+    ``/tag/X`` and ``challengeID``/``cursor`` otherwise).
 
     Raises :class:`BlockedPage` (reason ``"captcha"``) for TikTok's verify answer and
     :class:`UnrecognisedDocument` for anything else that is not TikTok data.
     """
     ctx = _context_from_request(url, fetched_at, headers)
+    if hashtag:
+        ctx.hashtag = hashtag.lstrip("#")
+    if position_offset is not None:
+        ctx.position_offset = position_offset
     if isinstance(body, (dict, list)):
         return parse_data(body, ctx=ctx)
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
@@ -209,25 +220,75 @@ def parse_html(html: str, *, ctx: _Context | None = None) -> list:
     sel = parsel.Selector(text=html)
     if ctx.locale is None:
         ctx.locale = sel.xpath("/html/@lang").get() or None
+    return parse_data(_html_data(html, sel), ctx=ctx)
+
+
+def _html_data(html: str, sel: parsel.Selector | None = None) -> Any:
+    """The decoded data script of a page; raises BlockedPage / UnrecognisedDocument."""
+    sel = sel or parsel.Selector(text=html)
     for script_id in (UNIVERSAL_DATA_SCRIPT_ID, SIGI_STATE_SCRIPT_ID, NEXT_DATA_SCRIPT_ID):
         raw = sel.xpath(f'//script[@id="{script_id}"]/text()').get()
         if raw and raw.strip():
             try:
-                data = json.loads(raw)
+                return json.loads(raw)
             except ValueError as exc:
                 raise UnrecognisedDocument(f"{script_id} is not JSON: {exc}") from None
-            return parse_data(data, ctx=ctx)
     match = _SIGI_ASSIGN_RE.search(html)
     if match:
         try:
-            data = chompjs.parse_js_object(html[match.end():])
+            return chompjs.parse_js_object(html[match.end():])
         except ValueError as exc:
             raise UnrecognisedDocument(f"unreadable SIGI_STATE: {exc}") from None
-        return parse_data(data, ctx=ctx)
     lowered = html.lower()
     if any(marker in lowered for marker in _HTML_BLOCK_MARKERS):
         raise BlockedPage("captcha", "TikTok verification page")
     raise UnrecognisedDocument("HTML without a TikTok data script")
+
+
+def page_data(body: str | bytes | dict | list, *, url: str | None = None) -> Any:
+    """The decoded data a body holds: an HTML page's data script, or the JSON itself.
+
+    ``url`` is accepted for the same signature as the YouTube parser's and not needed here.
+
+    For the spiders, which need what the items do not carry (a tag page's challenge id for
+    :func:`challenge_info`, a profile's ``secUid`` for :func:`sec_uid`, a post list's
+    :func:`pagination`). Raises :class:`BlockedPage` for verify answers and pages, and
+    :class:`UnrecognisedDocument` for bodies that are not TikTok data.
+    """
+    if isinstance(body, (dict, list)):
+        data: Any = body
+    else:
+        text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+        stripped = text.lstrip("\ufeff \t\r\n")
+        if not stripped:
+            raise UnrecognisedDocument("empty body")
+        if stripped[0] == "<":
+            data = _html_data(stripped)
+        else:
+            try:
+                data = json.loads(stripped)
+            except ValueError as exc:
+                raise UnrecognisedDocument(f"invalid JSON: {exc}") from None
+    if isinstance(data, Mapping):
+        _raise_if_blocked(data)
+    return data
+
+
+def sec_uid(data: Any) -> str | None:
+    """The ``secUid`` of a profile page's user (any of the three page forms), for
+    :func:`item_list_url`."""
+    if not isinstance(data, Mapping):
+        return None
+    user = (_dig(data, DEFAULT_SCOPE, USER_DETAIL, "userInfo", "user")
+            or _dig(data, "props", "pageProps", "userInfo", "user")
+            or _dig(data, "userInfo", "user"))
+    if isinstance(user, Mapping) and user.get("secUid"):
+        return str(user["secUid"])
+    for user in (_dig(data, "UserModule", "users") or {}).values():
+        if isinstance(user, Mapping) and user.get("secUid"):
+            return str(user["secUid"])
+    feed = _dig(data, "props", "pageProps", "feedConfig", "secUid")
+    return str(feed) if feed else None
 
 
 def parse_data(data: Any, *, ctx: _Context | None = None) -> list:
@@ -349,7 +410,7 @@ def _parse_list(data: list, ctx: _Context) -> list:
     if all(isinstance(x, Mapping) and x.get("user") for x in data):
         return [parse_user_info(info, ctx=ctx) for info in data]  # scrapfly profiles.json
     if all(isinstance(x, Mapping) and _looks_like_item(x) for x in data):
-        return _assemble(data, {}, ctx)
+        return _assemble(data, {}, ctx, tag_listing=bool(ctx.hashtag))
     raise UnrecognisedDocument("list of unknown TikTok objects")
 
 

@@ -28,7 +28,8 @@ channel-tab continuation       one ``PostItem`` per video
 ``search.list``/``videos.list``  one ``PostItem`` per video (sightings too when ``q`` is a
                                ``#tag``)
 consent / bot check / captcha  raises ``BlockedPage`` ("consent_required", "bot_check",
-                               "captcha"); Data API quota errors ``BlockedPage("rate_limited")``
+                               "captcha"); Data API errors ``BlockedPage("quota_exceeded")``
+                               (the day's quota is spent) or ``("rate_limited")``
 anything else                  raises :class:`~crawler.parsers.UnrecognisedDocument`
 =============================  ===========================================================
 
@@ -68,6 +69,8 @@ PLATFORM = "youtube"
 BASE_URL = "https://www.youtube.com"
 BROWSE_API_URL = f"{BASE_URL}/youtubei/v1/browse?prettyPrint=false"
 DATA_API_URL = "https://www.googleapis.com/youtube/v3"
+#: The Data API reads the key from this header as well as from ``?key=``; we use only the header.
+API_KEY_HEADER = "X-Goog-Api-Key"
 WEB_CLIENT_NAME = "WEB"
 WEB_CLIENT_VERSION = "2.20260123.01.00"
 CONSENT_HOST = "consent.youtube.com"
@@ -143,26 +146,34 @@ def browse_request_body(*, browse_id: str | None = None, params: str | None = No
     return body
 
 
-def data_api_url(resource: str, **params: Any) -> str:
-    """``https://www.googleapis.com/youtube/v3/<resource>?...`` (None values left out)."""
+def data_api_url(resource: str, *, base: str = DATA_API_URL, **params: Any) -> str:
+    """``https://www.googleapis.com/youtube/v3/<resource>?...`` (None values left out).
+
+    No builder puts the API key in the URL: send it as the ``X-Goog-Api-Key`` header
+    (:data:`API_KEY_HEADER`), so it never reaches logs, stats, cassettes or stored URLs.
+    """
     query = urlencode({k: v for k, v in params.items() if v is not None})
-    return f"{DATA_API_URL}/{resource}?{query}"
+    return f"{base.rstrip('/')}/{resource}?{query}"
 
 
-def channels_list_url(*, key: str, channel_id: str | None = None, for_handle: str | None = None,
-                      part: str = "snippet,statistics") -> str:
-    return data_api_url("channels", part=part, id=channel_id, forHandle=for_handle, key=key)
+def channels_list_url(*, channel_id: str | None = None, for_handle: str | None = None,
+                      part: str = "snippet,statistics", base: str = DATA_API_URL) -> str:
+    """``channels.list``; ``channel_id`` may be up to 50 comma-separated ids."""
+    return data_api_url("channels", base=base, part=part, id=channel_id, forHandle=for_handle)
 
 
-def search_list_url(q: str, *, key: str, page_token: str | None = None, max_results: int = 50,
-                    order: str | None = None, result_type: str = "video") -> str:
-    return data_api_url("search", part="snippet", q=q, type=result_type, maxResults=max_results,
-                        order=order, pageToken=page_token, key=key)
+def search_list_url(q: str | None = None, *, page_token: str | None = None,
+                    max_results: int = 50, order: str | None = None,
+                    result_type: str = "video", channel_id: str | None = None,
+                    base: str = DATA_API_URL) -> str:
+    return data_api_url("search", base=base, part="snippet", q=q, channelId=channel_id,
+                        type=result_type, maxResults=max_results, order=order,
+                        pageToken=page_token)
 
 
-def videos_list_url(video_ids: list[str], *, key: str,
-                    part: str = "snippet,statistics") -> str:
-    return data_api_url("videos", part=part, id=",".join(video_ids), key=key)
+def videos_list_url(video_ids: list[str], *, part: str = "snippet,statistics",
+                    base: str = DATA_API_URL) -> str:
+    return data_api_url("videos", base=base, part=part, id=",".join(video_ids))
 
 
 # --------------------------------------------------------------------------- pagination
@@ -237,11 +248,22 @@ class _Context:
 
 def parse_document(body: str | bytes | dict | list, *, url: str | None = None,
                    fetched_at: datetime | None = None,
-                   headers: Mapping[str, Any] | None = None) -> list:
-    """Detect what a YouTube body holds and return its items (see the module docstring)."""
+                   headers: Mapping[str, Any] | None = None,
+                   hashtag: str | None = None, position_offset: int | None = None) -> list:
+    """Detect what a YouTube body holds and return its items (see the module docstring).
+
+    ``hashtag`` and ``position_offset`` say which tag listing a body belongs to and how many
+    videos earlier pages held, for bodies that cannot say it themselves (the last
+    ``youtubei/v1/browse`` continuation of a ``/hashtag/X`` listing carries no token naming
+    the tag; a Data API ``search.list`` page does not know its offset).
+    """
     if url and urlparse(url).netloc.lower() == CONSENT_HOST:
         raise BlockedPage("consent_required", f"redirected to {url}")
     ctx = _context_from_request(url, fetched_at, headers)
+    if hashtag:
+        ctx.hashtag = hashtag.lstrip("#")
+    if position_offset is not None:
+        ctx.position_offset = position_offset
     return _parse_any(body, ctx)
 
 
@@ -283,6 +305,50 @@ def parse_html(html: str, *, ctx: _Context | None = None) -> list:
         match = _YTCFG_HL_RE.search(html)
         ctx.locale = match.group(1) if match else None
     return parse_data(initial, ctx=ctx)
+
+
+def page_data(body: str | bytes | dict | list, *, url: str | None = None) -> Any:
+    """The decoded data a body holds: an HTML page's ``ytInitialData``, or the JSON itself.
+
+    For the spiders, which need what the items do not carry (the next page's
+    :func:`continuation_token`, a Data API :func:`next_page_token`). Raises
+    :class:`BlockedPage` for consent, bot-check and captcha pages and Data API quota errors,
+    :class:`UnrecognisedDocument` for bodies that are not YouTube data.
+    """
+    if url and urlparse(url).netloc.lower() == CONSENT_HOST:
+        raise BlockedPage("consent_required", f"redirected to {url}")
+    if isinstance(body, (dict, list)):
+        data: Any = body
+    else:
+        text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body)
+        stripped = text.lstrip("\ufeff \t\r\n")
+        if stripped.startswith(")]}'"):
+            stripped = stripped[4:].lstrip()
+        if not stripped:
+            raise UnrecognisedDocument("empty body")
+        if stripped[0] == "<":
+            data = _embedded_json(stripped, _INITIAL_DATA_RE)
+            player = _embedded_json(stripped, _PLAYER_RESPONSE_RE)
+            if isinstance(player, Mapping):
+                _raise_if_blocked_json(player)
+            if not isinstance(data, Mapping):
+                _raise_if_blocked_text(stripped)
+                raise UnrecognisedDocument("HTML without ytInitialData")
+        elif stripped[0] in "{[":
+            try:
+                data = json.loads(stripped)
+            except ValueError as exc:
+                raise UnrecognisedDocument(f"invalid JSON: {exc}") from None
+        else:
+            _raise_if_blocked_text(stripped)
+            raise UnrecognisedDocument("neither JSON nor HTML")
+    if isinstance(data, Mapping):
+        _raise_if_blocked_json(data)
+        if isinstance(data.get("error"), Mapping):
+            error = _api_error(data["error"])
+            if isinstance(error, BlockedPage):
+                raise error
+    return data
 
 
 def parse_data(data: Any, *, ctx: _Context | None = None) -> list:
@@ -678,8 +744,9 @@ def _api_error(error: Mapping[str, Any]) -> Exception:
     reasons = {e.get("reason") for e in error.get("errors") or [] if isinstance(e, Mapping)}
     code = error.get("code")
     detail = f"Data API error {code}: {error.get('message') or ', '.join(map(str, reasons))}"
-    if code == 429 or reasons & {"quotaExceeded", "rateLimitExceeded", "userRateLimitExceeded",
-                                 "dailyLimitExceeded"}:
+    if reasons & {"quotaExceeded", "dailyLimitExceeded"}:
+        return BlockedPage("quota_exceeded", detail)  # the day's units are spent
+    if code == 429 or reasons & {"rateLimitExceeded", "userRateLimitExceeded"}:
         return BlockedPage("rate_limited", detail)
     return UnrecognisedDocument(detail)
 

@@ -1,0 +1,415 @@
+"""YouTube spider: hashtag sweeps and channel lists, from the web pages or the Data API v3.
+
+    scrapy crawl youtube -a tags=veganfood,plantbased [-a min_followers=1000 -a max_followers=99999]
+    scrapy crawl youtube -a handles=@kurzgesagt,UCsXVk37bltHxD1rDPwtNM8Q
+    scrapy crawl youtube -a tags=vegan -s MICROSCOUT_YOUTUBE_API_KEY=...   # the Data API
+    scrapy crawl youtube -a tags=vegan -a base_url=http://127.0.0.1:8123 \\
+        -a api_base=http://127.0.0.1:8123/youtube/v3                       # the sandbox
+
+Two sources (``-a source=auto|web|api``; ``auto``, the default, is the Data API when
+``MICROSCOUT_YOUTUBE_API_KEY`` is set - the documented, quota-limited way - and the web
+pages otherwise):
+
+Web: ``/hashtag/<tag>?hl=`` (``ytInitialData``: ``richItemRenderer.content.videoRenderer``
+items, each naming its channel) then its ``youtubei/v1/browse`` continuations (POST with the
+continuation token) up to ``max_pages`` pages / ``max_posts`` videos. Every video is a
+``HashtagSightingItem`` (0-based positions, listing ``top``). Each new channel (once a run)
+gets its Videos tab ``/channel/<id>/videos?hl=`` fetched: title, description, id, handle,
+subscriber and video counts from the header (as the page prints them, "25.3K subscribers",
+with the page's language in ``ProfileItem.locale``), verified badge, and the newest videos
+with their views and publish times ("3 days ago" becomes a timestamp, precision "day").
+Out-of-range channels are dropped after their page (the listing names no counts). The page
+shows no like counts, so web profiles carry views but no likes: engagement figures need the
+Data API. youtube.com's robots.txt disallows ``/youtubei/``: with ``ROBOTSTXT_OBEY`` on (the
+default) only each hashtag's first page is read and the refused continuation is recorded as
+``robots_disallowed``.
+
+Data API: ``search.list?q=%23<tag>&type=video`` page by page (``nextPageToken``) gives the
+sightings; the new channels of each page go to one ``channels.list?part=snippet,statistics
+&id=<up to 50>`` (subscriber counts; ``hiddenSubscriberCount`` channels have none and are
+quarantined by the pipelines); each in-range channel's newest videos come from
+``search.list?channelId=&order=date`` and their likes, comments and views from
+``videos.list?part=snippet,statistics``. Quota (Google's costs): 100 units a search page, 1 a
+channels/videos call, so 101 units per profile; ``microscout/youtube/api_quota_units`` counts
+them. The key is sent only as the ``X-Goog-Api-Key`` header, never in a URL, so it cannot
+reach logs, stats, cassettes (``MICROSCOUT_CASSETTE_FILTER_HEADERS`` is extended to drop the
+header) or ``rejected_items.source_url``. Data API requests skip robots.txt
+(``dont_obey_robotstxt``): they are calls to an API under its own terms and quota, not
+crawling. A ``quotaExceeded``/invalid-key answer is recorded and closes the crawl.
+
+Arguments besides the common ones: ``base_url`` (default https://www.youtube.com),
+``api_base`` (default https://www.googleapis.com/youtube/v3), ``hl`` (page language, default
+``en``), ``block_backoff`` (seconds, default 60), ``source``. ``handles`` are @handles or
+``UC...`` channel ids (or their URLs).
+
+Consent ("Before you continue to YouTube"), bot-check ("Sign in to confirm you're not a bot")
+and Google's "unusual traffic" captcha pages are recorded as ``RejectedItem`` with that reason
+and pause the host (:meth:`crawler.spiders.tiktok.VideoSpider.back_off`); they are never read
+as a channel without videos. Web requests carry the ``SOCS`` cookie NewPipe sends (declining
+the optional cookies), which spares the consent page where YouTube honours it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+from urllib.parse import quote, unquote, urlencode, urlsplit
+
+from scrapy.exceptions import CloseSpider
+from scrapy.http import Request, Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from crawler.cassette import DEFAULT_FILTER_HEADERS
+from crawler.items import HashtagSightingItem, PostItem, ProfileItem
+from crawler.parsers import youtube as yt
+from crawler.spiders.base import read_handles_file
+from crawler.spiders.tiktok import (
+    _NO_DATA,
+    Output,
+    VideoSpider,
+    body_text,
+    normalize_base_url,
+    site_domain,
+)
+
+DEFAULT_BASE_URL = yt.BASE_URL
+DEFAULT_API_BASE = yt.DATA_API_URL
+SOURCES = ("auto", "web", "api")
+API_PAGE_SIZE = 50
+RECENT_POSTS_MAX = 30  # the Videos tab's first page
+SEARCH_COST, LIST_COST = 100, 1
+_CHANNEL_ID = re.compile(r"^UC[\w-]{22}$")
+_CONSENT_COOKIE = {"SOCS": "CAE="}
+#: Data API answers that make every further call pointless.
+_FATAL_API_REASONS = ("quotaExceeded", "dailyLimitExceeded", "keyInvalid", "forbidden",
+                      "accessNotConfigured", "keyExpired")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def normalize_youtube_handle(value: str) -> str:
+    """'@Kurzgesagt', 'youtube.com/@kurzgesagt' -> 'kurzgesagt'; a channel id (or its
+    /channel/ URL) keeps its case: 'UCsXVk37bltHxD1rDPwtNM8Q'."""
+    text = value.strip()
+    if "://" in text or text.startswith(("www.", "youtube.com", "m.youtube.com")):
+        path = urlsplit(text if "://" in text else "https://" + text).path.strip("/")
+        parts = path.split("/")
+        if parts[0] == "channel" and len(parts) > 1:
+            text = parts[1]
+        elif parts[0].startswith("@"):
+            text = unquote(parts[0])
+        else:
+            raise ValueError(f"handles: {value.strip()!r} is not a YouTube channel URL like "
+                             "https://www.youtube.com/@name or /channel/UC...")
+    if _CHANNEL_ID.match(text):
+        return text
+    handle = text.lstrip("@").lower()
+    if not handle or not re.fullmatch(r"[\w.\-·]+", handle):
+        raise ValueError(f"handles: {value.strip()!r} is not a YouTube @handle or channel id")
+    return handle
+
+
+class YouTubeSpider(VideoSpider):
+    name = "youtube"
+    platform: ClassVar[str] = "youtube"
+    listings: ClassVar[tuple[str, ...]] = ("top",)  # /hashtag and search.list rank by relevance
+    max_recent_posts: ClassVar[int | None] = RECENT_POSTS_MAX
+    default_base_url: ClassVar[str] = DEFAULT_BASE_URL
+    parser: ClassVar[Any] = yt
+    extra_args: ClassVar[tuple[str, ...]] = (*VideoSpider.extra_args, "api_base", "source")
+    #: The key travels in a header; never write it to a cassette.
+    custom_settings: ClassVar[dict[str, Any]] = {
+        "MICROSCOUT_CASSETTE_FILTER_HEADERS": [*DEFAULT_FILTER_HEADERS, yt.API_KEY_HEADER],
+    }
+
+    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
+        raw = [h for h in str(kwargs.pop("handles", "") or "").split(",") if h.strip()]
+        handles_file = kwargs.pop("handles_file", None) or None
+        if handles_file:
+            raw += read_handles_file(handles_file)
+        handles = [normalize_youtube_handle(h) for h in raw]
+        # Channel ids are case-sensitive; the common argument check lower-cases handles.
+        self._channel_ids = {h.lower(): h for h in handles if _CHANNEL_ID.match(h)}
+        if handles:
+            kwargs["handles"] = ",".join(handles)
+        super().__init__(name, **kwargs)
+        self.args.handles_file = str(handles_file) if handles_file else None
+        self.args.handles = [self._channel_ids.get(h, h) for h in self.args.handles]
+        self.api_base = normalize_base_url(self.extra.get("api_base") or DEFAULT_API_BASE,
+                                           name="api_base")
+        self.source = str(self.extra.get("source") or "auto").strip().lower()
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {self.source!r}")
+        api_host = urlsplit(self.api_base).hostname or ""
+        self.allowed_domains = list(dict.fromkeys([*self.allowed_domains, site_domain(api_host)]))
+        self.seen_channels: set[str] = set()
+        self._api_key: str | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> YouTubeSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider._api_key = crawler.settings.get("MICROSCOUT_YOUTUBE_API_KEY") or None
+        if spider.source == "api" and not spider._api_key:
+            raise ValueError("source=api needs MICROSCOUT_YOUTUBE_API_KEY (a YouTube Data API "
+                             "v3 key)")
+        return spider
+
+    @property
+    def use_api(self) -> bool:
+        return self.source == "api" or (self.source == "auto" and bool(self._api_key))
+
+    def spider_run_args(self) -> dict[str, Any]:
+        return {**super().spider_run_args(), "api_base": self.api_base,
+                "source": "api" if self.use_api else "web"}
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Any]:
+        if self.use_api:
+            self.logger.info("YouTube Data API v3 at %s (key in the %s header)", self.api_base,
+                             yt.API_KEY_HEADER)
+        for tag in self.args.tags:
+            yield self.api_search_request(tag) if self.use_api else self.hashtag_request(tag)
+        handles = [h for h in self.args.handles if not self.already_loaded(self.platform, h)]
+        if self.use_api:
+            ids = [h for h in handles if _CHANNEL_ID.match(h)]
+            for start in range(0, len(ids), API_PAGE_SIZE):
+                batch = ids[start:start + API_PAGE_SIZE]
+                self.seen_channels.update(batch)
+                yield self.api_channels_request(batch, self.handles_label)
+            for handle in handles:
+                if not _CHANNEL_ID.match(handle):
+                    self.seen_channels.add(handle)
+                    yield self.api_channels_request([], self.handles_label, for_handle=handle)
+        else:
+            for handle in handles:
+                for request in self.consider_channel(handle, self.handles_label):
+                    yield request
+
+    def _hl(self) -> str:
+        return urlencode({"hl": self.hl})
+
+    def web_request(self, url: str, callback: Any, kind: str, **kwargs: Any) -> Request:
+        return self.make_request(url, callback, kind, cookies=dict(_CONSENT_COOKIE), **kwargs)
+
+    def hashtag_request(self, tag: str) -> Request:
+        url = f"{self.base_url}/hashtag/{quote(tag, safe='')}?{self._hl()}"
+        return self.web_request(url, self.parse_listing, "tag",
+                                cb_kwargs={"tag": tag, "page": 1, "offset": 0})
+
+    def continuation_request(self, token: str, tag: str, page: int, offset: int) -> Request:
+        body = yt.browse_request_body(continuation=token, hl=self.hl)
+        return self.web_request(
+            f"{self.base_url}/youtubei/v1/browse?prettyPrint=false", self.parse_listing, "listing",
+            method="POST", body=json.dumps(body, separators=(",", ":")),
+            headers={"Content-Type": "application/json",
+                     "X-YouTube-Client-Name": "1",
+                     "X-YouTube-Client-Version": yt.WEB_CLIENT_VERSION,
+                     "Origin": self.base_url},
+            cb_kwargs={"tag": tag, "page": page, "offset": offset})
+
+    def channel_request(self, key: str, discovered_via: str | None) -> Request:
+        path = f"/channel/{key}" if _CHANNEL_ID.match(key) else f"/@{quote(key, safe='')}"
+        url = f"{self.base_url}{path}/videos?{self._hl()}"
+        return self.web_request(url, self.parse_channel, "profile", priority=10,
+                                cb_kwargs={"key": key, "discovered_via": discovered_via})
+
+    def api_request(self, url: str, callback: Any, kind: str, cost: int, **kwargs: Any) -> Request:
+        assert self._api_key  # only built when use_api
+        self.stat("api_quota_units", cost)
+        return self.make_request(
+            url, callback, kind,
+            headers={yt.API_KEY_HEADER: self._api_key, "Accept": "application/json"},
+            meta={"dont_obey_robotstxt": True}, **kwargs)
+
+    def api_search_request(self, tag: str, page_token: str | None = None, page: int = 1,
+                           offset: int = 0) -> Request:
+        size = min(API_PAGE_SIZE, self.args.max_posts - offset)
+        url = yt.search_list_url(f"#{tag}", page_token=page_token, max_results=size,
+                                 base=self.api_base)
+        return self.api_request(url, self.parse_api_search, "tag", SEARCH_COST,
+                                cb_kwargs={"tag": tag, "page": page, "offset": offset})
+
+    def api_channels_request(self, ids: list[str], discovered_via: str | None, *,
+                             for_handle: str | None = None) -> Request:
+        url = yt.channels_list_url(channel_id=",".join(ids) if ids else None,
+                                   for_handle=f"@{for_handle}" if for_handle else None,
+                                   base=self.api_base)
+        return self.api_request(url, self.parse_api_channels, "channels", LIST_COST, priority=10,
+                                cb_kwargs={"discovered_via": discovered_via})
+
+    def api_channel_videos_request(self, profile: ProfileItem) -> Request:
+        url = yt.search_list_url(channel_id=profile.platform_user_id, order="date",
+                                 max_results=self.args.recent_posts, base=self.api_base)
+        return self.api_request(url, self.parse_api_channel_videos, "posts", SEARCH_COST,
+                                priority=20, cb_kwargs={"profile": profile})
+
+    def api_videos_request(self, profile: ProfileItem, video_ids: list[str]) -> Request:
+        url = yt.videos_list_url(video_ids, base=self.api_base)
+        return self.api_request(url, self.parse_api_videos, "posts", LIST_COST, priority=30,
+                                cb_kwargs={"profile": profile})
+
+    # -- web callbacks -------------------------------------------------------------------------
+
+    def parse_listing(self, response: Response, tag: str, page: int, offset: int) -> Output:
+        """A ``/hashtag/X`` page or one of its browse continuations."""
+        result = yield from self.read(response, "HashtagSightingItem", hashtag=tag,
+                                      position_offset=offset)
+        if result is _NO_DATA:
+            return
+        data, items = result
+        sightings = [i for i in items if isinstance(i, HashtagSightingItem)
+                     and i.position is not None and i.position < self.args.max_posts]
+        now = _now()
+        for sighting in sightings:
+            sighting.seen_at = now
+            yield sighting
+        for sighting in sightings:
+            if sighting.author_handle:
+                yield from self.consider_channel(sighting.author_handle, tag)
+        offset += len(sightings)
+        token = yt.continuation_token(data) if isinstance(data, Mapping) else None
+        if sightings and token and page < self.args.max_pages and offset < self.args.max_posts:
+            yield self.continuation_request(token, tag, page + 1, offset)
+
+    def parse_channel(self, response: Response, key: str, discovered_via: str | None) -> Output:
+        result = yield from self.read(response, "ProfileItem")
+        if result is _NO_DATA:
+            return
+        _, items = result
+        profile = next((i for i in items if isinstance(i, ProfileItem)), None)
+        if profile is None:
+            yield self.reject(response, "unexpected_body", "ProfileItem",
+                              detail=f"channel page of {key} holds no channel")
+            return
+        yield from self.keep(profile, discovered_via, response.url)
+
+    # -- Data API callbacks ----------------------------------------------------------------------
+
+    def parse_api_search(self, response: Response, tag: str, page: int, offset: int) -> Output:
+        result = yield from self.read(response, "HashtagSightingItem", hashtag=tag,
+                                      position_offset=offset)
+        if result is _NO_DATA:
+            return
+        data, items = result
+        sightings = [i for i in items if isinstance(i, HashtagSightingItem)
+                     and i.position is not None and i.position < self.args.max_posts]
+        now = _now()
+        new: list[str] = []
+        for sighting in sightings:
+            sighting.seen_at = now
+            yield sighting
+            channel = sighting.author_handle
+            if channel and channel not in self.seen_channels:
+                self.seen_channels.add(channel)
+                new.append(channel)
+        for start in range(0, len(new), API_PAGE_SIZE):
+            yield self.api_channels_request(new[start:start + API_PAGE_SIZE], tag)
+        offset += len(sightings)
+        token = yt.next_page_token(data) if isinstance(data, Mapping) else None
+        if sightings and token and page < self.args.max_pages and offset < self.args.max_posts:
+            yield self.api_search_request(tag, token, page + 1, offset)
+
+    def parse_api_channels(self, response: Response, discovered_via: str | None) -> Output:
+        result = yield from self.read(response, "ProfileItem")
+        if result is _NO_DATA:
+            return
+        _, items = result
+        for profile in items:
+            if not isinstance(profile, ProfileItem):
+                continue
+            profile.source_url = response.url
+            profile.fetched_at = _now()
+            profile.discovered_via = discovered_via
+            if self.clearly_out_of_range(self.follower_count(profile)):
+                self.stat("skipped_out_of_range")
+                continue
+            if self.already_loaded(self.platform, profile.handle):
+                continue
+            if self.args.recent_posts == 0 or not profile.platform_user_id:
+                yield self.finish(profile)
+                continue
+            yield self.api_channel_videos_request(profile)
+
+    def parse_api_channel_videos(self, response: Response, profile: ProfileItem) -> Output:
+        result = yield from self.read(response, "ProfileItem")
+        if result is _NO_DATA:
+            return
+        _, items = result
+        ids = [p.post_id for p in items if isinstance(p, PostItem) and p.post_id]
+        if not ids:
+            yield self.finish(profile)
+            return
+        yield self.api_videos_request(profile, ids[: self.args.recent_posts])
+
+    def parse_api_videos(self, response: Response, profile: ProfileItem) -> Output:
+        result = yield from self.read(response, "ProfileItem")
+        if result is _NO_DATA:
+            return
+        _, items = result
+        posts = [p for p in items if isinstance(p, PostItem)]
+        for post in posts:
+            post.author_handle = profile.handle  # the API names the channel id
+        profile.recent_posts = posts
+        yield self.finish(profile)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def consider_channel(self, key: str, discovered_via: str | None) -> Output:
+        """Fetch a channel's page once a run (the listing names no counts to filter on)."""
+        if key in self.seen_channels:
+            return
+        self.seen_channels.add(key)
+        self.stat("authors_requested")
+        yield self.channel_request(key, discovered_via)
+
+    def keep(self, profile: ProfileItem, discovered_via: str | None, url: str) -> Output:
+        if self.clearly_out_of_range(self.follower_count(profile)):
+            self.stat("skipped_out_of_range")
+            return
+        if self.already_loaded(self.platform, profile.handle):  # a resumed run loaded it
+            return
+        profile.discovered_via = discovered_via
+        profile.source_url = url
+        profile.fetched_at = profile.fetched_at or _now()
+        yield self.finish(profile)
+
+    def finish(self, profile: ProfileItem) -> ProfileItem:
+        profile.recent_posts = profile.recent_posts[: self.args.recent_posts]
+        self.stat("profiles")
+        return profile
+
+    def after_failure(self, request: Request | None) -> Output:
+        if request is not None and request.meta.get("microscout_kind") == "posts":
+            yield self.finish(request.cb_kwargs["profile"])
+
+    def on_error(self, failure: Failure) -> Output:
+        yield from super().on_error(failure)
+        fatal = self.fatal_api_error(failure)
+        if fatal:
+            raise CloseSpider(f"youtube_api_{fatal}")
+
+    def fatal_api_error(self, failure: Failure) -> str | None:
+        """The reason of a Data API answer that makes further calls pointless, else None."""
+        if not failure.check(HttpError):
+            return None
+        response = failure.value.response
+        if not response.url.startswith(self.api_base):
+            return None
+        try:
+            data = json.loads(body_text(response))
+        except ValueError:
+            return None
+        error = data.get("error") if isinstance(data, Mapping) else None
+        reasons = [e.get("reason") for e in (error or {}).get("errors") or []
+                   if isinstance(e, Mapping)]
+        return next((r for r in reasons if r in _FATAL_API_REASONS), None)
+
+
+__all__ = ["YouTubeSpider", "normalize_youtube_handle"]
