@@ -48,9 +48,7 @@ inherit them from the parent's environment):
   ``403``: the HTML "Request forbidden by administrative rules" page public.api.bsky.app has
   served anonymous search since 2025.
 
-The sandbox server passes apps neither request headers nor POST bodies (and refuses POST);
-:func:`install_server_hooks` adds both to its handler class, for apps that set
-``accepts_post`` (others see no change). It belongs in ``server.py``; see its docstring.
+The server hands the app request headers and (``accepts_post``) POST bodies on ``Request``.
 """
 
 from __future__ import annotations
@@ -234,66 +232,6 @@ class Repost:
 
 # --- request context (headers, POST bodies) -----------------------------------------------
 
-_context = threading.local()
-_hooks_lock = threading.Lock()
-MAX_BODY = 64 * 1024
-
-
-def install_server_hooks() -> None:
-    """Let the sandbox server hand request headers and POST bodies to apps that want them.
-
-    ``server._Handler`` builds a :class:`~crawler.sandbox.common.Request` without headers and
-    answers every POST with 405. This wraps its ``_answer`` so the current request's headers
-    (and body) sit in a thread-local while the app runs (:func:`request_headers`,
-    :func:`request_body`), and routes POST through ``_answer`` like GET (faults, latency and
-    stats included) when the app sets ``accepts_post = True``; for other apps POST is refused
-    exactly as before. Idempotent.
-
-    The proper home is the server itself: ``Request`` gaining ``headers`` and ``body`` fields
-    and ``do_POST`` reading ``Content-Length`` before calling ``_answer``; then this function
-    and the thread-local go away.
-    """
-    from crawler.sandbox import server as server_module
-
-    handler = server_module._Handler
-    with _hooks_lock:
-        if getattr(handler, "_request_context_hooks", False):
-            return
-        answer, refuse = handler._answer, handler._refuse
-
-        def _answer(self, head: bool) -> None:
-            _context.headers = {k.lower(): v for k, v in self.headers.items()}
-            try:
-                answer(self, head)
-            finally:
-                _context.headers = None
-                _context.body = None
-
-        def do_POST(self) -> None:
-            if not getattr(self.server.app, "accepts_post", False):
-                refuse(self)
-                return
-            length = self.headers.get("Content-Length") or "0"
-            size = int(length) if length.isdigit() else 0
-            _context.body = self.rfile.read(min(size, MAX_BODY)) if size else b""
-            if size > MAX_BODY:  # drain what does not fit; the app sees a cut body
-                self.rfile.read(size - MAX_BODY)
-            _answer(self, head=False)
-
-        setattr(handler, "_answer", _answer)  # noqa: B010 - patching the class, see above
-        setattr(handler, "do_POST", do_POST)  # noqa: B010
-        setattr(handler, "_request_context_hooks", True)  # noqa: B010
-
-
-def request_headers() -> dict[str, str]:
-    """Headers of the request being answered on this thread (lower-case names)."""
-    return getattr(_context, "headers", None) or {}
-
-
-def request_body() -> bytes:
-    return getattr(_context, "body", None) or b""
-
-
 # --- the app --------------------------------------------------------------------------------
 
 
@@ -419,7 +357,6 @@ class BlueskyApp:
             "com.atproto.server.createSession": self.create_session,
             "com.atproto.server.refreshSession": self.refresh_session,
         }
-        install_server_hooks()
 
     @classmethod
     def from_env(cls, world: World, *, rate_limit: int = 3000,
@@ -448,10 +385,10 @@ class BlueskyApp:
 
     def handle(self, request: Request, *, headers: Mapping[str, str] | None = None,
                body: bytes | None = None) -> Response:
-        """Answer one request. ``headers``/``body`` default to those the server hooks saw
-        (tests calling the app directly pass them)."""
-        headers = {k.lower(): v for k, v in (headers or request_headers()).items()}
-        body = request_body() if body is None else body
+        """Answer one request. ``headers``/``body`` default to the request's own (tests calling
+        the app directly may pass them)."""
+        headers = {k.lower(): v for k, v in (headers or request.headers).items()}
+        body = request.body if body is None else body
         path = request.path
         if not path.startswith("/xrpc/"):
             return self._static(request)

@@ -24,6 +24,11 @@ class Request:
     query: dict[str, str]  # first value of each parameter, decoded
     base_url: str  # "http://127.0.0.1:PORT", the origin every URL in a body points at
     target: str = ""  # path and query exactly as the request line had them
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    body: bytes = b""  # POST bodies, for apps that set ``accepts_post``
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
 
     @property
     def host(self) -> str:

@@ -38,6 +38,7 @@ from crawler.sandbox.faults import FAULT_KINDS, FaultInjector, check_faults
 from crawler.sandbox.world import World
 
 SANDBOX_PREFIX = "/__sandbox__/"
+MAX_BODY = 64 * 1024  # largest POST body an app is handed
 
 
 def _mastodon(world: World, config: SandboxConfig) -> PlatformApp:
@@ -193,9 +194,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(int(length))
         self._send(Response(405, dump_json({"error": "Method not allowed"})), head=False)
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = _refuse
+    def do_POST(self) -> None:
+        """POST for apps that set ``accepts_post`` (XRPC procedures, youtubei browse)."""
+        if not getattr(self.server.app, "accepts_post", False):
+            self._refuse()
+            return
+        length = self.headers.get("Content-Length") or "0"
+        size = int(length) if length.isdigit() else 0
+        body = self.rfile.read(min(size, MAX_BODY)) if size else b""
+        if size > MAX_BODY:  # drain what does not fit; the app sees a cut body
+            self.rfile.read(size - MAX_BODY)
+        self._answer(head=False, body=body)
 
-    def _answer(self, head: bool) -> None:
+    do_PUT = do_PATCH = do_DELETE = _refuse
+
+    def _answer(self, head: bool, body: bytes = b"") -> None:
         server = self.server
         target = self.path
         if target.startswith(("http://", "https://")):  # absolute form (a proxy request)
@@ -216,6 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
             query=dict(reversed(parse_qsl(query, keep_blank_values=True))),
             base_url=server.base_url,
             target=target,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
         )
         if server.config.latency:
             time.sleep(server.config.latency)

@@ -40,8 +40,7 @@ you're not a bot" page (both 200), ``captcha`` Google's "unusual traffic" page (
 is ``all``, ``profiles`` (channel pages) or ``listings`` (hashtag pages and continuations).
 ``quota`` caps the Data API units a run may spend (then 403 ``quotaExceeded``).
 
-The stock server refuses POST and does not hand request headers to apps;
-:func:`install_http_extensions` adds both to it when the YouTube app is built (see there).
+The server hands the app request headers and (``accepts_post``) POST bodies on ``Request``.
 """
 
 from __future__ import annotations
@@ -154,35 +153,6 @@ _UNIT_SECONDS = (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 8640
 
 
 # --------------------------------------------------------------------------- server extension
-
-
-def install_http_extensions() -> None:
-    """Let the server hand this app POST bodies and request headers (idempotent).
-
-    ``crawler/sandbox/server.py`` answers every POST with 405 and passes apps a
-    :class:`~crawler.sandbox.common.Request` without headers or body, but YouTube's browse
-    continuations are POSTs and the Data API imitation checks the ``X-Goog-Api-Key`` header.
-    The Bluesky sandbox needed the same and wraps the handler for it
-    (:func:`crawler.sandbox.bluesky.install_server_hooks`); this uses that one wrapper rather
-    than a second, competing one. Both belong in ``server.py`` (``Request.headers`` and
-    ``Request.body``, a ``do_POST`` for apps that set ``accepts_post``).
-    """
-    from crawler.sandbox.bluesky import install_server_hooks
-
-    install_server_hooks()
-
-
-def request_header(name: str) -> str | None:
-    """A header of the request this thread is answering (None outside the server)."""
-    from crawler.sandbox.bluesky import request_headers
-
-    return request_headers().get(name.lower())
-
-
-def request_body() -> bytes:
-    from crawler.sandbox.bluesky import request_body as body
-
-    return body()
 
 
 # --------------------------------------------------------------------------- protobuf tokens
@@ -375,7 +345,6 @@ class YouTubeApp:
     accepts_post = True
 
     def __init__(self, world: World) -> None:
-        install_http_extensions()
         self.world = world
         self.blocks = BlockInjector(("consent", "bot_check", "captcha"), world.seed)
         self.quota: int | None = None
@@ -404,7 +373,7 @@ class YouTubeApp:
             if request.path.rstrip("/") != "/youtubei/v1/browse":
                 return Response(404, dump_json({"error": {"code": 404, "status": "NOT_FOUND"}}))
             kind = self.blocks.decide(
-                request.target + request_body().decode("utf-8", "replace"), "listing")
+                request.target + request.body.decode("utf-8", "replace"), "listing")
             return self.block_page(kind) if kind else self.browse(request)
         for pattern, handler, route_class in self._routes:
             match = pattern.fullmatch(request.path)
@@ -810,7 +779,7 @@ class YouTubeApp:
 
     def browse(self, request: Request) -> Response:
         try:
-            body = json.loads(request_body() or b"{}")
+            body = json.loads(request.body or b"{}")
         except ValueError:
             body = None
         if not isinstance(body, dict):
@@ -866,7 +835,7 @@ class YouTubeApp:
             return self._api_error(400, "INVALID_ARGUMENT",
                                    "Sandbox: send the API key in the X-Goog-Api-Key header, "
                                    "not in the URL (URLs end up in logs).", "keyInUrl")
-        if not request_header("X-Goog-Api-Key"):
+        if not request.header("X-Goog-Api-Key"):
             return self._api_error(403, "PERMISSION_DENIED",
                                    "The request is missing a valid API key.", "forbidden")
         with self._lock:
