@@ -18,6 +18,7 @@ from crawler.items import HashtagSightingItem, ProfileItem, RejectedItem
 
 class ProgressLine:
     def __init__(self, crawler, interval: float, stream=None) -> None:
+        self.name = crawler.spidercls.name
         self.stats = crawler.stats
         self.interval = interval
         self.stream = stream or sys.stderr
@@ -56,7 +57,7 @@ class ProgressLine:
         elapsed = max(time.monotonic() - self.started, 1e-9)
         pages = self.stats.get_value("response_received_count", 0)
         loaded = self.stats.get_value("microscout/warehouse/items_loaded", 0)
-        return (f"pages {pages} | profiles {self.counts['profiles']} | sightings {self.counts['sightings']}"
+        return (f"{self.name}: pages {pages} | profiles {self.counts['profiles']} | sightings {self.counts['sightings']}"
                 f" | quarantined {self.counts['quarantined']} | loaded {loaded}"
                 f" | {pages / elapsed:.1f} pages/s | {elapsed:.0f}s")
 

@@ -1,20 +1,24 @@
-"""``microscout demo``: the offline tour. Sandbox platform, hashtag sweep, SQLite warehouse, summary."""
+"""``microscout demo``: the offline tour. Sandbox platforms, hashtag sweeps, SQLite warehouse, summary."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
-from crawler.commands.common import say
-from crawler.commands.sweep import crawl
+from crawler.commands.common import fail, say
+from crawler.commands.sweep import PLATFORMS, crawl_many
 
 DEMO_TAGS = "fitness,vegan,travel,gaming,photography,skincare"
+DEMO_PLATFORMS = "mastodon,instagram,tiktok,youtube,bluesky"
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("demo", help="offline demo: sweep the local sandbox into SQLite")
-    parser.add_argument("--accounts", type=int, default=600, help="sandbox accounts (default 600)")
+    parser.add_argument("--accounts", type=int, default=300, help="sandbox accounts per platform (default 300)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--tags", default=DEMO_TAGS)
+    parser.add_argument("--platforms", default=DEMO_PLATFORMS,
+                        help=f"comma-separated sandbox platforms to sweep (default {DEMO_PLATFORMS})")
     parser.add_argument("--database", type=Path, default=Path("data") / "demo.sqlite",
                         help="SQLite file to load (default data/demo.sqlite)")
     parser.set_defaults(func=run)
@@ -23,20 +27,29 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from crawler.sandbox.server import SandboxProcess
 
+    platforms = [p.strip() for p in args.platforms.split(",") if p.strip()]
+    unknown = [p for p in platforms if p not in PLATFORMS or p == "pixelfed"]
+    if unknown or not platforms:
+        return fail(f"--platforms: unknown {', '.join(unknown) or '(none)'}; "
+                    f"choose from {DEMO_PLATFORMS}")
     database = args.database.resolve()
     url = f"sqlite:///{database}"
-    # A large rate-limit budget: the demo shows the sweep, not a 5-minute pause at the limit.
-    with SandboxProcess(accounts=args.accounts, seed=args.seed, rate_limit=1_000_000) as sandbox:
-        say(f"sandbox platform with {args.accounts} accounts at {sandbox.base_url}")
-        code = crawl(
-            "mastodon",
-            {"instance": sandbox.base_url, "tags": args.tags, "max_pages": 10, "max_posts": 400,
-             "recent_posts": 20},
-            {"MICROSCOUT_DATABASE_URL": url, "MICROSCOUT_PROGRESS": True, "LOG_LEVEL": "WARNING",
-             "CONCURRENT_REQUESTS_PER_DOMAIN": 16},
-            platform=None,
-        )
+    with ExitStack() as stack:
+        jobs = []
+        for offset, platform in enumerate(platforms):
+            # A large rate-limit budget: the demo shows the sweep, not a pause at the limit.
+            # Each platform gets its own synthetic population (seed + offset).
+            sandbox = stack.enter_context(SandboxProcess(accounts=args.accounts, seed=args.seed + offset,
+                                                         platform=platform, rate_limit=1_000_000))
+            say(f"sandbox {platform} with {args.accounts} accounts at {sandbox.base_url}")
+            spider, base_argument = PLATFORMS[platform]
+            jobs.append((spider, {base_argument: sandbox.base_url, "tags": args.tags, "max_pages": 3,
+                                  "max_posts": 150}))
+        code = crawl_many(jobs, {"MICROSCOUT_DATABASE_URL": url, "MICROSCOUT_PROGRESS": True,
+                                 "LOG_LEVEL": "ERROR", "MICROSCOUT_PROGRESS_INTERVAL": 10,
+                                 "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+                                 "MICROSCOUT_RATE_LIMITS": dict.fromkeys(PLATFORMS, 0.0)})
     say(f"\nThe warehouse is {database}. Query it, for example:\n"  # noqa: S608 - printed, not run
-        f"  sqlite3 {database} \"SELECT handle, followers, round(engagement_rate*100, 2) AS er_pct, "
-        f"primary_niche FROM micro_influencers ORDER BY engagement_rate DESC LIMIT 10\"")
+        f"  sqlite3 {database} \"SELECT platform, handle, followers, round(engagement_rate*100, 2) "
+        f"AS er_pct, primary_niche FROM micro_influencers ORDER BY engagement_rate DESC LIMIT 10\"")
     return code

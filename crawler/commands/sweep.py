@@ -124,6 +124,13 @@ def prepare_warehouse(settings) -> str:
 
 def crawl(spider: str, kwargs: dict, overrides: dict, *, quiet: bool = False, as_json: bool = False,
           platform: str | None = None) -> int:
+    """One crawl of one spider; see crawl_many."""
+    return crawl_many([(spider, kwargs)], overrides, quiet=quiet, as_json=as_json, platform=platform)
+
+
+def crawl_many(jobs: list[tuple[str, dict]], overrides: dict, *, quiet: bool = False,
+               as_json: bool = False, platform: str | None = None) -> int:
+    """Run the crawls side by side in one Scrapy process (one reactor), then report."""
     from scrapy.crawler import CrawlerProcess
 
     settings = project_settings({"EXTENSIONS": {"crawler.progress.ProgressLine": 500},
@@ -132,24 +139,32 @@ def crawl(spider: str, kwargs: dict, overrides: dict, *, quiet: bool = False, as
         url = prepare_warehouse(settings)
     except DatabaseUnavailable as exc:
         return fail(str(exc))
-    if not quiet:
-        arguments = " ".join(f"{name}={value}" for name, value in kwargs.items())
-        say(f"sweeping {spider} ({arguments}) into {mask_url(url)}")
     process = CrawlerProcess(settings)
-    crawler = process.create_crawler(spider)
-    process.crawl(crawler, **kwargs)
+    crawlers = []
+    for spider, kwargs in jobs:
+        if not quiet:
+            arguments = " ".join(f"{name}={value}" for name, value in kwargs.items())
+            say(f"sweeping {spider} ({arguments}) into {mask_url(url)}")
+        crawler = process.create_crawler(spider)
+        process.crawl(crawler, **kwargs)
+        crawlers.append(crawler)
     process.start()
-    stats = crawler.stats.get_stats()
-    summary = run_summary(stats)
-    if summary["status"] == "skipped":
-        say("skipped: another run of this job is still running (see crawl_runs)")
-        return 0
-    if as_json:
-        print(json.dumps(summary, default=str))
+    codes = []
+    for crawler in crawlers:
+        summary = run_summary(crawler.stats.get_stats())
+        summary["spider"] = crawler.spidercls.name
+        if summary["status"] == "skipped":
+            say("skipped: another run of this job is still running (see crawl_runs)")
+            codes.append(0)
+            continue
+        if as_json:
+            print(json.dumps(summary, default=str))
+        if not quiet:
+            say(f"{summary['spider']} done: {summary['status'] or summary['finish_reason']}; "
+                f"{summary['profiles']} profiles, {summary['sightings']} sightings, "
+                f"{summary['quarantined']} quarantined, {summary['spooled']} spooled")
+        codes.append(exit_code(summary))
     if not quiet:
-        say(f"done: {summary['status'] or summary['finish_reason']}; {summary['profiles']} profiles, "
-            f"{summary['sightings']} sightings, {summary['quarantined']} quarantined, "
-            f"{summary['spooled']} spooled")
         from crawler.report import print_summary
 
         engine = make_engine(url)
@@ -157,7 +172,7 @@ def crawl(spider: str, kwargs: dict, overrides: dict, *, quiet: bool = False, as
             print_summary(engine, platform=platform)
         finally:
             engine.dispose()
-    return exit_code(summary)
+    return max(codes, default=0)
 
 
 def exit_code(summary: dict) -> int:
