@@ -21,8 +21,15 @@ def database_url(args) -> str:
     return getattr(args, "database_url", None) or project_settings().get("MICROSCOUT_DATABASE_URL")
 
 
-def fail(message: str, code: int = 2) -> int:
-    print(f"microscout: error: {message}", file=sys.stderr)
+def one_line(message: object) -> str:
+    """``message`` on one line: exception texts (SQL errors, YAML marks) often span several."""
+    lines = [line.strip() for line in str(message).splitlines()]
+    return " ".join(line for line in lines if line) or type(message).__name__
+
+
+def fail(message: object, code: int = 2) -> int:
+    """Print ``microscout: error: MESSAGE`` as exactly one line on stderr; return ``code``."""
+    print(f"microscout: error: {one_line(message)}", file=sys.stderr)
     return code
 
 

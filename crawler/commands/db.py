@@ -2,33 +2,64 @@
 
 from __future__ import annotations
 
-from crawler.commands.common import database_url, fail, say
-from models import DatabaseUnavailable, make_engine, mask_url, migrate
+import argparse
+from pathlib import Path
+
+from alembic.util import CommandError
+from sqlalchemy.exc import SQLAlchemyError
+
+from crawler.commands.common import database_url, fail, project_settings, say
+from models import DatabaseUnavailable, check_connection, make_engine, mask_url, migrate
 
 
 def add_parser(subparsers) -> None:
+    # --database-url is accepted before and after the sub-command (``db --database-url URL upgrade``
+    # and ``db upgrade --database-url URL``); SUPPRESS keeps the sub-command from resetting it.
+    url_option = argparse.ArgumentParser(add_help=False)
+    url_option.add_argument("--database-url", default=argparse.SUPPRESS,
+                            help="override MICROSCOUT_DATABASE_URL")
     parser = subparsers.add_parser("db", help="migrate the warehouse, load spooled batches")
     parser.add_argument("--database-url", help="override MICROSCOUT_DATABASE_URL")
     sub = parser.add_subparsers(dest="db_command", required=True)
-    up = sub.add_parser("upgrade", help="apply migrations (default: to head)")
+    up = sub.add_parser("upgrade", parents=[url_option], help="apply migrations (default: to head)")
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(func=upgrade)
-    down = sub.add_parser("downgrade", help="revert migrations to REVISION ('base' = empty)")
+    down = sub.add_parser("downgrade", parents=[url_option],
+                          help="revert migrations to REVISION ('base' = empty)")
     down.add_argument("revision")
     down.set_defaults(func=downgrade)
-    sub.add_parser("current", help="print the current revision").set_defaults(func=current)
-    spool = sub.add_parser("load-spool", help="load batches spooled while the database was down")
+    sub.add_parser("current", parents=[url_option],
+                   help="print the current revision").set_defaults(func=current)
+    spool = sub.add_parser("load-spool", parents=[url_option],
+                           help="load batches spooled while the database was down")
     spool.add_argument("--spool-dir", help="override MICROSCOUT_SPOOL_DIR")
     spool.set_defaults(func=load_spool)
+
+
+#: What can go wrong once the URL is known, each reported as one line (password masked).
+DATABASE_ERRORS = (DatabaseUnavailable, CommandError, SQLAlchemyError, OSError)
+
+
+def _database_error(url: str, exc: Exception) -> int:
+    if isinstance(exc, DatabaseUnavailable):  # already names the masked URL
+        return fail(exc)
+    if isinstance(exc, OSError):  # e.g. the folder of a SQLite file cannot be created
+        what = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else exc
+        return fail(f"cannot use {mask_url(url)}: {what}")
+    if isinstance(exc, SQLAlchemyError):
+        reason = getattr(exc, "orig", None) or exc
+        return fail(f"{mask_url(url)}: {type(reason).__name__}: {reason}")
+    return fail(f"{mask_url(url)}: {exc}")  # alembic: unknown revision, relative step too far
 
 
 def upgrade(args) -> int:
     url = database_url(args)
     try:
         migrate.upgrade(url, args.revision)
-    except DatabaseUnavailable as exc:
-        return fail(str(exc))
-    say(f"{mask_url(url)} is at revision {migrate.current(url)}")
+        revision = migrate.current(url)
+    except DATABASE_ERRORS as exc:
+        return _database_error(url, exc)
+    say(f"{mask_url(url)} is at revision {revision or 'base'}")
     return 0
 
 
@@ -36,9 +67,10 @@ def downgrade(args) -> int:
     url = database_url(args)
     try:
         migrate.downgrade(url, args.revision)
-    except DatabaseUnavailable as exc:
-        return fail(str(exc))
-    say(f"{mask_url(url)} is at revision {migrate.current(url) or 'base'}")
+        revision = migrate.current(url)
+    except DATABASE_ERRORS as exc:
+        return _database_error(url, exc)
+    say(f"{mask_url(url)} is at revision {revision or 'base'}")
     return 0
 
 
@@ -46,28 +78,39 @@ def current(args) -> int:
     url = database_url(args)
     try:
         revision = migrate.current(url)
-    except DatabaseUnavailable as exc:
-        return fail(str(exc))
+    except DATABASE_ERRORS as exc:
+        return _database_error(url, exc)
     print(revision or "base")
     return 0
 
 
 def load_spool(args) -> int:
-    from scrapy.utils.project import get_project_settings
-
-    from models.db import check_connection
     from models.spool import load_spool as load
+    from models.spool import spool_files
 
     url = database_url(args)
-    spool_dir = args.spool_dir or get_project_settings().get("MICROSCOUT_SPOOL_DIR")
+    if args.spool_dir:
+        spool_dir = Path(args.spool_dir)
+        if not spool_dir.is_dir():
+            return fail(f"no spool directory {spool_dir}")
+    else:
+        # project_settings(), not get_project_settings(): outside the repository (no scrapy.cfg)
+        # the latter does not find crawler/settings.py and has no MICROSCOUT_SPOOL_DIR.
+        spool_dir = Path(project_settings().get("MICROSCOUT_SPOOL_DIR"))
+    engine = None
     try:
+        if spool_files(spool_dir):
+            migrate.upgrade(url)  # as `sweep` does: the spooled runs need the current tables
         engine = make_engine(url)
         check_connection(engine)
         totals = load(engine, spool_dir)
-    except DatabaseUnavailable as exc:
-        return fail(str(exc))
     except ValueError as exc:
         return fail(f"spool file unreadable: {exc}")
+    except DATABASE_ERRORS as exc:
+        return _database_error(url, exc)
+    finally:
+        if engine is not None:
+            engine.dispose()
     say(f"loaded {totals['records']} records from {totals['files']} spool files "
         f"({totals['runs']} runs) into {mask_url(url)}")
     return 0

@@ -14,7 +14,8 @@ DEMO_PLATFORMS = "mastodon,instagram,tiktok,youtube,bluesky"
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("demo", help="offline demo: sweep the local sandbox into SQLite")
-    parser.add_argument("--accounts", type=int, default=300, help="sandbox accounts per platform (default 300)")
+    parser.add_argument("--accounts", type=int, default=300,
+                        help="sandbox accounts per platform (default 300)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--tags", default=DEMO_TAGS)
     parser.add_argument("--platforms", default=DEMO_PLATFORMS,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import fields, is_dataclass
+from datetime import date, datetime
 from pathlib import Path
 
+from crawler.commands.common import fail
 from crawler.items import RejectedItem
 from crawler.parsers import PARSER_MODULES, BlockedPage, UnrecognisedDocument, parser_for
 
@@ -30,15 +33,23 @@ def documents(path: Path, url: str | None):
     if path.suffix in (".yaml", ".yml") or head.startswith(b"interactions:"):
         import yaml
 
-        cassette = yaml.safe_load(data)
-        if not isinstance(cassette, dict) or "interactions" not in cassette:
+        try:
+            cassette = yaml.safe_load(data)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or type(exc).__name__
+            raise UnrecognisedDocument(f"not valid YAML{where}: {problem}") from None
+        if not isinstance(cassette, dict) or not isinstance(cassette.get("interactions"), list):
             raise UnrecognisedDocument("a YAML file that is not a vcrpy cassette")
         for interaction in cassette["interactions"]:
+            if not isinstance(interaction, dict):
+                raise UnrecognisedDocument("a vcrpy cassette with a malformed interaction")
             response = interaction.get("response") or {}
             body = (response.get("body") or {}).get("string", "")
             headers = {k: v[0] if isinstance(v, list) and v else v
                        for k, v in (response.get("headers") or {}).items()}
-            yield body, interaction.get("request", {}).get("uri"), headers
+            yield body, (interaction.get("request") or {}).get("uri"), headers
     else:
         yield data, url, None
 
@@ -51,6 +62,28 @@ def as_json(item) -> dict:
             value = [as_json(v) if is_dataclass(v) else v for v in value]
         record[field.name] = value
     return record
+
+
+def json_value(value):
+    """JSON for what items hold besides JSON types: ISO 8601 times, decoded bytes."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
+
+
+def _stdout_closed() -> None:
+    """The reader went away (``microscout parse ... | head``): silence the final flush."""
+    try:
+        fileno = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation: pytest's capture
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fileno)
+    finally:
+        os.close(devnull)
 
 
 def run(args) -> int:
@@ -73,14 +106,20 @@ def run(args) -> int:
             for item in items:
                 if chain is not None:
                     item = chain.process(item)
-                print(json.dumps(as_json(item), default=str, ensure_ascii=False))
+                print(json.dumps(as_json(item), default=json_value, ensure_ascii=False))
                 count += 1
         if count == 0:
             raise UnrecognisedDocument("no items found")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_closed()
+        return 0
     except FileNotFoundError:
-        print(f"microscout parse: no such file: {args.file}", file=sys.stderr)
-        return 2
+        return fail(f"no such file: {args.file}")
+    except IsADirectoryError:
+        return fail(f"{args.file} is a directory, not a file")
+    except OSError as exc:
+        return fail(f"cannot read {exc.filename or args.file}: {exc.strerror or exc}")
     except (UnrecognisedDocument, ValueError) as exc:
-        print(f"microscout parse: cannot read {args.file} as {args.platform}: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"cannot read {args.file} as {args.platform}: {exc}")
     return 0

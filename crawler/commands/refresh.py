@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from crawler.commands.common import fail
 from pathlib import Path
 
+from crawler.commands.common import fail
 from crawler.commands.sweep import PLATFORM_SPIDERS, PLATFORMS, crawl, load_spider, overrides_from
 
 
