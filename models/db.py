@@ -40,7 +40,12 @@ def make_engine(url: str | URL, **kwargs) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseUnavailable(
+                    f"cannot use {mask_url(parsed)}: {exc.strerror or exc}: {folder}") from None
     else:
         kwargs.setdefault("pool_pre_ping", True)
     try:

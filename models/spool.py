@@ -42,8 +42,10 @@ def load_file(engine: Engine, path: Path) -> dict:
             batch.clear()
 
     spider = None
-    for line in _read(path):
+    for number, line in enumerate(_read(path), 1):
         run = line.pop("run", None) or {}
+        if not run.get("run_key"):
+            raise ValueError(f"{path}:{number}: a spooled record without its run")
         if run.get("run_key") != run_key:
             flush()
             run_key, spider = run.get("run_key"), run.get("spider")

@@ -610,7 +610,8 @@ def _looks_like_item(data: Mapping[str, Any]) -> bool:
 def _item_list(data: Mapping[str, Any]) -> list | None:
     """The body's video list (the first non-empty of the known keys), None if it has none."""
     lists = [data[key] for key in ("itemList", "items", "itemListData")
-             if isinstance(data.get(key), list)]
+             if isinstance(data.get(key), list)
+             and all(isinstance(entry, Mapping) and _looks_like_item(entry) for entry in data[key])]
     return next((value for value in lists if value), lists[0] if lists else None)
 
 

@@ -368,7 +368,7 @@ def parse_data(data: Any, *, ctx: _Context | None = None) -> list:
         return parse_videos_list(data, ctx=ctx)
     if "error" in data and isinstance(data["error"], Mapping):
         raise _api_error(data["error"])
-    if "contents" in data or "header" in data or "metadata" in data or any(
+    if any(isinstance(data.get(key), Mapping) for key in ("contents", "header", "metadata")) or any(
             key in data for key in ("onResponseReceivedActions", "onResponseReceivedEndpoints",
                                     "continuationContents")):
         return parse_browse(data, ctx=ctx)
