@@ -24,10 +24,11 @@ argument            meaning                                                     
 ==================  ===========================================================  ==========
 
 At least one of ``tags``, ``handles``, ``handles_file`` or ``max_age`` is required. A refresh
-reads the stale accounts from the warehouse (``MICROSCOUT_DATABASE_URL``) when the crawl starts. ``job`` (or scrapyd's
-``_job``) labels the run. Unknown arguments are refused (a typo would otherwise be ignored
-silently), except ``_``-prefixed ones that schedulers such as scrapyd add. ``spider.run_args``
-holds the validated values as a JSON-serialisable dict for the warehouse's ``crawl_runs`` record.
+reads the stale accounts from the warehouse (``MICROSCOUT_DATABASE_URL``) when the crawl starts.
+``job`` (or scrapyd's ``_job``) labels the run. Unknown arguments are refused (a typo would
+otherwise be ignored silently), except ``_``-prefixed ones that schedulers such as scrapyd
+add. ``spider.run_args`` holds the validated values as a JSON-serialisable dict for the
+warehouse's ``crawl_runs`` record.
 """
 
 from __future__ import annotations
@@ -40,10 +41,63 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
 
 _TAG = re.compile(r"^\w+$")
 _USER = re.compile(r"^[\w.\-]+$")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9\-.]*[a-z0-9])?(:\d{1,5})?$")
+
+
+#: Characters of a body kept as the quarantine payload of a failed or unreadable response.
+PAYLOAD_CHARS = 2000
+
+
+def normalize_base_url(value: Any, *, name: str = "base_url", example: str = "https://www.example.com",
+                       allow_path: bool = False) -> str:
+    """'www.example.com' / 'https://WWW.example.com/' -> 'https://www.example.com'.
+
+    http:// is accepted (the sandbox runs on http://127.0.0.1:PORT); a query or fragment is
+    refused, and a path too unless ``allow_path`` (API bases such as .../youtube/v3).
+    """
+    text = str(value or "").strip().rstrip("/")
+    if not text:
+        raise ValueError(f"{name} must not be empty (e.g. {example})")
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    try:
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ValueError(f"{name} must be a URL like {example}, got {value!r}")
+    if parts.query or parts.fragment or (parts.path not in ("", "/") and not allow_path):
+        raise ValueError(f"{name} must be a base URL without a path, got {value!r}")
+    return f"{parts.scheme}://{parts.netloc.lower()}{parts.path if allow_path else ''}"
+
+
+def body_text(response: Response) -> str:
+    if isinstance(response, TextResponse):
+        return response.text
+    return response.body.decode("utf-8", errors="replace")
+
+
+def describe_failure(failure: Failure) -> tuple[str, str, str | None]:
+    """(reason, detail, payload) of a failed request: an HTTP error status (after retries), a
+    robots.txt refusal, or a network error. Spiders' errbacks turn it into a RejectedItem."""
+    if failure.check(HttpError):
+        response = failure.value.response
+        status = response.status
+        reason = {404: "not_found", 410: "not_found", 429: "rate_limited"}.get(status, "request_failed")
+        return reason, f"HTTP {status}", body_text(response)[:PAYLOAD_CHARS]
+    if failure.check(IgnoreRequest):
+        message = str(failure.value)
+        reason = "robots_disallowed" if "robots.txt" in message else "request_ignored"
+        return reason, message or "IgnoreRequest", None
+    return "request_failed", f"{type(failure.value).__name__}: {failure.value}", None
 
 
 def normalize_tag_arg(value: str) -> str:

@@ -61,14 +61,21 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import DontCloseSpider, IgnoreRequest
-from scrapy.http import JsonRequest, Request, Response, TextResponse
+from scrapy.http import JsonRequest, Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.items import HashtagSightingItem, ProfileItem, RejectedItem
 from crawler.parsers import BlockedPage, UnrecognisedDocument
 from crawler.parsers import bluesky as bsky
-from crawler.spiders.base import BaseSpider, SpiderArgs, read_handles_file
+from crawler.spiders.base import (
+    PAYLOAD_CHARS,
+    BaseSpider,
+    SpiderArgs,
+    body_text,
+    normalize_base_url,
+    read_handles_file,
+)
 
 #: The App View a logged-in crawl asks (the one the Bluesky app uses).
 AUTHED_APPVIEW = "https://api.bsky.app"
@@ -78,7 +85,6 @@ CREATE_SESSION = "com.atproto.server.createSession"
 RESOLVE_HANDLE = "com.atproto.identity.resolveHandle"
 #: Author-feed pages read at most per author while reposts leave it short of recent_posts.
 AUTHOR_FEED_PAGES = 3
-PAYLOAD_CHARS = 2000
 #: Stand-in tag that lets SpiderArgs validate a run that has only handles or feeds (see
 #: BlueskySpider.__init__); never requested.
 _PLACEHOLDER_TAG = "_bluesky_no_tags_"
@@ -105,30 +111,6 @@ def _split(value: Any) -> list[str]:
     return [part.strip() for part in parts if part.strip()]
 
 
-def _body_text(response: Response) -> str:
-    if isinstance(response, TextResponse):
-        return response.text
-    return response.body.decode("utf-8", errors="replace")
-
-
-def normalize_base_url(name: str, value: Any) -> str:
-    """'api.bsky.app' / 'https://API.bsky.app/' -> 'https://api.bsky.app' (http:// allowed:
-    the sandbox runs on http://127.0.0.1:PORT); a path, query or fragment is refused."""
-    text = str(value or "").strip().rstrip("/")
-    if not text:
-        raise ValueError(f"{name} must not be empty (e.g. {bsky.PUBLIC_APPVIEW})")
-    if "://" not in text:
-        text = "https://" + text
-    parts = urlsplit(text)
-    try:
-        port_ok = parts.port is None or 0 < parts.port < 65536
-    except ValueError:
-        port_ok = False
-    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
-        raise ValueError(f"{name} must be a URL like {bsky.PUBLIC_APPVIEW}, got {value!r}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError(f"{name} must be a base URL without a path, got {value!r}")
-    return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 def normalize_actor(value: str) -> str:
@@ -221,10 +203,11 @@ class BlueskySpider(BaseSpider):
         recent = self.args.recent_posts
         self.feed_limit = min(bsky.MAX_PAGE_LIMIT, max(1, recent + max(5, recent // 2)))
         appview = self.extra.get("appview")
-        self.appview = normalize_base_url("appview", appview) if appview else bsky.PUBLIC_APPVIEW
+        self.appview = (normalize_base_url(appview, name="appview", example=bsky.PUBLIC_APPVIEW)
+                        if appview else bsky.PUBLIC_APPVIEW)
         self._appview_given = bool(appview)
-        self.auth_host = normalize_base_url("auth_host",
-                                            self.extra.get("auth_host") or DEFAULT_AUTH_HOST)
+        self.auth_host = normalize_base_url(self.extra.get("auth_host") or DEFAULT_AUTH_HOST,
+                                            name="auth_host", example=DEFAULT_AUTH_HOST)
         self.allowed_domains = [urlsplit(self.appview).hostname or ""]
         self._identifier: str | None = None
         self._password: str | None = None
@@ -576,7 +559,7 @@ class BlueskySpider(BaseSpider):
         """Decode the body (``data = yield from self._json(...)``). A body that is not JSON is
         retried (_RETRYING) and, retries exhausted, rejected as bad_json (_GAVE_UP). With
         ``redact`` the payload is left out (a session body holds tokens)."""
-        text = _body_text(response)
+        text = body_text(response)
         try:
             return json.loads(text)
         except ValueError:
@@ -599,12 +582,12 @@ class BlueskySpider(BaseSpider):
     def _unexpected(self, response: Response, item_type: str, detail: str) -> RejectedItem:
         reason = "not_found" if "not found" in detail.lower() else "unexpected_body"
         return self._reject(reason, detail, response.url, item_type,
-                            payload=_body_text(response)[:PAYLOAD_CHARS])
+                            payload=body_text(response)[:PAYLOAD_CHARS])
 
     def _blocked(self, response: Response, exc: BlockedPage, item_type: str) -> RejectedItem:
         self._auth_hint(exc.reason, response.url)
         return self._reject(exc.reason, exc.detail or exc.reason, response.url, item_type,
-                            payload=_body_text(response)[:PAYLOAD_CHARS])
+                            payload=body_text(response)[:PAYLOAD_CHARS])
 
     def _auth_hint(self, reason: str, url: str) -> None:
         if reason != "auth_required" or self._auth_hint_logged:
@@ -652,7 +635,7 @@ class BlueskySpider(BaseSpider):
             reason, detail = self._http_error(response, kind)
             self._auth_hint(reason, request.url)
             if kind != "session":  # the login's answers stay out of the warehouse
-                payload = _body_text(response)[:PAYLOAD_CHARS]
+                payload = body_text(response)[:PAYLOAD_CHARS]
         elif failure.check(IgnoreRequest):
             message = str(failure.value)
             reason = "robots_disallowed" if "robots.txt" in message else "request_ignored"

@@ -54,22 +54,26 @@ from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from scrapy.downloadermiddlewares.retry import get_retry_request
-from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Request, Response, TextResponse
-from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.http import Request, Response
 from twisted.python.failure import Failure
 
 from crawler.items import HashtagSightingItem, ProfileItem, RejectedItem
 from crawler.parsers import BlockedPage, UnrecognisedDocument
 from crawler.parsers import instagram as ig
-from crawler.spiders.base import BaseSpider, read_handles_file
+from crawler.spiders.base import (
+    PAYLOAD_CHARS,
+    BaseSpider,
+    body_text,
+    describe_failure,
+    normalize_base_url,
+    read_handles_file,
+)
 
 DEFAULT_BASE_URL = "https://www.instagram.com"
 PAGE_SIZE = 50  # entries of a hashtag or user-media page (``first``)
 TIMELINE_POSTS = 12  # posts a profile body carries
 DEFAULT_RECENT_POSTS = TIMELINE_POSTS  # more costs a GraphQL page per author
 MAX_RECENT_POSTS = 200
-PAYLOAD_CHARS = 2000
 MAX_REDIRECTS = 3
 #: Answers the callbacks read themselves: redirects (login walls are not followed) and the
 #: client errors whose bodies say what happened (checkpoint_required, login_required, ...).
@@ -81,24 +85,6 @@ _USERNAME = re.compile(r"[a-z0-9._]{1,30}")
 Output = Iterator[Any]
 _NO_DATA: Any = object()  # what _read returns after dealing with a body that is not data
 
-
-def normalize_base_url(value: str) -> str:
-    """'www.instagram.com' / 'https://www.instagram.com/' -> 'https://www.instagram.com'."""
-    text = str(value or "").strip().rstrip("/")
-    if not text:
-        raise ValueError("base_url must not be empty (e.g. https://www.instagram.com)")
-    if "://" not in text:
-        text = "https://" + text
-    parts = urlsplit(text)
-    try:
-        port_ok = parts.port is None or 0 < parts.port < 65536
-    except ValueError:
-        port_ok = False
-    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
-        raise ValueError(f"base_url must be a URL like https://www.instagram.com, got {value!r}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError(f"base_url must be the site's base URL without a path, got {value!r}")
-    return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 def is_instagram_host(host: str) -> bool:
@@ -122,11 +108,6 @@ def normalize_instagram_handle(value: str) -> str:
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
-
-def _body_text(response: Response) -> str:
-    if isinstance(response, TextResponse):
-        return response.text
-    return response.body.decode("utf-8", errors="replace")
 
 
 def _header(response: Response, name: str) -> str | None:
@@ -429,7 +410,7 @@ class InstagramSpider(BaseSpider):
         if 300 <= status < 400:
             yield from self._redirected(response, item_type)
             return _NO_DATA
-        text = _body_text(response)
+        text = body_text(response)
         if text.lstrip().startswith(("{", "[", "for (;;);")):
             try:
                 data: Any = json.loads(text.lstrip().removeprefix("for (;;);"))
@@ -482,7 +463,7 @@ class InstagramSpider(BaseSpider):
         """A login wall, checkpoint or rate-limit body: recorded (rate limits retried first)."""
         if exc.reason == "rate_limited":
             yield from self._retry_or_reject(response, "rate_limited", item_type,
-                                             _body_text(response))
+                                             body_text(response))
             return
         self.stat(f"blocked/{exc.reason}")
         self.logger.warning("%s: %s (%s)", exc.reason, response.url, exc.detail or "blocked")
@@ -503,7 +484,7 @@ class InstagramSpider(BaseSpider):
     def _reject(self, response: Response, reason: str, item_type: str,
                 detail: str | None = None) -> RejectedItem:
         return RejectedItem(reason=reason, detail=detail, platform=self.platform,
-                            payload=_body_text(response)[:PAYLOAD_CHARS] or None,
+                            payload=body_text(response)[:PAYLOAD_CHARS] or None,
                             source_url=response.url, item_type=item_type)
 
     def _after_failure(self, request: Request | None) -> Output:
@@ -521,21 +502,7 @@ class InstagramSpider(BaseSpider):
         request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
         kind = request.meta.get("microscout_kind")
         item_type = "HashtagSightingItem" if kind in ("tag", "owner") else "ProfileItem"
-        payload = None
-        if failure.check(HttpError):
-            response = failure.value.response
-            status = response.status
-            reason = {404: "not_found", 410: "not_found", 429: "rate_limited"}.get(
-                status, "request_failed")
-            detail = f"HTTP {status}"
-            payload = _body_text(response)[:PAYLOAD_CHARS]
-        elif failure.check(IgnoreRequest):
-            message = str(failure.value)
-            reason = "robots_disallowed" if "robots.txt" in message else "request_ignored"
-            detail = message or "IgnoreRequest"
-        else:
-            reason = "request_failed"
-            detail = f"{type(failure.value).__name__}: {failure.value}"
+        reason, detail, payload = describe_failure(failure)
         self.logger.warning("%s: %s (%s)", reason, request.url, detail)
         yield RejectedItem(reason=reason, detail=detail, platform=self.platform, payload=payload,
                            source_url=request.url, item_type=item_type)

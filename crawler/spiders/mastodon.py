@@ -36,8 +36,7 @@ from urllib.parse import quote, urlsplit
 
 import scrapy
 from scrapy.downloadermiddlewares.retry import get_retry_request
-from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Request, Response, TextResponse
+from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 from w3lib.url import add_or_replace_parameter, url_query_parameter
@@ -50,46 +49,30 @@ from crawler.parsers.mastodon import (
     parse_statuses,
     sightings,
 )
-from crawler.spiders.base import BaseSpider
+from crawler.spiders.base import (
+    PAYLOAD_CHARS,
+    BaseSpider,
+    body_text,
+    describe_failure,
+    normalize_base_url,
+)
 
 DEFAULT_INSTANCE = "https://mastodon.social"
-PAYLOAD_CHARS = 2000
 PAGE_SIZE = 40  # the API's maximum for timelines and account statuses
 
 Output = Iterator[scrapy.Request | Any]
 _NO_JSON: Any = object()  # what _json returns after handling a body that is not JSON
 
 
-def normalize_instance(value: str) -> str:
-    """'mastodon.social' / 'https://mastodon.social/' -> 'https://mastodon.social'.
 
-    http:// is accepted (the sandbox runs on http://127.0.0.1:PORT); a path is refused.
-    """
-    text = str(value or "").strip().rstrip("/")
-    if not text:
-        raise ValueError("instance must not be empty (e.g. https://mastodon.social)")
-    if "://" not in text:
-        text = "https://" + text
-    parts = urlsplit(text)
-    try:
-        port_ok = parts.port is None or 0 < parts.port < 65536
-    except ValueError:
-        port_ok = False
-    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
-        raise ValueError(f"instance must be a URL like https://mastodon.social, got {value!r}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError(f"instance must be the server's base URL without a path, got {value!r}")
-    return f"{parts.scheme}://{parts.netloc.lower()}"
+def normalize_instance(value: str) -> str:
+    """'mastodon.social' / 'https://mastodon.social/' -> 'https://mastodon.social'."""
+    return normalize_base_url(value, name="instance", example="https://mastodon.social")
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
-
-def _body_text(response: Response) -> str:
-    if isinstance(response, TextResponse):
-        return response.text
-    return response.body.decode("utf-8", errors="replace")
 
 
 class MastodonSpider(BaseSpider):
@@ -268,7 +251,7 @@ class MastodonSpider(BaseSpider):
               discovered_via: str | None = None) -> Generator[Any, None, Any]:
         """Decode the body (``data = yield from self._json(...)``); for a body that is not
         JSON, yield its retry (or, retries exhausted, the RejectedItem) and return _NO_JSON."""
-        text = _body_text(response)
+        text = body_text(response)
         try:
             return json.loads(text)
         except ValueError:
@@ -295,7 +278,7 @@ class MastodonSpider(BaseSpider):
             reason=reason,
             detail="; ".join(filter(None, [detail, str(error) if error else None])) or None,
             platform=self.platform,
-            payload=_body_text(response)[:PAYLOAD_CHARS],
+            payload=body_text(response)[:PAYLOAD_CHARS],
             source_url=response.url,
             item_type=item_type,
         )
@@ -305,22 +288,9 @@ class MastodonSpider(BaseSpider):
         request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
         kind = request.meta.get("microscout_kind")
         item_type = "HashtagSightingItem" if kind == "tag" else "ProfileItem"
-        payload = None
-        if failure.check(HttpError):
-            response = failure.value.response
-            status = response.status
-            reason = {404: "not_found", 410: "not_found"}.get(status, "request_failed")
-            detail = f"HTTP {status}"
-            if kind == "lookup":
-                detail += f" for {request.cb_kwargs.get('handle')}"
-            payload = _body_text(response)[:PAYLOAD_CHARS]
-        elif failure.check(IgnoreRequest):
-            message = str(failure.value)
-            reason = "robots_disallowed" if "robots.txt" in message else "request_ignored"
-            detail = message or "IgnoreRequest"
-        else:
-            reason = "request_failed"
-            detail = f"{type(failure.value).__name__}: {failure.value}"
+        reason, detail, payload = describe_failure(failure)
+        if kind == "lookup" and failure.check(HttpError):
+            detail += f" for {request.cb_kwargs.get('handle')}"
         self.logger.warning("%s: %s (%s)", reason, request.url, detail)
         yield RejectedItem(reason=reason, detail=detail, platform=self.platform, payload=payload,
                            source_url=request.url, item_type=item_type)

@@ -48,7 +48,7 @@ from urllib.parse import urlencode, urlsplit
 
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Request, Response, TextResponse
+from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
@@ -56,12 +56,18 @@ from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedIt
 from crawler.middlewares import RateLimitMiddleware
 from crawler.parsers import BlockedPage, UnrecognisedDocument
 from crawler.parsers import tiktok as tt
-from crawler.spiders.base import BaseSpider, read_handles_file
+from crawler.spiders.base import (
+    PAYLOAD_CHARS,
+    BaseSpider,
+    body_text,
+    describe_failure,
+    normalize_base_url,
+    read_handles_file,
+)
 from pipelines.values import UnreadableValue, parse_count
 
 DEFAULT_BASE_URL = "https://www.tiktok.com"
 DEFAULT_BLOCK_BACKOFF = 60.0
-PAYLOAD_CHARS = 2000
 LIST_COUNT = tt.DEFAULT_PAGE_SIZE  # 35, the web app's page size
 #: authorStats are rounded to three significant figures: 0.5% off at most.
 ROUNDING_MARGIN = 0.01
@@ -73,30 +79,6 @@ _NO_DATA: Any = object()
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
-
-def body_text(response: Response) -> str:
-    if isinstance(response, TextResponse):
-        return response.text
-    return response.body.decode("utf-8", errors="replace")
-
-
-def normalize_base_url(value: str, *, name: str = "base_url") -> str:
-    """'www.tiktok.com' / 'https://www.tiktok.com/' -> 'https://www.tiktok.com' (http:// is
-    accepted for the sandbox; a path may follow the host only for API bases)."""
-    text = str(value or "").strip().rstrip("/")
-    if not text:
-        raise ValueError(f"{name} must not be empty")
-    if "://" not in text:
-        text = "https://" + text
-    parts = urlsplit(text)
-    try:
-        port_ok = parts.port is None or 0 < parts.port < 65536
-    except ValueError:
-        port_ok = False
-    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or (
-            parts.query or parts.fragment):
-        raise ValueError(f"{name} must be a URL like https://www.example.com, got {value!r}")
-    return f"{parts.scheme}://{parts.netloc.lower()}{parts.path}"
 
 
 def site_domain(host: str) -> str:
@@ -133,10 +115,8 @@ class VideoSpider(BaseSpider):
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
-        self.base_url = normalize_base_url(self.extra.get("base_url") or self.default_base_url)
-        if urlsplit(self.base_url).path:
-            raise ValueError(f"base_url must be the site's address without a path, "
-                             f"got {self.extra.get('base_url')!r}")
+        self.base_url = normalize_base_url(self.extra.get("base_url") or self.default_base_url,
+                                           example=self.default_base_url)
         self.hl = str(self.extra.get("hl") or "en").strip()
         if not self.hl.replace("-", "").replace("_", "").isalnum() or len(self.hl) > 12:
             raise ValueError(f"hl must be a language code like en or pt-BR, got {self.hl!r}")
@@ -315,20 +295,8 @@ class VideoSpider(BaseSpider):
             reason, detail = blocked.reason, blocked.detail or None
             if failure.check(HttpError):
                 payload = body_text(failure.value.response)[:PAYLOAD_CHARS]
-        elif failure.check(HttpError):
-            response = failure.value.response
-            status = response.status
-            reason = {404: "not_found", 410: "not_found", 429: "rate_limited"}.get(
-                status, "request_failed")
-            detail = f"HTTP {status}"
-            payload = body_text(response)[:PAYLOAD_CHARS]
-        elif failure.check(IgnoreRequest):
-            message = str(failure.value)
-            reason = "robots_disallowed" if "robots.txt" in message else "request_ignored"
-            detail = message or "IgnoreRequest"
         else:
-            reason = "request_failed"
-            detail = f"{type(failure.value).__name__}: {failure.value}"
+            reason, detail, payload = describe_failure(failure)
         self.logger.warning("%s: %s (%s)", reason, request.url, detail)
         yield RejectedItem(reason=reason, detail=detail, platform=self.platform, payload=payload,
                            source_url=request.url, item_type=item_type)

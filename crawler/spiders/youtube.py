@@ -66,15 +66,8 @@ from twisted.python.failure import Failure
 from crawler.cassette import DEFAULT_FILTER_HEADERS
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem
 from crawler.parsers import youtube as yt
-from crawler.spiders.base import read_handles_file
-from crawler.spiders.tiktok import (
-    _NO_DATA,
-    Output,
-    VideoSpider,
-    body_text,
-    normalize_base_url,
-    site_domain,
-)
+from crawler.spiders.base import body_text, normalize_base_url, read_handles_file
+from crawler.spiders.tiktok import _NO_DATA, Output, VideoSpider, site_domain
 
 DEFAULT_BASE_URL = yt.BASE_URL
 DEFAULT_API_BASE = yt.DATA_API_URL
@@ -142,7 +135,7 @@ class YouTubeSpider(VideoSpider):
         self.args.handles_file = str(handles_file) if handles_file else None
         self.args.handles = [self._channel_ids.get(h, h) for h in self.args.handles]
         self.api_base = normalize_base_url(self.extra.get("api_base") or DEFAULT_API_BASE,
-                                           name="api_base")
+                                           name="api_base", example=DEFAULT_API_BASE, allow_path=True)
         self.source = str(self.extra.get("source") or "auto").strip().lower()
         if self.source not in SOURCES:
             raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {self.source!r}")
