@@ -48,6 +48,12 @@ def make_engine(url: str | URL, **kwargs) -> Engine:
                     f"cannot use {mask_url(parsed)}: {exc.strerror or exc}: {folder}") from None
     else:
         kwargs.setdefault("pool_pre_ping", True)
+        if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
+            # No server-side prepared statements: psycopg prepares a query after 5 runs, and
+            # PostgreSQL then may switch to a generic plan costed on the empty tables a load
+            # starts with: the id look-ups (platform = $1 AND post_id IN (...)) became
+            # sequential scans, 3 s each at 180,000 posts, instead of index scans.
+            kwargs.setdefault("connect_args", {}).setdefault("prepare_threshold", None)
     try:
         engine = create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ArgumentError, ImportError) as exc:
