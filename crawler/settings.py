@@ -49,6 +49,8 @@ MICROSCOUT_ENGAGEMENT_POSTS = int(_env("MICROSCOUT_ENGAGEMENT_POSTS", "12") or 1
 MICROSCOUT_TAXONOMY = _env("MICROSCOUT_TAXONOMY")
 #: Optional trained niche model (``microscout niches train``), blended with the taxonomy.
 MICROSCOUT_NICHE_MODEL = _env("MICROSCOUT_NICHE_MODEL")
+#: Share of the trained niche model in the blend with the taxonomy (0..1; 0 = taxonomy only).
+MICROSCOUT_NICHE_MODEL_WEIGHT = float(_env("MICROSCOUT_NICHE_MODEL_WEIGHT", "0.5") or 0.5)
 
 # --- Crawling ------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = (_env("MICROSCOUT_ROBOTSTXT_OBEY", "true") or "true").lower() != "false"

@@ -172,11 +172,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
                                 labels=pinned)
             say(f"{args.cv}-fold cross-validation done in {time.monotonic() - started:.0f} s "
                 f"({', '.join(cv.chosen)})")
-            reports += [cv.model, cv.blend]
+            reports.append(cv.model)
+            if cv.blend is not None:
+                reports.append(cv.blend)
             mean, sd = cv.spread(cv.fold_macro_f1)
             bmean, bsd = cv.spread(cv.blend_fold_macro_f1)
             summary += [f"model ({args.cv}-fold CV) {cv.model.macro_f1:.3f} (folds {mean:.3f} ± {sd:.3f})",
-                        f"blend w={weight:g} (CV) {cv.blend.macro_f1:.3f} (folds {bmean:.3f} ± {bsd:.3f})"]
+                        f"blend w={weight:g} (CV) {reports[-1].macro_f1:.3f} (folds {bmean:.3f} ± {bsd:.3f})"]
     except (RecordError, NicheModelError, TaxonomyError, ValueError) as exc:
         return fail(str(exc))
     print(format_reports(reports))
