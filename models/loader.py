@@ -9,22 +9,18 @@ loaders take row locks in the same order and do not deadlock each other.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, case, delete, func, select, update
+from sqlalchemy import Connection, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from models.tables import (
     CrawlRun,
-    Hashtag,
-    HashtagSighting,
-    Post,
-    PostHashtag,
     Profile,
-    ProfileNiche,
     ProfileSnapshot,
     RejectedRecord,
 )
@@ -83,18 +79,59 @@ def _chunks(values: Sequence, size: int = CHUNK):
         yield values[start:start + size]
 
 
-def _ids_by(conn: Connection, id_col, platform_col, key_col, pairs: Iterable[tuple[str, str]]) -> dict:
-    """{(platform, key): id} for the given pairs, looked up per platform in chunks."""
-    by_platform: dict[str, list[str]] = {}
-    for platform, key in pairs:
-        by_platform.setdefault(platform, []).append(key)
+# --- the hot path: plain SQL through the driver ------------------------------------------------
+# Batches go straight to the DB-API's executemany: SQLAlchemy's per-row parameter processing
+# cost more than the database's own work (profiled: 8.3 s vs 1.4 s for 10,000 profiles on SQLite).
+# Table and column names below are this module's constants; every value is a bound parameter.
+
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _when(conn: Connection):
+    """Datetimes as the dialect stores them (SQLite: SQLAlchemy's text form, in UTC)."""
+    return _sqlite_time if conn.dialect.name == "sqlite" else _same
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@functools.lru_cache(maxsize=65536)  # a batch repeats its fetched_at on every post
+def _sqlite_time(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _upsert_sql(conn: Connection, table: str, columns: Sequence[str], keys: Sequence[str],
+                updates: dict[str, str] | None = None) -> str:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET col = <sql> (DO NOTHING without updates)."""
+    marks = ", ".join([_mark(conn)] * len(columns))
+    action = ("DO UPDATE SET " + ", ".join(f"{col} = {sql}" for col, sql in updates.items())
+              if updates else "DO NOTHING")
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "  # noqa: S608
+            f"ON CONFLICT ({', '.join(keys)}) {action}")
+
+
+def _executemany(conn: Connection, sql: str, rows: Sequence[tuple]) -> None:
+    if rows:
+        conn.exec_driver_sql(sql, list(rows))
+
+
+def _ids_by(conn: Connection, table: str, key: str, pairs: Iterable[tuple[str, str]]) -> dict:
+    """{(platform, key): id} of rows of ``table`` for the given pairs, per platform in chunks."""
+    by_platform: dict[str, set[str]] = {}
+    for platform, value in pairs:
+        by_platform.setdefault(platform, set()).add(value)
     found: dict[tuple[str, str], int] = {}
-    stmt = select(id_col, key_col).where(platform_col == bindparam("p"),
-                                         key_col.in_(bindparam("keys", expanding=True)))
-    for platform, keys in by_platform.items():
-        for chunk in _chunks(sorted(set(keys))):
-            for row_id, key in conn.execute(stmt, {"p": platform, "keys": list(chunk)}):
-                found[(platform, key)] = row_id
+    mark = _mark(conn)
+    for platform, values in by_platform.items():
+        for chunk in _chunks(sorted(values)):
+            sql = (f"SELECT id, {key} FROM {table} WHERE platform = {mark} "  # noqa: S608
+                   f"AND {key} IN ({', '.join([mark] * len(chunk))})")
+            for row_id, value in conn.exec_driver_sql(sql, (platform, *chunk)):
+                found[(platform, value)] = row_id
     return found
 
 
@@ -231,10 +268,10 @@ def _rename_handles(conn: Connection, profiles: Sequence[dict]) -> None:
               for p in profiles if p.get("platform_user_id")}
     if not wanted:
         return
-    existing = _ids_by(conn, table.c.id, table.c.platform, table.c.platform_user_id, wanted)
+    existing = _ids_by(conn, "profiles", "platform_user_id", wanted)
     if not existing:
         return
-    taken = _ids_by(conn, table.c.id, table.c.platform, table.c.handle,
+    taken = _ids_by(conn, "profiles", "handle",
                     [(platform, handle) for (platform, _), handle in wanted.items()])
     for (platform, user_id), row_id in sorted(existing.items()):
         handle = wanted[(platform, user_id)]
@@ -242,132 +279,140 @@ def _rename_handles(conn: Connection, profiles: Sequence[dict]) -> None:
             conn.execute(update(table).where(table.c.id == row_id).values(handle=handle))
 
 
+PROFILE_COLUMNS = ("platform", "handle", *PROFILE_FIELDS, "discovered_via", "first_seen_at",
+                   "last_seen_at")
+PROFILE_UPDATES = {
+    **{field: f"excluded.{field}" for field in PROFILE_FIELDS},
+    "discovered_via": "COALESCE(profiles.discovered_via, excluded.discovered_via)",
+    "first_seen_at": "CASE WHEN excluded.first_seen_at < profiles.first_seen_at "
+                     "THEN excluded.first_seen_at ELSE profiles.first_seen_at END",
+    "last_seen_at": "CASE WHEN excluded.last_seen_at > profiles.last_seen_at "
+                    "THEN excluded.last_seen_at ELSE profiles.last_seen_at END",
+}
+
+
 def _load_profiles(conn: Connection, profiles: Sequence[dict], now: datetime) -> dict:
     if not profiles:
         return {}
-    table = Profile.__table__
     _rename_handles(conn, profiles)
+    when = _when(conn)
     rows = []
     for p in profiles:
-        seen = as_datetime(p.get("fetched_at")) or now
-        row = {field: p.get(field) for field in PROFILE_FIELDS}
-        row.update(platform=p["platform"], handle=p["handle"], discovered_via=p.get("discovered_via"),
-                   first_seen_at=seen, last_seen_at=seen)
-        if row["platform_user_id"] is not None:
-            row["platform_user_id"] = str(row["platform_user_id"])
-        rows.append(row)
-    stmt = _insert(conn, table)
-    exc = stmt.excluded
-    set_ = {field: exc[field] for field in PROFILE_FIELDS}
-    set_["discovered_via"] = case((table.c.discovered_via.is_(None), exc.discovered_via),
-                                  else_=table.c.discovered_via)
-    set_["first_seen_at"] = case((exc.first_seen_at < table.c.first_seen_at, exc.first_seen_at),
-                                 else_=table.c.first_seen_at)
-    set_["last_seen_at"] = case((exc.last_seen_at > table.c.last_seen_at, exc.last_seen_at),
-                                else_=table.c.last_seen_at)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["platform", "handle"], set_=set_), rows)
-    return _ids_by(conn, table.c.id, table.c.platform, table.c.handle,
-                   [(p["platform"], p["handle"]) for p in profiles])
+        seen = when(as_datetime(p.get("fetched_at")) or now)
+        user_id = p.get("platform_user_id")
+        rows.append((p["platform"], p["handle"], None if user_id is None else str(user_id),
+                     *(p.get(field) for field in PROFILE_FIELDS[1:]), p.get("discovered_via"),
+                     seen, seen))
+    _executemany(conn, _upsert_sql(conn, "profiles", PROFILE_COLUMNS, ("platform", "handle"),
+                                   PROFILE_UPDATES), rows)
+    return _ids_by(conn, "profiles", "handle", [(p["platform"], p["handle"]) for p in profiles])
+
+
+SNAPSHOT_COLUMNS = ("profile_id", "crawl_run_id", "captured_at", *SNAPSHOT_FIELDS)
 
 
 def _load_snapshots(conn: Connection, run_id: int, profiles: Sequence[dict], ids: dict) -> None:
-    rows = []
-    for p in profiles:
-        row = {field: p.get(field) for field in SNAPSHOT_FIELDS}
-        row.update(profile_id=ids[(p["platform"], p["handle"])], crawl_run_id=run_id,
-                   captured_at=as_datetime(p.get("fetched_at")) or utcnow())
-        rows.append(row)
-    upsert(conn, ProfileSnapshot.__table__, rows, ["profile_id", "crawl_run_id"],
-           (*SNAPSHOT_FIELDS, "captured_at"))
+    when = _when(conn)
+    rows = [(ids[(p["platform"], p["handle"])], run_id, when(as_datetime(p.get("fetched_at")) or utcnow()),
+             *(p.get(field) for field in SNAPSHOT_FIELDS)) for p in profiles]
+    updates = {col: f"excluded.{col}" for col in ("captured_at", *SNAPSHOT_FIELDS)}
+    _executemany(conn, _upsert_sql(conn, "profile_snapshots", SNAPSHOT_COLUMNS,
+                                   ("profile_id", "crawl_run_id"), updates), rows)
 
 
-def _post_row(post: dict, platform: str, profile_id: int | None, seen: datetime) -> dict:
-    row = {field: post.get(field) for field in POST_FIELDS}
-    row.update(platform=platform, post_id=str(post["post_id"]), profile_id=profile_id,
-               posted_at=as_datetime(row["posted_at"]), first_seen_at=seen, last_seen_at=seen,
-               hashtags=post.get("hashtags") or ())
-    return row
+POST_COLUMNS = ("platform", "post_id", "profile_id", *POST_FIELDS, "first_seen_at", "last_seen_at")
+POST_UPDATES = {
+    **{field: f"excluded.{field}" for field in POST_FIELDS},
+    "last_seen_at": "excluded.last_seen_at",
+    "profile_id": "COALESCE(excluded.profile_id, posts.profile_id)",
+}
 
 
 def _load_posts(conn: Connection, profiles: Sequence[dict], profile_ids: dict,
                 standalone: Sequence[dict], now: datetime) -> int:
     """Posts of the batch's profiles, and posts seen on their own (listings without authors'
     counts): those are linked to their author when the account is already in the warehouse."""
-    posts: dict[tuple[str, str], dict] = {}
-    table = Post.__table__
-    authors = _ids_by(conn, Profile.__table__.c.id, Profile.__table__.c.platform,
-                      Profile.__table__.c.handle,
+    when = _when(conn)
+    posts: dict[tuple[str, str], tuple] = {}
+    tags: dict[tuple[str, str], Sequence[str]] = {}
+
+    def add(post: dict, platform: str, profile_id: int | None, seen: Any) -> None:
+        key = (platform, str(post["post_id"]))
+        values = [post.get(field) for field in POST_FIELDS]
+        values[POST_FIELDS.index("posted_at")] = when(as_datetime(post.get("posted_at")))
+        posts[key] = (platform, key[1], profile_id, *values, seen, seen)
+        tags[key] = post.get("hashtags") or ()
+
+    authors = _ids_by(conn, "profiles", "handle",
                       {(p["platform"], p["author_handle"]) for p in standalone if p.get("author_handle")})
     for post in standalone:
-        profile_id = authors.get((post["platform"], post.get("author_handle")))
-        row = _post_row(post, post["platform"], profile_id, as_datetime(post.get("seen_at")) or now)
-        posts[(row["platform"], row["post_id"])] = row
+        add(post, post["platform"], authors.get((post["platform"], post.get("author_handle"))),
+            when(as_datetime(post.get("seen_at")) or now))
     for p in profiles:
         profile_id = profile_ids[(p["platform"], p["handle"])]
-        seen = as_datetime(p.get("fetched_at")) or now
+        seen = when(as_datetime(p.get("fetched_at")) or now)
         for post in p.get("recent_posts") or ():
             if post.get("post_id"):
-                row = _post_row(post, post.get("platform") or p["platform"], profile_id, seen)
-                posts[(row["platform"], row["post_id"])] = row
+                add(post, post.get("platform") or p["platform"], profile_id, seen)
     if not posts:
         return 0
-    rows = [posts[key] for key in sorted(posts)]
-    tags_by_post = {(r["platform"], r["post_id"]): r.pop("hashtags") for r in rows}
-    upsert(conn, table, rows, ["platform", "post_id"], (*POST_FIELDS, "last_seen_at"),
-           set_={"profile_id": func.coalesce(_insert(conn, table).excluded.profile_id, table.c.profile_id)})
-    post_ids = _ids_by(conn, table.c.id, table.c.platform, table.c.post_id, posts)
-    tag_ids = _hashtag_ids(conn, {tag for tags in tags_by_post.values() for tag in tags})
-    links = sorted({(post_ids[key], tag_ids[tag]) for key, tags in tags_by_post.items() for tag in tags})
-    upsert(conn, PostHashtag.__table__, [{"post_id": a, "hashtag_id": b} for a, b in links],
-           ["post_id", "hashtag_id"])
-    return len(rows)
+    _executemany(conn, _upsert_sql(conn, "posts", POST_COLUMNS, ("platform", "post_id"), POST_UPDATES),
+                 [posts[key] for key in sorted(posts)])
+    post_ids = _ids_by(conn, "posts", "post_id", posts)
+    tag_ids = _hashtag_ids(conn, {tag for values in tags.values() for tag in values})
+    links = sorted({(post_ids[key], tag_ids[tag]) for key, values in tags.items() for tag in values})
+    _executemany(conn, _upsert_sql(conn, "post_hashtags", ("post_id", "hashtag_id"),
+                                   ("post_id", "hashtag_id")), links)
+    return len(posts)
 
 
 def _hashtag_ids(conn: Connection, tags: set[str]) -> dict[str, int]:
     if not tags:
         return {}
-    table = Hashtag.__table__
     ordered = sorted(tags)
-    upsert(conn, table, [{"tag": tag} for tag in ordered], ["tag"])
+    _executemany(conn, _upsert_sql(conn, "hashtags", ("tag",), ("tag",)), [(tag,) for tag in ordered])
+    mark = _mark(conn)
     found = {}
-    stmt = select(table.c.tag, table.c.id).where(table.c.tag.in_(bindparam("tags", expanding=True)))
     for chunk in _chunks(ordered):
-        found.update(dict(conn.execute(stmt, {"tags": list(chunk)}).all()))
+        sql = f"SELECT tag, id FROM hashtags WHERE tag IN ({', '.join([mark] * len(chunk))})"  # noqa: S608
+        found.update(dict(conn.exec_driver_sql(sql, tuple(chunk)).all()))
     return found
 
 
 def _load_niches(conn: Connection, profiles: Sequence[dict], ids: dict, now: datetime) -> None:
     """Replace each account's niche scores with the ones computed in this crawl."""
-    table = ProfileNiche.__table__
+    mark = _mark(conn)
     profile_ids = sorted({ids[(p["platform"], p["handle"])] for p in profiles})
     for chunk in _chunks(profile_ids):
-        conn.execute(delete(table).where(table.c.profile_id.in_(chunk)))
-    rows = []
-    for p in profiles:
-        profile_id = ids[(p["platform"], p["handle"])]
-        for niche, score in sorted((p.get("niches") or {}).items()):
-            rows.append({"profile_id": profile_id, "niche": niche, "score": float(score),
-                         "is_primary": niche == p.get("primary_niche"), "updated_at": now})
-    upsert(conn, table, rows, ["profile_id", "niche"], ("score", "is_primary", "updated_at"))
+        marks = ", ".join([mark] * len(chunk))
+        conn.exec_driver_sql(f"DELETE FROM profile_niches WHERE profile_id IN ({marks})",  # noqa: S608
+                             tuple(chunk))
+    updated = _when(conn)(now)
+    rows = [(ids[(p["platform"], p["handle"])], niche, float(score), niche == p.get("primary_niche"),
+             updated)
+            for p in profiles for niche, score in sorted((p.get("niches") or {}).items())]
+    _executemany(conn, _upsert_sql(
+        conn, "profile_niches", ("profile_id", "niche", "score", "is_primary", "updated_at"),
+        ("profile_id", "niche"),
+        {col: f"excluded.{col}" for col in ("score", "is_primary", "updated_at")}), rows)
+
+
+SIGHTING_COLUMNS = ("crawl_run_id", "hashtag_id", "platform", "post_id", "author_handle", "listing",
+                    "position", "seen_at")
 
 
 def _load_sightings(conn: Connection, run_id: int, sightings: Sequence[dict], now: datetime) -> None:
     if not sightings:
         return
+    when = _when(conn)
     tag_ids = _hashtag_ids(conn, {s["hashtag"] for s in sightings})
-    rows = [{
-        "crawl_run_id": run_id,
-        "hashtag_id": tag_ids[s["hashtag"]],
-        "platform": s["platform"],
-        "post_id": str(s["post_id"]),
-        "author_handle": s.get("author_handle"),
-        "listing": s.get("listing") or "recent",
-        "position": s.get("position"),
-        "seen_at": as_datetime(s.get("seen_at")) or now,
-    } for s in sightings]
-    upsert(conn, HashtagSighting.__table__, rows,
-           ["crawl_run_id", "hashtag_id", "platform", "post_id", "listing"],
-           ("author_handle", "position", "seen_at"))
+    rows = [(run_id, tag_ids[s["hashtag"]], s["platform"], str(s["post_id"]), s.get("author_handle"),
+             s.get("listing") or "recent", s.get("position"), when(as_datetime(s.get("seen_at")) or now))
+            for s in sightings]
+    updates = {col: f"excluded.{col}" for col in ("author_handle", "position", "seen_at")}
+    _executemany(conn, _upsert_sql(conn, "hashtag_sightings", SIGHTING_COLUMNS,
+                                   ("crawl_run_id", "hashtag_id", "platform", "post_id", "listing"),
+                                   updates), rows)
 
 
 def _load_rejected(conn: Connection, run_id: int, rejected: Sequence[dict], spider: str | None,
