@@ -195,7 +195,7 @@ def test_sigkilled_sweep_resumes_to_the_same_rows(tmp_path):
             time.sleep(0.2)
             try:
                 loaded = rows(resumed, "SELECT count(*) FROM profiles")[0][0]
-            except Exception:  # noqa: BLE001 - the database may be locked for a moment
+            except Exception:  # noqa: S112 - the database may be locked for a moment
                 continue
             if loaded >= max(5, len(expected) // 3):
                 break
@@ -207,8 +207,9 @@ def test_sigkilled_sweep_resumes_to_the_same_rows(tmp_path):
         subprocess.run(command(resumed, jobdir), cwd=tmp_path, env=env, check=True, capture_output=True,
                        timeout=300)
     assert rows(resumed, "SELECT handle FROM profiles ORDER BY handle") == expected
-    (runs, profiles, snapshots), = rows(resumed, "SELECT (SELECT count(*) FROM crawl_runs), "
-                                        "(SELECT count(*) FROM profiles), (SELECT count(*) FROM profile_snapshots)")
+    (runs, profiles, snapshots), = rows(
+        resumed, "SELECT (SELECT count(*) FROM crawl_runs), (SELECT count(*) FROM profiles), "
+                 "(SELECT count(*) FROM profile_snapshots)")
     assert (runs, snapshots) == (1, profiles)
 
 
