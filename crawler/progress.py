@@ -58,7 +58,8 @@ class ProgressLine:
         pages = self.stats.get_value("response_received_count", 0)
         loaded = self.stats.get_value("microscout/warehouse/items_loaded", 0)
         return (f"{self.name}: pages {pages} | profiles {self.counts['profiles']}"
-                f" | sightings {self.counts['sightings']} | quarantined {self.counts['quarantined']} | loaded {loaded}"
+                f" | sightings {self.counts['sightings']} | quarantined {self.counts['quarantined']}"
+                f" | loaded {loaded}"
                 f" | {pages / elapsed:.1f} pages/s | {elapsed:.0f}s")
 
     def report(self, final: bool = False) -> None:

@@ -52,7 +52,7 @@ def _call(base: str, endpoint: str, data: dict | None = None, files: bytes | Non
                                          .encode())
     else:
         request = urllib.request.Request(f"{base}/{endpoint}")
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - 127.0.0.1 only
+    with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
 

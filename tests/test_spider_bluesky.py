@@ -671,11 +671,11 @@ def test_logged_out_search_needing_auth_is_auth_required_and_handles_and_feeds_g
 @pytest.mark.slow
 def test_search_with_an_app_password_works_and_the_token_is_never_logged(auth_sandbox):
     identifier = e2e_app().names.handle(4)
-    login = urllib.request.Request(  # noqa: S310 - the local sandbox
+    login = urllib.request.Request(
         f"{auth_sandbox.base_url}/xrpc/com.atproto.server.createSession", method="POST",
         data=json.dumps({"identifier": identifier, "password": APP_PASSWORD}).encode(),
         headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(login, timeout=5) as answer:  # noqa: S310 - the local sandbox
+    with urllib.request.urlopen(login, timeout=5) as answer:
         token = json.loads(answer.read())["accessJwt"]
     tag = e2e_tags()[0]
     items = crawl(auth_sandbox.base_url,
