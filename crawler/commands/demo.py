@@ -44,7 +44,10 @@ def run(args) -> int:
                                                          platform=platform, rate_limit=1_000_000))
             say(f"sandbox {platform} with {args.accounts} accounts at {sandbox.base_url}")
             spider, base_argument = PLATFORMS[platform]
-            jobs.append((spider, {base_argument: sandbox.base_url, "tags": args.tags, "max_pages": 3,
+            # YouTube's robots.txt (which the sandbox copies) forbids the /youtubei/ continuations:
+            # its first hashtag page is all a polite crawler reads.
+            pages = 1 if platform == "youtube" else 3
+            jobs.append((spider, {base_argument: sandbox.base_url, "tags": args.tags, "max_pages": pages,
                                   "max_posts": 150}))
         code = crawl_many(jobs, {"MICROSCOUT_DATABASE_URL": url, "MICROSCOUT_PROGRESS": True,
                                  "LOG_LEVEL": "ERROR", "MICROSCOUT_PROGRESS_INTERVAL": 10,
