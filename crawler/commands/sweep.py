@@ -24,18 +24,21 @@ CSV_FIELDS = ["platform", "handle", "display_name", "followers", "following", "p
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("sweep", help="sweep hashtags (or handles) on one platform",
+    parser = subparsers.add_parser("sweep", help="sweep hashtags (or handles) on one or more platforms",
                                    description="Sweep hashtag listings, keep the authors in the "
-                                               "follower range, load them into the warehouse.")
+                                               "follower range, load them into the warehouse. "
+                                               "Several platforms crawl side by side.")
     add_crawl_options(parser)
     parser.set_defaults(func=run)
 
 
 def add_crawl_options(parser) -> None:
-    parser.add_argument("--platform", default="mastodon", choices=sorted(PLATFORM_SPIDERS))
+    parser.add_argument("--platform", default="mastodon",
+                        help=f"one or more of {','.join(PLATFORMS)}, comma-separated (default mastodon)")
     parser.add_argument("--base-url", "--instance", dest="base_url",
                         help="where the platform is: a Mastodon/Pixelfed instance (default "
-                             "https://mastodon.social), Bluesky App View, or a sandbox URL")
+                             "https://mastodon.social), Bluesky App View, or a sandbox URL; with "
+                             "several platforms, platform=URL pairs (instagram=http://...,tiktok=...)")
     parser.add_argument("--listing", help="which listing to sweep (Instagram all|top|recent; "
                                           "Bluesky latest|top)")
     parser.add_argument("--feeds", help="Bluesky: comma-separated custom feeds to sweep as well")
@@ -59,12 +62,41 @@ def add_crawl_options(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
 
 
-def spider_kwargs(args) -> dict:
+def platforms_of(args) -> list[str]:
+    """The --platform list, validated."""
+    names = [name.strip().lower() for name in str(args.platform).split(",") if name.strip()]
+    unknown = [name for name in names if name not in PLATFORMS]
+    if unknown or not names:
+        raise ValueError(f"--platform: unknown {', '.join(unknown) or '(none)'}; "
+                         f"choose from {', '.join(PLATFORMS)}")
+    return list(dict.fromkeys(names))
+
+
+def base_urls(args, platforms: list[str]) -> dict[str, str]:
+    """--base-url as {platform: URL}: one URL for one platform, or platform=URL pairs."""
+    value = getattr(args, "base_url", None)
+    if not value:
+        return {}
+    pairs = [part.strip() for part in value.split(",") if part.strip()]
+    if all("=" in part and part.split("=", 1)[0].strip().lower() in PLATFORMS for part in pairs):
+        urls = {name.strip().lower(): url.strip() for name, url in (p.split("=", 1) for p in pairs)}
+        extra = sorted(set(urls) - set(platforms))
+        if extra:
+            raise ValueError(f"--base-url names {', '.join(extra)}, which --platform does not")
+        return urls
+    if len(platforms) > 1:
+        raise ValueError("--base-url with several platforms takes platform=URL pairs")
+    return {platforms[0]: value.strip()}
+
+
+def spider_kwargs(args, platform: str | None = None) -> dict:
+    platform = platform or platforms_of(args)[0]
     names = ("tags", "handles", "handles_file", "min_followers", "max_followers", "max_pages",
              "max_posts", "recent_posts", "job", "listing", "feeds")
     kwargs = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
-    if getattr(args, "base_url", None):
-        kwargs[PLATFORMS[args.platform][1]] = args.base_url
+    url = base_urls(args, platforms_of(args)).get(platform)
+    if url:
+        kwargs[PLATFORMS[platform][1]] = url
     return kwargs
 
 
@@ -93,21 +125,25 @@ def overrides_from(args) -> dict:
         overrides["FEEDS"] = feed_settings(args.output)
     if getattr(args, "delay", None) is not None:
         limits = dict(project_settings().getdict("MICROSCOUT_RATE_LIMITS"))
-        limits[PLATFORMS[args.platform][0]] = args.delay  # keyed by spider.platform
+        for platform in platforms_of(args):
+            limits[PLATFORMS[platform][0]] = args.delay  # keyed by spider.platform
         overrides["MICROSCOUT_RATE_LIMITS"] = limits
     return overrides
 
 
 def run(args) -> int:
     try:
+        platforms = platforms_of(args)
         overrides = overrides_from(args)
-        kwargs = spider_kwargs(args)
-        spider_cls = load_spider(PLATFORM_SPIDERS[args.platform])
-        spider_cls(**kwargs)  # validates the arguments before any request is sent
+        jobs = []
+        for platform in platforms:
+            kwargs = spider_kwargs(args, platform)
+            load_spider(PLATFORM_SPIDERS[platform])(**kwargs)  # validated before any request
+            jobs.append((PLATFORM_SPIDERS[platform], kwargs))
     except (ValueError, KeyError) as exc:
         return fail(exc)
-    return crawl(PLATFORM_SPIDERS[args.platform], kwargs, overrides, quiet=args.quiet,
-                 as_json=args.json, platform=args.platform)
+    return crawl_many(jobs, overrides, quiet=args.quiet, as_json=args.json,
+                      platform=platforms[0] if len(platforms) == 1 else None)
 
 
 def load_spider(name: str):
