@@ -61,6 +61,7 @@ Settings:
 
 from __future__ import annotations
 
+import json
 import logging
 import weakref
 from functools import partial
@@ -283,11 +284,31 @@ def _load_cassette(settings: BaseSettings) -> Cassette:
         record_mode=_validate_mode(settings.get("MICROSCOUT_CASSETTE_RECORD_MODE") or "none"),
         match_on=_matchers(match_on),
         allow_playback_repeats=settings.getbool("MICROSCOUT_CASSETTE_ALLOW_REPEATS", True),
-        before_record_request=(
-            partial(remove_headers, headers_to_remove=filter_headers) if filter_headers else None
-        ),
+        before_record_request=partial(_scrub, headers=filter_headers),
         serializer=jsonserializer if path.endswith(".json") else yamlserializer,
     )
+
+
+SECRET_BODY_KEYS = ("password", "secret", "token", "identifier")
+
+
+def _scrub(request, headers: list[str]):
+    """What a recorded request keeps: no credential headers, and in a JSON body (a login such as
+    Bluesky's createSession) every password/secret/token/identifier value replaced."""
+    if headers:
+        request = remove_headers(request, headers)
+    body = request.body
+    if body and any(key.encode() in (body if isinstance(body, bytes) else body.encode())
+                    for key in SECRET_BODY_KEYS):
+        try:
+            data = json.loads(body)
+        except (ValueError, TypeError):
+            return request
+        secret = [key for key in data if any(word in key.lower() for word in SECRET_BODY_KEYS)] if (
+            isinstance(data, dict)) else []
+        if secret:
+            request.body = json.dumps({**data, **dict.fromkeys(secret, "<filtered>")}).encode()
+    return request
 
 
 def _quiet_vcr_logging() -> None:

@@ -502,3 +502,21 @@ def record_fixture() -> None:
 
 if __name__ == "__main__":
     record_fixture()
+
+
+def test_recorded_login_bodies_keep_no_credentials():
+    """A login recorded live (Bluesky createSession) must not store the app password."""
+    from vcr.request import Request as VcrRequest
+
+    from crawler.cassette import _scrub
+
+    login = VcrRequest("POST", "https://bsky.social/xrpc/com.atproto.server.createSession",
+                       b'{"identifier": "me.bsky.social", "password": "app-pass-word"}',
+                       {"Authorization": "Bearer x", "Content-Type": "application/json"})
+    kept = _scrub(login, ["Authorization"])
+    assert b"app-pass-word" not in kept.body
+    assert b"me.bsky.social" not in kept.body
+    assert "Authorization" not in kept.headers
+    browse = VcrRequest("POST", "https://www.youtube.com/youtubei/v1/browse",
+                        b'{"continuation":"4qmFsgtoken"}', {})
+    assert _scrub(browse, []).body == b'{"continuation":"4qmFsgtoken"}'  # untouched, still matches
