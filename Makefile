@@ -1,4 +1,6 @@
 # make demo | make test | make lint | make bench  -- each creates .venv on first use.
+# make bench runs every benchmark at the moderate size (1-2 hours on 2 cores) and writes
+# benchmarks/RESULTS.md; BENCH_ARGS="--size tiny" checks they all run in a minute.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,6 +22,9 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run_all --write benchmarks/RESULTS.md $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
