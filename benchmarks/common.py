@@ -117,7 +117,22 @@ def machine() -> dict[str, str]:
         info["scrapy"] = scrapy.__version__
         info["sqlalchemy"] = sqlalchemy.__version__
     info["postgresql"] = pg_version() or "not reachable"
+    info["commit"] = git_head()
     return info
+
+
+def git_head() -> str:
+    """The repository's HEAD (short), with "+ local changes" when the tree is dirty."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,  # noqa: S607
+                              text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,  # noqa: S607
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head} + local changes" if dirty else head
 
 
 def pg_version() -> str | None:

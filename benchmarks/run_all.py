@@ -65,10 +65,12 @@ def run_all(preset: dict, only: list[str], databases: list[str], seed: int = 42)
 
 def results_markdown(rows: list[Row], info: dict[str, str], seconds: float, command: str) -> str:
     described = "\n".join(f"- **{key}**: {value}" for key, value in info.items())
+    commands = "\n".join(f"    {part.strip()}" for part in command.split(" + "))
     return (
         "# Benchmark results\n\n"
-        f"Latest `{command}` ({seconds / 60:.0f} min). Ratios are measured side by side in one run; "
-        "see `benchmarks/*.py` docstrings for what each side does.\n\n"
+        f"Latest run ({seconds / 60:.0f} min of benchmarks):\n\n{commands}\n\n"
+        "Each ratio is measured side by side within one run (see the docstrings of "
+        "`benchmarks/*.py` for what each side does); `met` compares it with the target of issue #7.\n\n"
         f"{table(rows, markdown=True)}\n\n## Machine\n\n{described}\n"
     )
 
