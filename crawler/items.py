@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-PLATFORMS = ("instagram", "tiktok", "youtube", "mastodon", "pixelfed", "bluesky")
-FEDERATED = ("mastodon", "pixelfed")
+from crawler import platforms
+
+#: The platform names of the item contract, from the registry (crawler/platforms.py).
+PLATFORMS = platforms.NAMES
+FEDERATED = platforms.FEDERATED
 
 Count = int | str | None  # an integer after normalisation; the platform's text before
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem, reject
 from pipelines import quarantine
-from pipelines.values import (
+from crawler.values import (
     UnreadableValue,
     extract_hashtags,
     extract_mentions,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from crawler.items import RejectedItem
-from pipelines.values import to_jsonable
+from crawler.values import to_jsonable
 
 PREFIX = "microscout/quarantined"
 

@@ -27,7 +27,7 @@ from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedIt
 from models import loader
 from models.db import DatabaseUnavailable, make_engine, mask_url
 from pipelines import monitor
-from pipelines.values import to_jsonable as jsonable
+from crawler.values import to_jsonable as jsonable
 
 logger = logging.getLogger(__name__)
 

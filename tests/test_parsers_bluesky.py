@@ -27,12 +27,6 @@ AUTHOR_FEED_CURSOR = "1682809172466::bafyreihdpdn7uiqmshzb2y4o67gzy2aeairq6phuk4
 TIKTOK_FEED_URI = "at://did:plc:example/app.bsky.feed.generator/TikTok"
 FETCHED_AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
-needs_text_hashtags = pytest.mark.skipif(
-    not bsky.HASHTAGS_FROM_TEXT,
-    reason="pipelines.values.extract_hashtags not available; in-text tags left to the normaliser",
-)
-
-
 def raw(name: str) -> bytes:
     path = REALWORLD / name
     if not path.is_file():
@@ -293,7 +287,6 @@ def test_feed_without_cursor_ends():
     assert bsky.parse_feed(load(FEED_FILE))[1] is None
 
 
-@needs_text_hashtags
 @pytest.mark.parametrize(
     ("rkey", "hashtags"),
     [
@@ -308,20 +301,6 @@ def test_feed_without_cursor_ends():
 )
 def test_feed_in_text_hashtags(rkey, hashtags):
     assert post_by_rkey(bsky.parse_document(raw(FEED_FILE)), rkey).hashtags == hashtags
-
-
-def test_feed_in_text_hashtags_left_to_normaliser_without_values_module(monkeypatch):
-    monkeypatch.setattr(bsky, "_extract_hashtags", None)
-    monkeypatch.setattr(bsky, "_shared_normalize_tag", None)
-    items = bsky.parse_document(raw(FEED_FILE))
-    assert all(p.hashtags == [] for p in items)  # the 2023 posts carry no tag facets
-
-
-def test_facet_tags_normalised_without_values_module(monkeypatch):
-    monkeypatch.setattr(bsky, "_extract_hashtags", None)
-    monkeypatch.setattr(bsky, "_shared_normalize_tag", None)
-    record = {"text": "#Café", "facets": [tag_facet(0, 6, "#Cafe\u0301")]}
-    assert bsky.parse_post(post_view(record)).hashtags == ["café"]
 
 
 # --- searchPosts (the partly hand-made capture) ------------------------------------------------
@@ -432,8 +411,7 @@ def test_hashtags_from_tag_facets_and_record_tags():
     assert bsky.parse_post(post_view(record)).hashtags == ["vegan", "plantbased"]
 
 
-def test_hashtags_merge_in_text_ones_after_facets(monkeypatch):
-    monkeypatch.setattr(bsky, "_extract_hashtags", lambda text: ["vegan", "food"])
+def test_hashtags_merge_in_text_ones_after_facets():
     record = {"text": "hello #Vegan and #Food", "facets": [tag_facet(6, 12, "Vegan")],
               "tags": ["PlantBased"]}
     assert bsky.parse_post(post_view(record)).hashtags == ["vegan", "plantbased", "food"]

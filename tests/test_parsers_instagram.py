@@ -290,7 +290,7 @@ def test_post_caption_text(name, post_id, text):
     ],
 )
 def test_post_hashtags_from_caption(name, post_id, hashtags):
-    pytest.importorskip("pipelines.values")
+    pytest.importorskip("crawler.values")
     assert _posts_of(name)[post_id].hashtags == hashtags
 
 
@@ -373,7 +373,7 @@ def test_og_description_fallback_fields(field, expected):
 
 
 def test_og_description_fallback_count_reads_as_46_300_000():
-    values = pytest.importorskip("pipelines.values")
+    values = pytest.importorskip("crawler.values")
     [profile] = ig.parse_document(_html_without_shared_data())
     assert values.parse_count(profile.followers, profile.locale) == 46_300_000
 

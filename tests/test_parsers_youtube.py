@@ -15,7 +15,7 @@ import pytest
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem
 from crawler.parsers import BlockedPage, UnrecognisedDocument, parser_for, youtube
-from pipelines.values import parse_count
+from crawler.values import parse_count
 
 REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld" / "youtube"
 CHANNEL_FILE = "newpipe_mock_youtubei_browse_channel_kurzgesagt_2026.json"

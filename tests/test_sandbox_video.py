@@ -33,7 +33,7 @@ from crawler.sandbox.youtube import (
     read_continuation,
     read_page_token,
 )
-from pipelines.values import parse_count
+from crawler.values import parse_count
 from tests.conftest import realworld
 
 ACCOUNTS, SEED = 200, 7

@@ -466,7 +466,7 @@ def test_consent_and_bot_checks_are_quarantined_and_robots_txt_stops_the_continu
 @pytest.mark.slow
 def test_faults_with_german_pages_give_the_same_channels_and_counts(web_sweep):
     from crawler.sandbox.server import SandboxProcess
-    from pipelines.values import parse_count
+    from crawler.values import parse_count
 
     faults = {"429": 0.02, "500": 0.015, "503": 0.015, "truncate": 0.02}
     with SandboxProcess(accounts=ACCOUNTS, seed=SEED, platform="youtube", faults=faults,

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from crawler.items import PostItem, ProfileItem
-from pipelines.values import (
+from crawler.values import (
     UnreadableValue,
     extract_hashtags,
     extract_mentions,

@@ -18,27 +18,13 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-PARSER_MODULES = {
-    "mastodon": "crawler.parsers.mastodon",
-    "pixelfed": "crawler.parsers.mastodon",  # Pixelfed serves the Mastodon API
-    "instagram": "crawler.parsers.instagram",
-    "tiktok": "crawler.parsers.tiktok",
-    "youtube": "crawler.parsers.youtube",
-    "bluesky": "crawler.parsers.bluesky",
-}
+from crawler.errors import BlockedPage, UnrecognisedDocument
+from crawler.platforms import REGISTRY
 
+__all__ = ["PARSER_MODULES", "BlockedPage", "UnrecognisedDocument", "parser_for"]
 
-class UnrecognisedDocument(ValueError):
-    """The body is not a format this parser knows (or not the platform's at all)."""
-
-
-class BlockedPage(ValueError):
-    """The body is a login wall, captcha or checkpoint, not data; ``reason`` names which."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
+#: platform -> parser module (from the platform registry)
+PARSER_MODULES = {name: platform.parser for name, platform in REGISTRY.items()}
 
 
 def parser_for(platform: str) -> ModuleType:

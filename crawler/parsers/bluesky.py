@@ -35,18 +35,16 @@ error name, and anything that is not one of the shapes above, raises
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem
 from crawler.parsers import BlockedPage, UnrecognisedDocument
+from crawler.values import extract_hashtags, normalize_tag
 
 PLATFORM = "bluesky"
 
@@ -99,29 +97,8 @@ _TEXT_MENTION = re.compile(rf"(?<![\w@.])@({_LABEL}(?:\.{_LABEL})+)")
 Item = ProfileItem | PostItem | HashtagSightingItem
 
 
-def _load_values() -> ModuleType | None:
-    """pipelines.values (extract_hashtags, normalize_tag) when it exists, else None."""
-    try:
-        return importlib.import_module("pipelines.values")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("pipelines", "pipelines.values"):
-            return None
-        raise
-
-
-_values = _load_values()
-_extract_hashtags = getattr(_values, "extract_hashtags", None)
-_shared_normalize_tag = getattr(_values, "normalize_tag", None)
-#: True when in-text "#tags" are read here (via pipelines.values.extract_hashtags); when False,
-#: hashtags come from facets and record.tags only and the normalise pipeline adds in-text ones.
-HASHTAGS_FROM_TEXT = _extract_hashtags is not None
-
-
 def _normalize_tag(tag: str) -> str | None:
-    if _shared_normalize_tag is not None:
-        return _shared_normalize_tag(tag) or None
-    cleaned = unicodedata.normalize("NFC", tag.strip().lstrip("#\uff03")).lower()
-    return cleaned or None
+    return normalize_tag(tag) or None
 
 
 # --- request URLs ------------------------------------------------------------------------------
@@ -324,8 +301,8 @@ def post_hashtags(record: Mapping[str, Any]) -> list[str]:
     extra = record.get("tags")
     raw += [t for t in extra if isinstance(t, str)] if isinstance(extra, list) else []
     text = record.get("text")
-    if _extract_hashtags is not None and isinstance(text, str):
-        raw += list(_extract_hashtags(text))
+    if isinstance(text, str):
+        raw += list(extract_hashtags(text))
     return _unique(_normalize_tag(tag) for tag in raw)
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -42,12 +42,7 @@ from parsel import Selector
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem, reject
 from crawler.parsers import BlockedPage, UnrecognisedDocument
-
-_extract_hashtags: Callable[[str], list[str]] | None
-try:
-    from pipelines.values import extract_hashtags as _extract_hashtags
-except ImportError:  # pragma: no cover - the normaliser then extracts them from the text
-    _extract_hashtags = None
+from crawler.values import extract_hashtags
 
 PLATFORM = "instagram"
 BASE_URL = "https://www.instagram.com"
@@ -115,9 +110,9 @@ def _handle(username: Any) -> str | None:
 
 
 def _hashtags(text: str | None) -> list[str]:
-    if not text or _extract_hashtags is None:
+    if not text:
         return []
-    return list(_extract_hashtags(text))
+    return list(extract_hashtags(text))
 
 
 def _to_text(body: str | bytes) -> str:

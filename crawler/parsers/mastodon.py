@@ -57,8 +57,8 @@ from w3lib.html import replace_entities
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem
 from crawler.parsers import UnrecognisedDocument
-from pipelines.values import extract_hashtags, html_to_text, merge_tags, normalize_handle
-from pipelines.values import normalize_tag as _normalize_tag
+from crawler.values import extract_hashtags, html_to_text, merge_tags, normalize_handle
+from crawler.values import normalize_tag as _normalize_tag
 
 __all__ = [
     "account_followers",

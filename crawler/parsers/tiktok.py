@@ -57,7 +57,7 @@ import parsel
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem
 from crawler.parsers import BlockedPage, UnrecognisedDocument
-from pipelines.values import extract_hashtags, extract_mentions, normalize_tag
+from crawler.values import extract_hashtags, extract_mentions, normalize_tag
 
 PLATFORM = "tiktok"
 BASE_URL = "https://www.tiktok.com"

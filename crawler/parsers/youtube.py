@@ -58,7 +58,7 @@ import parsel
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem
 from crawler.parsers import BlockedPage, UnrecognisedDocument
-from pipelines.values import (
+from crawler.values import (
     UnreadableValue,
     extract_hashtags,
     parse_relative_time,

@@ -1,82 +1,71 @@
-"""What every microscout spider shares: its ``-a`` arguments, validated up front.
+"""What every microscout spider shares: its arguments and one request/response protocol.
 
-``scrapy crawl <platform> -a tags=veganfood,plantbased -a min_followers=1000`` builds a
-:class:`SpiderArgs` in ``__init__``; a bad value raises ``ValueError`` with a one-line message
-before any request is sent. Arguments:
+Arguments (:mod:`crawler.spiders.args`): the common :class:`SpiderArgs` (``self.args``) and the
+spider's own :class:`Params` model (``self.params``), both validated in ``__init__``, so a bad
+``-a`` value is a one-line ``ValueError`` before any request is sent.
 
-==================  ===========================================================  ==========
-argument            meaning                                                      default
-==================  ===========================================================  ==========
-``tags``            comma list of hashtags ('#' optional; lower-cased, NFC)      none
-``handles``         comma list of accounts (``user@instance``, ``@user``, URL)   none
-``handles_file``    file with one handle a line; ``#`` starts a comment          none
-``min_followers``   skip authors with fewer followers                            none
-``max_followers``   skip authors with more followers                             none
-``max_pages``       listing pages fetched per tag                                5
-``max_posts``       listing entries (sightings) read per tag                     200
-``recent_posts``    recent posts fetched per author                              20
-``listing``         which listing of a tag to sweep (the spider says which)      first one
-``max_age``         refresh: re-crawl known accounts whose latest snapshot is     none
-                    older than this ("24h", "7d", "90m", seconds), oldest first
-``tier``            refresh: only accounts of this tier                          any
-``niche``           refresh: only accounts with this primary niche               any
-``limit``           refresh: at most this many accounts                          all
-==================  ===========================================================  ==========
+The protocol, the same for every platform:
 
-At least one of ``tags``, ``handles``, ``handles_file`` or ``max_age`` is required. A refresh
-reads the stale accounts from the warehouse (``MICROSCOUT_DATABASE_URL``) when the crawl starts.
-``job`` (or scrapyd's ``_job``) labels the run. Unknown arguments are refused (a typo would
-otherwise be ignored silently), except ``_``-prefixed ones that schedulers such as scrapyd
-add. ``spider.run_args`` holds the validated values as a JSON-serialisable dict for the
-warehouse's ``crawl_runs`` record.
+* :meth:`BaseSpider.request` is the only request factory: it names the request's ``kind``
+  (``request.meta["microscout_kind"]``), the item type a failure of it is recorded as, and sets
+  the one errback. Proxy and credentials are not set here: the downloader middleware
+  :class:`crawler.credentials.CredentialsMiddleware` applies them to every request, robots.txt
+  included, from :meth:`BaseSpider.credentials`.
+* Callbacks read a body with :meth:`BaseSpider.decode` (JSON by default), which raises the typed
+  errors of :mod:`crawler.errors` for what is not data; they never catch them.
+* :class:`crawler.spidermiddlewares.QuarantineMiddleware` turns those errors into a retry or a
+  ``RejectedItem``, then yields what :meth:`BaseSpider.after_failure` says the failed request
+  leaves behind (held sightings, a profile without its posts).
+* :meth:`BaseSpider.on_error` is the one errback: exhausted retries, HTTP errors, robots.txt
+  refusals and network errors become ``RejectedItem`` rows the same way.
+
+Both middlewares are switched on by :meth:`BaseSpider.update_settings`, so the protocol holds
+with any settings (the project's, a test's, Scrapyd's).
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Response, TextResponse
+from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-_TAG = re.compile(r"^\w+$")
-_USER = re.compile(r"^[\w.\-]+$")
-_HOST = re.compile(r"^[a-z0-9]([a-z0-9\-.]*[a-z0-9])?(:\d{1,5})?$")
+from crawler.errors import BlockedPage, CrawlError, RetryableBody
+from crawler.items import RejectedItem
+from crawler.spiders.args import (
+    COMMON_ARGS,
+    Params,
+    SpiderArgs,
+    normalize_base_url,
+    normalize_handle_arg,
+    normalize_tag_arg,
+    parse_age,
+    read_handles_file,
+)
 
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
+
+    from crawler.credentials import Credential
 
 #: Characters of a body kept as the quarantine payload of a failed or unreadable response.
 PAYLOAD_CHARS = 2000
+#: The protocol's middlewares, added to every crawl of a microscout spider.
+PROTOCOL_SPIDER_MIDDLEWARES = {"crawler.spidermiddlewares.QuarantineMiddleware": 50}
+PROTOCOL_DOWNLOADER_MIDDLEWARES = {"crawler.credentials.CredentialsMiddleware": 50}
+
+Output = Iterator[Any]
 
 
-def normalize_base_url(value: Any, *, name: str = "base_url", example: str = "https://www.example.com",
-                       allow_path: bool = False) -> str:
-    """'www.example.com' / 'https://WWW.example.com/' -> 'https://www.example.com'.
-
-    http:// is accepted (the sandbox runs on http://127.0.0.1:PORT); a query or fragment is
-    refused, and a path too unless ``allow_path`` (API bases such as .../youtube/v3).
-    """
-    text = str(value or "").strip().rstrip("/")
-    if not text:
-        raise ValueError(f"{name} must not be empty (e.g. {example})")
-    if "://" not in text:
-        text = "https://" + text
-    parts = urlsplit(text)
-    try:
-        port_ok = parts.port is None or 0 < parts.port < 65536
-    except ValueError:
-        port_ok = False
-    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
-        raise ValueError(f"{name} must be a URL like {example}, got {value!r}")
-    if parts.query or parts.fragment or (parts.path not in ("", "/") and not allow_path):
-        raise ValueError(f"{name} must be a base URL without a path, got {value!r}")
-    return f"{parts.scheme}://{parts.netloc.lower()}{parts.path if allow_path else ''}"
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def body_text(response: Response) -> str:
@@ -87,7 +76,7 @@ def body_text(response: Response) -> str:
 
 def describe_failure(failure: Failure) -> tuple[str, str, str | None]:
     """(reason, detail, payload) of a failed request: an HTTP error status (after retries), a
-    robots.txt refusal, or a network error. Spiders' errbacks turn it into a RejectedItem."""
+    robots.txt refusal, or a network error."""
     if failure.check(HttpError):
         response = failure.value.response
         status = response.status
@@ -100,229 +89,108 @@ def describe_failure(failure: Failure) -> tuple[str, str, str | None]:
     return "request_failed", f"{type(failure.value).__name__}: {failure.value}", None
 
 
-def normalize_tag_arg(value: str) -> str:
-    """'#VeganFood ' -> 'veganfood'; raises ValueError for what cannot be a hashtag."""
-    tag = unicodedata.normalize("NFC", value.strip().lstrip("#")).lower()
-    if not _TAG.match(tag):
-        raise ValueError(f"tags: {value.strip()!r} is not a hashtag (letters, digits, _)")
-    return tag
+def size_detail(response: Response) -> str:
+    """'HTTP 200, 512 bytes': the detail of a body that could not be read."""
+    return f"HTTP {response.status}, {len(response.body)} bytes"
 
 
-def normalize_handle_arg(value: str) -> str:
-    """'@Alice@Example.Social', 'https://example.social/@alice' -> 'alice@example.social';
-    a bare 'alice' stays bare (the spider qualifies it with its own instance)."""
-    text = value.strip()
-    if text.startswith(("http://", "https://")):
-        parts = urlsplit(text)
-        path = parts.path.strip("/")
-        if not path.startswith("@") or "/" in path:
-            raise ValueError(f"handles: {text!r} is not a profile URL like https://host/@user")
-        text = f"{path}@{parts.netloc}" if "@" not in path[1:] else path
-    text = text.lstrip("@").lower()
-    user, _, host = text.partition("@")
-    if not user or not _USER.match(user) or (host and not _HOST.match(host)) or "@" in host:
-        raise ValueError(f"handles: {value.strip()!r} is not a handle like user@instance")
-    return f"{user}@{host}" if host else user
-
-
-def _split(value: Any) -> list[str]:
-    if value is None:
-        return []
-    parts = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value).split(",")
-    return [part.strip() for part in parts if part.strip()]
-
-
-def _int(name: str, value: Any, *, minimum: int | None = None) -> int | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    try:
-        number = int(str(value).strip().replace("_", "").replace(",", ""))
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
-    if minimum is not None and number < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {number}")
-    return number
-
-
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
-_AGE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_age(value: Any) -> float | None:
-    """'24h', '7d', '90m', '3600' -> seconds; None when absent; ValueError when unreadable."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    match = _AGE.match(str(value))
-    if not match:
-        raise ValueError(f"max_age must look like 24h, 7d, 90m or seconds, got {value!r}")
-    return float(match.group(1)) * _AGE_UNITS[match.group(2).lower()]
-
-
-def read_handles_file(path: str | Path) -> list[str]:
-    """Handles from a text file: one a line, blank lines and ``#`` comments ignored."""
-    file = Path(path).expanduser()
-    try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise ValueError(f"handles_file: {str(file)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"handles_file: cannot read {str(file)!r}: {exc}") from None
-    handles = []
-    for line in lines:
-        text = line.split("#", 1)[0].strip()
-        if text:
-            handles.append(text)
-    return handles
-
-
-@dataclass
-class SpiderArgs:
-    """The validated arguments of a crawl (see the module docstring)."""
-
-    tags: list[str] = field(default_factory=list)
-    handles: list[str] = field(default_factory=list)
-    handles_file: str | None = None
-    min_followers: int | None = None
-    max_followers: int | None = None
-    max_pages: int = 5
-    max_posts: int = 200
-    recent_posts: int = 20
-    listing: str = "recent"
-    max_age: float | None = None  # seconds
-    tier: str | None = None
-    niche: str | None = None
-    limit: int | None = None
-
-    @classmethod
-    def from_kwargs(
-        cls,
-        kwargs: dict[str, Any],
-        *,
-        listings: tuple[str, ...] = ("recent",),
-        max_recent_posts: int | None = None,
-    ) -> SpiderArgs:
-        """Read and validate the string arguments Scrapy passes (``-a name=value``)."""
-        handles = _split(kwargs.get("handles"))
-        handles_file = kwargs.get("handles_file") or None
-        if handles_file:
-            handles += read_handles_file(handles_file)
-        args = cls(
-            tags=[normalize_tag_arg(tag) for tag in _split(kwargs.get("tags"))],
-            handles=[normalize_handle_arg(handle) for handle in handles],
-            handles_file=str(handles_file) if handles_file else None,
-            min_followers=_int("min_followers", kwargs.get("min_followers"), minimum=0),
-            max_followers=_int("max_followers", kwargs.get("max_followers"), minimum=0),
-            max_pages=_int("max_pages", kwargs.get("max_pages"), minimum=1) or 5,
-            max_posts=_int("max_posts", kwargs.get("max_posts"), minimum=1) or 200,
-            recent_posts=cls._recent(kwargs.get("recent_posts")),
-            listing=str(kwargs.get("listing") or listings[0]).strip().lower(),
-            max_age=parse_age(kwargs.get("max_age")),
-            tier=(str(kwargs["tier"]).strip().lower() or None) if kwargs.get("tier") else None,
-            niche=(str(kwargs["niche"]).strip().lower() or None) if kwargs.get("niche") else None,
-            limit=_int("limit", kwargs.get("limit"), minimum=1),
-        )
-        args.validate(listings=listings, max_recent_posts=max_recent_posts)
-        return args
-
-    @staticmethod
-    def _recent(value: Any) -> int:
-        number = _int("recent_posts", value, minimum=0)
-        return 20 if number is None else number
-
-    def validate(
-        self, *, listings: tuple[str, ...] = ("recent",), max_recent_posts: int | None = None
-    ) -> None:
-        """Cross-field checks; raises ValueError with a one-line message."""
-        if not self.tags and not self.handles and self.max_age is None:
-            raise ValueError("nothing to crawl: give -a tags=a,b, -a handles=... / handles_file=... "
-                             "or -a max_age=24h (refresh)")
-        if (
-            self.min_followers is not None
-            and self.max_followers is not None
-            and self.min_followers > self.max_followers
-        ):
-            raise ValueError(
-                f"min_followers ({self.min_followers}) is above max_followers ({self.max_followers})"
-            )
-        if self.listing not in listings:
-            raise ValueError(f"listing must be one of {', '.join(listings)}, got {self.listing!r}")
-        if max_recent_posts is not None and self.recent_posts > max_recent_posts:
-            raise ValueError(
-                f"recent_posts must be at most {max_recent_posts}, got {self.recent_posts}"
-            )
-        # De-duplicate, keeping the order given.
-        self.tags = list(dict.fromkeys(self.tags))
-        self.handles = list(dict.fromkeys(self.handles))
-
-    def in_range(self, followers: int | None) -> bool:
-        """Whether a follower count passes min/max (unknown counts pass: keep, do not guess)."""
-        if followers is None:
-            return True
-        if self.min_followers is not None and followers < self.min_followers:
-            return False
-        return not (self.max_followers is not None and followers > self.max_followers)
+class NoParams(Params):
+    """A spider without arguments of its own."""
 
 
 class BaseSpider(scrapy.Spider):
-    """Spider base: argument handling shared by the platform spiders.
+    """Spider base: arguments and the request/response protocol (see the module docstring).
 
-    Subclasses set ``platform`` (picks ``MICROSCOUT_RATE_LIMITS``), ``listings`` (allowed
-    ``listing`` values, the first is the default), ``max_recent_posts`` (the API's page cap)
-    and ``extra_args`` (names of their own arguments, which they pop before calling
-    ``super().__init__`` or read from ``self.extra``).
+    Subclasses set ``platform`` (the registry's name: rate limit, parser, handle rule),
+    ``listings`` (allowed ``listing`` values, the first is the default), ``max_recent_posts``
+    (the API's page cap), ``default_recent_posts``, ``params_model`` (their own arguments),
+    ``item_types`` (request kind -> the item type its failure is recorded as) and override
+    ``normalize_handle``, ``decode``, ``after_failure`` and ``credentials`` as they need.
     """
 
     platform: ClassVar[str] = ""
     listings: ClassVar[tuple[str, ...]] = ("recent",)
     max_recent_posts: ClassVar[int | None] = None
-    extra_args: ClassVar[tuple[str, ...]] = ()
-    common_args: ClassVar[tuple[str, ...]] = tuple(SpiderArgs.__dataclass_fields__)
+    default_recent_posts: ClassVar[int] = 20
+    params_model: ClassVar[type[Params]] = NoParams
+    #: Where the platform is when ``base_url`` is not given, and its other argument names.
+    default_base_url: ClassVar[str] = ""
+    base_url_aliases: ClassVar[tuple[str, ...]] = ()
+    #: request kind -> item type its failures are recorded as (default ProfileItem).
+    item_types: ClassVar[Mapping[str, str]] = {}
     #: Platforms whose warehouse accounts this spider refreshes (Pixelfed via the Mastodon API).
     refresh_platforms: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
-        known = set(self.common_args) | set(self.extra_args) | {"job"}
+        known = set(COMMON_ARGS) | self.params_model.names(type(self)) | {"job"}
         unknown = sorted(k for k in kwargs if k not in known and not k.startswith("_"))
         if unknown:
             raise ValueError(
                 f"unknown argument(s) {', '.join(unknown)}; accepted: {', '.join(sorted(known))}"
             )
-        self.args = SpiderArgs.from_kwargs(
-            {k: kwargs.pop(k) for k in self.common_args if k in kwargs},
-            listings=self.listings,
-            max_recent_posts=self.max_recent_posts,
-        )
-        self.extra = {k: kwargs.pop(k) for k in self.extra_args if k in kwargs}
+        own = self.params_model.names(type(self))
+        self.params = self.params_model.from_kwargs({k: kwargs.pop(k) for k in own if k in kwargs},
+                                                    type(self))
+        self.args = SpiderArgs.from_kwargs({k: kwargs.pop(k) for k in COMMON_ARGS if k in kwargs},
+                                           type(self), has_other_work=self.params.has_work())
         #: A label for the run (the warehouse stores it in crawl_runs.job); scrapyd's _job.
         self.job: str | None = kwargs.pop("job", None) or kwargs.get("_job")
         #: (platform, handle) pairs this crawl run already loaded; a resumed run skips them.
-        #: The warehouse pipeline fills it when the spider opens.
+        #: The crawl-run extension (crawler/run.py) fills it when the spider opens.
         self.loaded_handles: set[tuple[str, str]] = set()
         super().__init__(name, **kwargs)
 
+    # -- arguments ------------------------------------------------------------------------------
+
     @classmethod
-    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        if spider.args.max_age is not None:
-            spider.add_stale_handles(crawler.settings.get("MICROSCOUT_DATABASE_URL"))
-        return spider
+    def normalize_handle(cls, value: str) -> str:
+        """A handle argument as the platform spells it; ValueError when it is not one."""
+        return normalize_handle_arg(value)
 
-    def add_stale_handles(self, database_url: str) -> None:
-        """Refresh: add the accounts whose latest snapshot is older than max_age, oldest first."""
-        from models import make_engine
-        from models.queries import stale_handles
+    @classmethod
+    def base_url_label(cls) -> str:
+        return cls.base_url_aliases[0] if cls.base_url_aliases else "base_url"
 
-        engine = make_engine(database_url)
-        try:
-            handles = stale_handles(engine, self.refresh_platforms or (self.platform,),
-                                    max_age=self.args.max_age, tier=self.args.tier,
-                                    niche=self.args.niche, limit=self.args.limit)
-        finally:
-            engine.dispose()
-        self.args.handles = list(dict.fromkeys([*self.args.handles, *handles]))
-        self.logger.info("Refresh: %d accounts older than %ss", len(handles), self.args.max_age)
+    @property
+    def base_url(self) -> str:
+        given = getattr(self.params, "base_url", None)
+        return given or self.default_base_url
+
+    @property
+    def handles_label(self) -> str:
+        """discovered_via for handle-list profiles: the list file's name, else 'handles'."""
+        return Path(self.args.handles_file).stem if self.args.handles_file else "handles"
+
+    @property
+    def run_args(self) -> dict[str, Any]:
+        """The crawl's arguments as stored in ``crawl_runs`` (JSON-serialisable)."""
+        where = {type(self).base_url_label(): self.base_url} if self.default_base_url else {}
+        return {"platform": self.platform, **where, **asdict(self.args), **self.params.stored(),
+                **self.spider_run_args()}
+
+    def spider_run_args(self) -> dict[str, Any]:
+        """Subclass hook: derived values for :attr:`run_args` (the source chosen, ...)."""
+        return {}
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        """Switch the protocol's middlewares on, whatever the settings (unless set to None)."""
+        super().update_settings(settings)
+        for name, wanted in (("SPIDER_MIDDLEWARES", PROTOCOL_SPIDER_MIDDLEWARES),
+                             ("DOWNLOADER_MIDDLEWARES", PROTOCOL_DOWNLOADER_MIDDLEWARES)):
+            current = settings.getdict(name)
+            merged = {**wanted, **current}
+            if merged != current:
+                priority = max(settings.getpriority(name) or 0, 30)  # at least "spider"
+                settings.set(name, merged, priority=priority)
+
+    # -- the crawl run ---------------------------------------------------------------------------
+
+    def add_stale_handles(self, handles: Iterable[str]) -> None:
+        """Refresh: queue the warehouse's stale accounts (the crawl-run extension finds them)."""
+        found = list(handles)
+        self.args.handles = list(dict.fromkeys([*self.args.handles, *found]))
+        self.logger.info("Refresh: %d accounts older than %ss", len(found), self.args.max_age)
 
     def already_loaded(self, platform: str, handle: str | None) -> bool:
         """Whether this run loaded the account before a restart (then it is not fetched again)."""
@@ -331,16 +199,85 @@ class BaseSpider(scrapy.Spider):
             return True
         return False
 
-    @property
-    def run_args(self) -> dict[str, Any]:
-        """The crawl's arguments as stored in ``crawl_runs`` (JSON-serialisable)."""
-        return {"platform": self.platform, **asdict(self.args), **self.spider_run_args()}
-
-    def spider_run_args(self) -> dict[str, Any]:
-        """Subclass hook: the spider's own arguments for :attr:`run_args`."""
-        return {}
-
     def stat(self, key: str, value: int = 1) -> None:
         """Increment ``microscout/<platform>/<key>``."""
         if getattr(self, "crawler", None) is not None and self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"microscout/{self.platform}/{key}", value)
+
+    def setting(self, name: str, default: Any = None) -> Any:
+        """A crawl setting (``default`` before the spider is bound to a crawler)."""
+        settings = getattr(self, "settings", None)
+        return settings.get(name, default) if settings is not None else default
+
+    # -- the protocol ------------------------------------------------------------------------------
+
+    def request(self, url: str, callback: Any, kind: str, *, priority: int = 0,
+                headers: Mapping[str, str] | None = None, meta: Mapping[str, Any] | None = None,
+                cls: type[Request] = Request, **kwargs: Any) -> Request:
+        """The one request factory. ``kind`` names the request in stats, logs and failures."""
+        all_meta = {"microscout_kind": kind, **(meta or {})}
+        return cls(url, callback=callback, errback=self.on_error, meta=all_meta,
+                   headers=dict(headers or {"Accept": "application/json"}), priority=priority,
+                   **kwargs)
+
+    def credentials(self) -> list[Credential]:
+        """The credentials this crawl sends, each to its own host (none by default)."""
+        return []
+
+    def item_type(self, request: Request | None) -> str:
+        kind = request.meta.get("microscout_kind") if request is not None else None
+        return self.item_types.get(str(kind), "ProfileItem")
+
+    def decode(self, response: Response) -> Any:
+        """The body as JSON; raises :class:`RetryableBody` (``bad_json``) when it is not."""
+        import json
+
+        try:
+            return json.loads(body_text(response))
+        except ValueError:
+            raise RetryableBody(size_detail(response), reason="bad_json") from None
+
+    def reject(self, reason: str, detail: str | None, *, url: str | None,
+               request: Request | None = None, payload: Any = None,
+               item_type: str | None = None) -> RejectedItem:
+        """A quarantine row for this platform."""
+        if request is not None and request.meta.get("microscout_redact"):
+            payload = None  # a login's answer holds tokens: it stays out of the warehouse
+        return RejectedItem(reason=reason, detail=detail, platform=self.platform,
+                            payload=payload, source_url=url,
+                            item_type=item_type or self.item_type(request))
+
+    def reject_response(self, response: Response, error: CrawlError) -> RejectedItem:
+        """The quarantine row of a response that is not data (the body is its payload)."""
+        return self.reject(error.reason, error.detail or None, url=response.url,
+                           request=response.request,
+                           payload=body_text(response)[:PAYLOAD_CHARS] or None)
+
+    def on_blocked(self, request: Request | None, error: BlockedPage, url: str) -> None:
+        """A login wall, captcha or checkpoint: counted and logged (subclasses back off)."""
+        self.stat(f"blocked/{error.reason}")
+        self.logger.warning("%s: %s (%s)", error.reason, url, error.detail or "blocked")
+
+    def after_failure(self, request: Request | None) -> Iterable[Any]:
+        """What a failed request leaves behind (subclass hook): a profile without its posts,
+        sightings held for an owner, the next step of a login."""
+        return ()
+
+    def describe(self, failure: Failure) -> tuple[str, str | None, Any]:
+        """(reason, detail, payload) of a failed request (subclasses read error bodies)."""
+        return describe_failure(failure)
+
+    def on_error(self, failure: Failure) -> Output:
+        """The errback: every failed request becomes a RejectedItem (nothing lost silently)."""
+        request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
+        reason, detail, payload = self.describe(failure)
+        self.logger.warning("%s: %s %s (%s)", reason, request.method, request.url, detail)
+        yield self.reject(reason, detail, url=request.url, request=request, payload=payload)
+        yield from self.after_failure(request)
+
+
+__all__ = [
+    "PAYLOAD_CHARS", "BaseSpider", "Output", "SpiderArgs", "body_text", "describe_failure",
+    "normalize_base_url", "normalize_handle_arg", "normalize_tag_arg", "parse_age",
+    "read_handles_file", "size_detail", "utcnow",
+]

@@ -64,7 +64,7 @@ from crawler.spiders.base import (
     normalize_base_url,
     read_handles_file,
 )
-from pipelines.values import UnreadableValue, parse_count
+from crawler.values import UnreadableValue, parse_count
 
 DEFAULT_BASE_URL = "https://www.tiktok.com"
 DEFAULT_BLOCK_BACKOFF = 60.0

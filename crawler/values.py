@@ -21,8 +21,8 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from w3lib.html import remove_tags, replace_entities
 
-from crawler.items import FEDERATED as _FEDERATED
-from crawler.items import PLATFORMS
+from crawler.platforms import FEDERATED as _FEDERATED
+from crawler.platforms import NAMES as PLATFORMS
 
 UTC = timezone.utc
 
