@@ -3,8 +3,8 @@
 :class:`RateLimitMiddleware` paces requests per downloader slot (one slot per host by
 default) and pauses a slot when the server says so:
 
-* ``MICROSCOUT_RATE_LIMITS[spider.platform]``: minimum seconds between two requests sent to
-  one host (0 = no pacing). Spiders without a ``platform`` attribute are not paced.
+* ``MICROSCOUT_RATE_LIMIT_<PLATFORM>`` (``spider.platform`` upper-cased): minimum seconds between
+  two requests sent to one host (0 = no pacing). Spiders without a ``platform`` are not paced.
 * ``x-ratelimit-remaining`` / ``x-ratelimit-reset`` (Mastodon, Pixelfed: reset is an ISO 8601
   timestamp) and ``ratelimit-remaining`` / ``ratelimit-reset`` (Bluesky: epoch seconds; small
   numbers are read as delta seconds, as the IETF RateLimit draft has them): once the remaining
@@ -47,6 +47,8 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import sleep as scrapy_sleep
 from scrapy.utils.httpobj import urlparse_cached
+
+from crawler.platforms import REGISTRY
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -248,7 +250,8 @@ class RateLimitMiddleware:
         self.crawler = crawler
         self.stats = crawler.stats
         self.rate_limits = {
-            str(k): float(v) for k, v in settings.getdict("MICROSCOUT_RATE_LIMITS").items()
+            name: settings.getfloat(platform.setting) for name, platform in REGISTRY.items()
+            if settings.get(platform.setting) is not None
         }
         self.max_wait = settings.getfloat("MICROSCOUT_MAX_RETRY_AFTER", 300.0)
         self.reserve = settings.getint("MICROSCOUT_RATELIMIT_RESERVE", 0)

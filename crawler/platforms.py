@@ -58,6 +58,9 @@ class Platform:
 
 
 REGISTRY: dict[str, Platform] = {p.name: p for p in (
+    Platform("mastodon", "mastodon", "crawler.spiders.mastodon.MastodonSpider",
+             "crawler.parsers.mastodon", 0.0, "https://mastodon.social", ("instance",),
+             sandbox_app="crawler.sandbox.mastodon:MastodonApp", federated=True),
     Platform("instagram", "instagram", "crawler.spiders.instagram.InstagramSpider",
              "crawler.parsers.instagram", 3.0, "https://www.instagram.com",
              sandbox_app="crawler.sandbox.instagram:InstagramApp"),
@@ -66,16 +69,13 @@ REGISTRY: dict[str, Platform] = {p.name: p for p in (
     Platform("youtube", "youtube", "crawler.spiders.youtube.YouTubeSpider",
              "crawler.parsers.youtube", 1.0, "https://www.youtube.com",
              sandbox_app="crawler.sandbox.youtube:YouTubeApp"),
-    Platform("mastodon", "mastodon", "crawler.spiders.mastodon.MastodonSpider",
-             "crawler.parsers.mastodon", 0.0, "https://mastodon.social", ("instance",),
-             sandbox_app="crawler.sandbox.mastodon:MastodonApp", federated=True),
+    Platform("bluesky", "bluesky", "crawler.spiders.bluesky.BlueskySpider",
+             "crawler.parsers.bluesky", 0.0, "https://public.api.bsky.app", ("appview",),
+             sandbox_app="crawler.sandbox.bluesky:BlueskyApp"),
     # Pixelfed serves the Mastodon API: the Mastodon spider, parser and sandbox read it.
     Platform("pixelfed", "mastodon", "crawler.spiders.mastodon.MastodonSpider",
              "crawler.parsers.mastodon", 0.0, "https://pixelfed.social", ("instance",),
              federated=True, in_demo=False),
-    Platform("bluesky", "bluesky", "crawler.spiders.bluesky.BlueskySpider",
-             "crawler.parsers.bluesky", 0.0, "https://public.api.bsky.app", ("appview",),
-             sandbox_app="crawler.sandbox.bluesky:BlueskyApp"),
 )}
 
 #: Platform names as the item contract spells them.

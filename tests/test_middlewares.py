@@ -202,7 +202,7 @@ class PlainSpider(Spider):
 
 def make_mw(settings=None, spider_cls=PacedSpider):
     crawler = get_crawler(spider_cls, settings_dict={
-        "MICROSCOUT_RATE_LIMITS": {"instagram": 3.0, "mastodon": 0.0},
+        "MICROSCOUT_RATE_LIMIT_INSTAGRAM": 3.0, "MICROSCOUT_RATE_LIMIT_MASTODON": 0.0,
         "MICROSCOUT_MAX_RETRY_AFTER": 60,
         **(settings or {}),
     })
@@ -223,7 +223,7 @@ def run(coro):
 
 def test_from_crawler_reads_settings():
     crawler = get_crawler(PacedSpider, settings_dict={
-        "MICROSCOUT_RATE_LIMITS": {"instagram": 3.0}, "MICROSCOUT_MAX_RETRY_AFTER": 42,
+        "MICROSCOUT_RATE_LIMIT_INSTAGRAM": 3.0, "MICROSCOUT_MAX_RETRY_AFTER": 42,
     })
     mw = RateLimitMiddleware.from_crawler(crawler)
     assert mw.rate_limits == {"instagram": 3.0}

@@ -501,7 +501,7 @@ def test_real_web_profile_info_and_profile_page():
 SETTINGS = {
     "ITEM_PIPELINES": {},  # only the spider is under test
     "LOG_LEVEL": "INFO",
-    "MICROSCOUT_RATE_LIMITS": {"instagram": 0},
+    "MICROSCOUT_RATE_LIMIT_INSTAGRAM": 0,
     "MICROSCOUT_MAX_RETRY_AFTER": 0.5,  # keep the sandbox's Retry-After waits short
     "RETRY_TIMES": 8,
 }
@@ -770,7 +770,7 @@ def test_cassette_replays_offline_into_the_warehouse(sqlite_url):
     if not CASSETTE.exists():
         pytest.skip(f"{CASSETTE} not recorded (python -m tests.test_spider_instagram)")
     items = run_spider("instagram", {**cassette_settings(CASSETTE), "LOG_LEVEL": "INFO",
-                                     "MICROSCOUT_RATE_LIMITS": {"instagram": 0},
+                                     "MICROSCOUT_RATE_LIMIT_INSTAGRAM": 0,
                                      "MICROSCOUT_DATABASE_URL": sqlite_url},
                        use_project_settings=True, tags=cassette_tag(), **CASSETTE_SWEEP)
     assert items.stats.get("microscout/cassette/missed", 0) == 0
@@ -808,7 +808,7 @@ def record() -> None:
         items = run_spider(
             "instagram",
             {**cassette_settings(CASSETTE, record_mode="once"), "ITEM_PIPELINES": {},
-             "MICROSCOUT_RATE_LIMITS": {"instagram": 0}},
+             "MICROSCOUT_RATE_LIMIT_INSTAGRAM": 0},
             use_project_settings=True, tags=cassette_tag(), **CASSETTE_SWEEP,
         )
     print(f"recorded {items.stats.get('microscout/cassette/recorded')} interactions to {CASSETTE}")

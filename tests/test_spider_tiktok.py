@@ -293,7 +293,7 @@ def test_failed_post_list_still_yields_the_profile():
 
 # --- end to end ------------------------------------------------------------------------------
 
-FAST = {"MICROSCOUT_RATE_LIMITS": {"tiktok": 0}, "MICROSCOUT_MAX_RETRY_AFTER": 0.05,
+FAST = {"MICROSCOUT_RATE_LIMIT_TIKTOK": 0, "MICROSCOUT_MAX_RETRY_AFTER": 0.05,
         "MICROSCOUT_RATELIMIT_DEFAULT_WAIT": 0.05, "RETRY_TIMES": 6, "LOG_LEVEL": "INFO"}
 SWEEP = {"max_pages": "2", "recent_posts": "5", "min_followers": str(LO),
          "max_followers": str(HI), "block_backoff": "0.05"}

@@ -353,7 +353,7 @@ def test_quota_exceeded_is_recorded_and_closes_the_crawl():
 
 # --- end to end ------------------------------------------------------------------------------
 
-FAST = {"MICROSCOUT_RATE_LIMITS": {"youtube": 0}, "MICROSCOUT_MAX_RETRY_AFTER": 0.05,
+FAST = {"MICROSCOUT_RATE_LIMIT_YOUTUBE": 0, "MICROSCOUT_MAX_RETRY_AFTER": 0.05,
         "MICROSCOUT_RATELIMIT_DEFAULT_WAIT": 0.05, "RETRY_TIMES": 6, "LOG_LEVEL": "INFO"}
 SWEEP = {"max_pages": "2", "recent_posts": "5", "min_followers": str(LO),
          "max_followers": str(HI), "block_backoff": "0.05"}

@@ -6,10 +6,11 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from crawler.commands.common import fail, say
-from crawler.commands.sweep import PLATFORMS, crawl_many
+from crawler.commands.sweep import crawl_many
+from crawler.platforms import DEMO, REGISTRY
 
 DEMO_TAGS = "fitness,vegan,travel,gaming,photography,skincare"
-DEMO_PLATFORMS = "mastodon,instagram,tiktok,youtube,bluesky"
+DEMO_PLATFORMS = ",".join(DEMO)
 
 
 def add_parser(subparsers) -> None:
@@ -29,7 +30,7 @@ def run(args) -> int:
     from crawler.sandbox.server import SandboxProcess
 
     platforms = [p.strip() for p in args.platforms.split(",") if p.strip()]
-    unknown = [p for p in platforms if p not in PLATFORMS or p == "pixelfed"]
+    unknown = [p for p in platforms if p not in DEMO]
     if unknown or not platforms:
         return fail(f"--platforms: unknown {', '.join(unknown) or '(none)'}; "
                     f"choose from {DEMO_PLATFORMS}")
@@ -43,16 +44,16 @@ def run(args) -> int:
             sandbox = stack.enter_context(SandboxProcess(accounts=args.accounts, seed=args.seed + offset,
                                                          platform=platform, rate_limit=1_000_000))
             say(f"sandbox {platform} with {args.accounts} accounts at {sandbox.base_url}")
-            spider, base_argument = PLATFORMS[platform]
+            spider = REGISTRY[platform].spider
             # YouTube's robots.txt (which the sandbox copies) forbids the /youtubei/ continuations:
             # its first hashtag page is all a polite crawler reads.
             pages = 1 if platform == "youtube" else 3
-            jobs.append((spider, {base_argument: sandbox.base_url, "tags": args.tags, "max_pages": pages,
+            jobs.append((spider, {"base_url": sandbox.base_url, "tags": args.tags, "max_pages": pages,
                                   "max_posts": 150}))
         code = crawl_many(jobs, {"MICROSCOUT_DATABASE_URL": url, "MICROSCOUT_PROGRESS": True,
                                  "LOG_LEVEL": "ERROR", "MICROSCOUT_PROGRESS_INTERVAL": 10,
                                  "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
-                                 "MICROSCOUT_RATE_LIMITS": dict.fromkeys(PLATFORMS, 0.0)})
+                                 **{p.setting: 0.0 for p in REGISTRY.values()}})
     say(f"\nThe warehouse is {database}. Query it, for example:\n"  # noqa: S608 - printed, not run
         f"  sqlite3 {database} \"SELECT platform, handle, followers, round(engagement_rate*100, 2) "
         f"AS er_pct, primary_niche FROM micro_influencers ORDER BY engagement_rate DESC LIMIT 10\"")

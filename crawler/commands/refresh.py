@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from crawler.commands.common import fail
-from crawler.commands.sweep import PLATFORM_SPIDERS, PLATFORMS, crawl, load_spider, overrides_from
+from crawler.commands.sweep import PLATFORM_SPIDERS, crawl, load_spider, overrides_from
 
 
 def add_parser(subparsers) -> None:
@@ -37,7 +37,7 @@ def run(args) -> int:
         if getattr(args, name) is not None:
             kwargs[name] = getattr(args, name)
     if args.base_url:
-        kwargs[PLATFORMS[args.platform][1]] = args.base_url
+        kwargs["base_url"] = args.base_url
     try:
         overrides = overrides_from(args)
         spider = PLATFORM_SPIDERS[args.platform]

@@ -6,18 +6,11 @@ import json
 from pathlib import Path
 
 from crawler.commands.common import fail, project_settings, say
+from crawler.platforms import NAMES, REGISTRY
 from models import DatabaseUnavailable, make_engine, mask_url, migrate
 
-#: platform -> (spider, the spider argument that --base-url / --instance sets)
-PLATFORMS = {
-    "mastodon": ("mastodon", "instance"),
-    "pixelfed": ("mastodon", "instance"),
-    "bluesky": ("bluesky", "appview"),
-    "instagram": ("instagram", "base_url"),
-    "tiktok": ("tiktok", "base_url"),
-    "youtube": ("youtube", "base_url"),
-}
-PLATFORM_SPIDERS = {platform: spider for platform, (spider, _) in PLATFORMS.items()}
+#: platform -> the spider that crawls it (from the registry, crawler/platforms.py)
+PLATFORM_SPIDERS = {name: platform.spider for name, platform in REGISTRY.items()}
 CSV_FIELDS = ["platform", "handle", "display_name", "followers", "following", "posts_count", "tier",
               "primary_niche", "engagement_rate", "engagement_rate_median", "posts_per_week",
               "profile_url", "discovered_via"]
@@ -34,7 +27,7 @@ def add_parser(subparsers) -> None:
 
 def add_crawl_options(parser) -> None:
     parser.add_argument("--platform", default="mastodon",
-                        help=f"one or more of {','.join(PLATFORMS)}, comma-separated (default mastodon)")
+                        help=f"one or more of {','.join(NAMES)}, comma-separated (default mastodon)")
     parser.add_argument("--base-url", "--instance", dest="base_url",
                         help="where the platform is: a Mastodon/Pixelfed instance (default "
                              "https://mastodon.social), Bluesky App View, or a sandbox URL; with "
@@ -65,10 +58,10 @@ def add_crawl_options(parser) -> None:
 def platforms_of(args) -> list[str]:
     """The --platform list, validated."""
     names = [name.strip().lower() for name in str(args.platform).split(",") if name.strip()]
-    unknown = [name for name in names if name not in PLATFORMS]
+    unknown = [name for name in names if name not in REGISTRY]
     if unknown or not names:
         raise ValueError(f"--platform: unknown {', '.join(unknown) or '(none)'}; "
-                         f"choose from {', '.join(PLATFORMS)}")
+                         f"choose from {', '.join(NAMES)}")
     return list(dict.fromkeys(names))
 
 
@@ -78,7 +71,7 @@ def base_urls(args, platforms: list[str]) -> dict[str, str]:
     if not value:
         return {}
     pairs = [part.strip() for part in value.split(",") if part.strip()]
-    if all("=" in part and part.split("=", 1)[0].strip().lower() in PLATFORMS for part in pairs):
+    if all("=" in part and part.split("=", 1)[0].strip().lower() in REGISTRY for part in pairs):
         urls = {name.strip().lower(): url.strip() for name, url in (p.split("=", 1) for p in pairs)}
         extra = sorted(set(urls) - set(platforms))
         if extra:
@@ -96,7 +89,7 @@ def spider_kwargs(args, platform: str | None = None) -> dict:
     kwargs = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
     url = base_urls(args, platforms_of(args)).get(platform)
     if url:
-        kwargs[PLATFORMS[platform][1]] = url
+        kwargs["base_url"] = url
     return kwargs
 
 
@@ -124,10 +117,8 @@ def overrides_from(args) -> dict:
     if args.output:
         overrides["FEEDS"] = feed_settings(args.output)
     if getattr(args, "delay", None) is not None:
-        limits = dict(project_settings().getdict("MICROSCOUT_RATE_LIMITS"))
-        for platform in platforms_of(args):
-            limits[PLATFORMS[platform][0]] = args.delay  # keyed by spider.platform
-        overrides["MICROSCOUT_RATE_LIMITS"] = limits
+        for platform in platforms_of(args):  # keyed by spider.platform
+            overrides[REGISTRY[REGISTRY[platform].spider].setting] = args.delay
     return overrides
 
 

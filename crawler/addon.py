@@ -1,0 +1,29 @@
+"""The microscout add-on: settings that feed Scrapy's own, whichever way they were given.
+
+``MICROSCOUT_ROBOTSTXT_OBEY``, ``MICROSCOUT_USER_AGENT`` and ``MICROSCOUT_LOG_LEVEL`` can come from
+the environment, the project settings or a per-run ``-s``/``--set``; Scrapy reads
+``ROBOTSTXT_OBEY``, ``USER_AGENT`` and ``LOG_LEVEL``. Scrapy's add-on hook runs on each
+crawler's settings after every override has been applied and before they freeze, so the
+microscout name is copied onto Scrapy's unless Scrapy's own name was given with a higher
+priority (``-s ROBOTSTXT_OBEY=False`` still wins over the project's ``MICROSCOUT_ROBOTSTXT_OBEY``).
+"""
+
+from __future__ import annotations
+
+from scrapy.settings import BaseSettings
+
+#: microscout setting -> the Scrapy setting it feeds, and how it is read.
+MAPPED = {
+    "MICROSCOUT_ROBOTSTXT_OBEY": ("ROBOTSTXT_OBEY", "getbool"),
+    "MICROSCOUT_USER_AGENT": ("USER_AGENT", "get"),
+    "MICROSCOUT_LOG_LEVEL": ("LOG_LEVEL", "get"),
+}
+
+
+class MicroscoutAddon:
+    def update_settings(self, settings: BaseSettings) -> None:
+        for ours, (theirs, getter) in MAPPED.items():
+            priority = settings.getpriority(ours)
+            if priority is None or priority < (settings.getpriority(theirs) or 0):
+                continue
+            settings.set(theirs, getattr(settings, getter)(ours), priority=priority)
