@@ -114,6 +114,9 @@ MICROSCOUT_MONITOR_MAX_ERROR_RATIO = 0.2
 MICROSCOUT_MONITOR_MAX_QUARANTINE_RATIO = 0.1
 MICROSCOUT_MONITOR_MIN_FOLLOWER_COVERAGE = 0.95
 
+#: The crawl run (crawler/run.py): its crawl_runs row, lock, heartbeat, resume set, refresh, checks.
+EXTENSIONS = {"crawler.run.CrawlRun": 100}
+
 ITEM_PIPELINES = {
     "pipelines.validate.ValidatePipeline": 100,
     "pipelines.normalize.NormalizePipeline": 200,

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, column, func, select, table
 
+from models.tables import Profile
+
 influencer_current = table(
     "influencer_current",
     column("profile_id"), column("platform"), column("handle"), column("followers"), column("tier"),
@@ -34,6 +36,18 @@ def stale_handles(engine: Engine, platforms: Sequence[str], *, max_age: float, t
         stmt = stmt.limit(limit)
     with engine.connect() as conn:
         return list(conn.execute(stmt).scalars())
+
+
+def user_ids(engine: Engine, platform: str, handles: Sequence[str]) -> dict[str, str]:
+    """handle -> platform_user_id of the warehouse's accounts of ``platform`` that have one."""
+    found: dict[str, str] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(handles), 500):
+            stmt = select(Profile.handle, Profile.platform_user_id).where(
+                Profile.platform == platform, Profile.handle.in_(list(handles[start:start + 500])),
+                Profile.platform_user_id.is_not(None))
+            found.update((handle, str(user_id)) for handle, user_id in conn.execute(stmt))
+    return found
 
 
 def tier_counts(engine: Engine, platform: str | None = None) -> list[tuple[str, int]]:

@@ -46,7 +46,6 @@ import json
 import logging
 import math
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -54,6 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler.items import ProfileItem
+from pipelines.nichetext import CAMEL, DEFAULT_MODEL_WEIGHT, HASHTAG, URL, blend, fold
 
 if TYPE_CHECKING:
     from pipelines.niche_model import NicheModel
@@ -75,7 +75,6 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "compound_factor": 0.75,
 }
 DEFAULT_THRESHOLD = 0.3
-DEFAULT_MODEL_WEIGHT = 0.5
 #: Decimal places kept in ``ProfileItem.niches``.
 SCORE_DIGITS = 3
 #: Characters of a profile's text the model reads (bio first, then posts in order). scikit-learn
@@ -84,14 +83,8 @@ SCORE_DIGITS = 3
 MODEL_TEXT_LIMIT = 4000
 
 _TERM_KINDS = ("categories", "keywords", "hashtags", "phrases")
-_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _WORD = re.compile(r"[^\W_]+")
 _SPACES = re.compile(r"\s+")
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-#: A hashtag inside text: "#" (or the full-width "＃") not preceded by a word character or "&"
-#: (so "C#", "&#39;" and URL fragments are not hashtags).
-_HASHTAG = re.compile(r"(?<![\w&/])[#＃]([^\W_][\w]*)")
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
 _TRAILING_DIGITS = re.compile(r"\d+$")
 #: Scores are products of floats: 1 - (1 - 0.3) is 0.30000000000000004 or 0.29999999999999993.
 #: A match whose weight equals the threshold must clear it.
@@ -105,18 +98,6 @@ class TaxonomyError(ValueError):
     """The taxonomy file is missing, not JSON, or not shaped like a taxonomy."""
 
 
-def fold(text: str) -> str:
-    """Case-, accent- and compatibility-folded text: the form every term is matched in.
-
-    ``fold("Entraînement") == fold("ENTRAINEMENT") == "entrainement"``; ``"ß"`` becomes ``"ss"``,
-    full-width and mathematical letters become plain ones. ASCII text takes a fast path.
-    """
-    if text.isascii():
-        return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return unicodedata.normalize("NFC", _COMBINING.sub("", decomposed))
-
-
 def words(text: str) -> list[str]:
     """The folded words of ``text`` (letters and digits; ``_``, ``-``, ``'`` separate words)."""
     return _WORD.findall(fold(text))
@@ -126,15 +107,15 @@ def hashtags_in(text: str | None) -> list[str]:
     """Hashtags written in ``text``, without "#", in their original case (for CamelCase splits)."""
     if not text or ("#" not in text and "＃" not in text):
         return []
-    return _HASHTAG.findall(text)
+    return HASHTAG.findall(text)
 
 
 def strip_hashtags_and_urls(text: str) -> str:
     """The text with its hashtags and links removed (they are scored as hashtags, or not at all)."""
     if "#" in text or "＃" in text:
-        text = _HASHTAG.sub(" ", text)
+        text = HASHTAG.sub(" ", text)
     if "://" in text or "www." in text.lower():
-        text = _URL.sub(" ", text)
+        text = URL.sub(" ", text)
     return text
 
 
@@ -417,7 +398,7 @@ class TaxonomyTagger:
                 return niches, False
         # CamelCase written in the text splits for free; otherwise split on known words.
         raw = tag.lstrip("#＃")
-        parts = words(_CAMEL.sub(" ", raw)) if raw.isascii() and not raw.islower() else []
+        parts = words(CAMEL.sub(" ", raw)) if raw.isascii() and not raw.islower() else []
         if len(parts) < 2:
             parts = self._segment(bare if len(bare) > 2 else key) or []
         if len(parts) < 2:
@@ -539,37 +520,6 @@ def primary(scores: Mapping[str, float], threshold: float = DEFAULT_THRESHOLD) -
         if score > best_score:
             best, best_score = niche, score
     return best if best is not None and best_score >= threshold - _EPSILON else None
-
-
-def align(probability: float, decision_threshold: float, bar: float) -> float:
-    """Rescale a model probability so its decision threshold maps onto ``bar`` (piecewise linear).
-
-    0 stays 0, ``decision_threshold`` becomes ``bar``, 1 stays 1: a model "yes" and a taxonomy
-    "yes" then mean the same score and can be averaged.
-    """
-    p = min(1.0, max(0.0, float(probability)))
-    t = min(1.0 - 1e-9, max(1e-9, float(decision_threshold)))
-    if p <= t:
-        return bar * p / t
-    return bar + (1.0 - bar) * (p - t) / (1.0 - t)
-
-
-def blend(taxonomy_scores: Mapping[str, float], model_scores: Mapping[str, float],
-          weight: float = DEFAULT_MODEL_WEIGHT, order: Iterable[str] | None = None) -> dict[str, float]:
-    """``weight * model + (1 - weight) * taxonomy`` for the niches the model scores.
-
-    ``model_scores`` holds every niche the model knows (aligned, see :func:`align`), zeros
-    included; other niches keep their taxonomy score. Niches scoring 0 are left out.
-    """
-    names = list(order) if order is not None else list(dict.fromkeys([*taxonomy_scores, *model_scores]))
-    out = {}
-    for niche in names:
-        score = taxonomy_scores.get(niche, 0.0)
-        if niche in model_scores:
-            score = weight * model_scores[niche] + (1.0 - weight) * score
-        if score > 0:
-            out[niche] = score
-    return out
 
 
 class NichePipeline:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.niche import _CAMEL, _HASHTAG, _URL, align, fold
+from pipelines.nichetext import CAMEL, HASHTAG, URL, align, blend, fold
 
 logger = logging.getLogger(__name__)
 
@@ -285,9 +285,9 @@ def format_reports(reports: Sequence[EvalReport]) -> str:
 def prepare(text: str) -> str:
     """What the vectoriser sees: links dropped, #CamelCase hashtags also split, text folded."""
     if "://" in text or "www." in text:
-        text = _URL.sub(" ", text)
+        text = URL.sub(" ", text)
     if "#" in text:
-        text = _HASHTAG.sub(lambda m: f"#{m.group(1)} {_CAMEL.sub(' ', m.group(1))}", text)
+        text = HASHTAG.sub(lambda m: f"#{m.group(1)} {CAMEL.sub(' ', m.group(1))}", text)
     return fold(text)
 
 
@@ -655,7 +655,6 @@ def cross_validate(records: Sequence[Record], k: int = 5, *, label_map: LabelMap
     taxonomy alone, and the blend the pipeline uses (``blend_weight``), are scored on the same
     records.
     """
-    from pipelines.niche import blend
 
     records = [r for r in records if r.text and r.text.strip()]
     if k < 2 or k > len(records):

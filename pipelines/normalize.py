@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem, reject
-from pipelines import quarantine
 from crawler.values import (
     UnreadableValue,
     extract_hashtags,
@@ -32,6 +31,7 @@ from crawler.values import (
     parse_timestamp,
     to_jsonable,
 )
+from pipelines import quarantine
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -20,9 +20,6 @@ from pipelines.niche import (
     Taxonomy,
     TaxonomyError,
     TaxonomyTagger,
-    align,
-    blend,
-    fold,
     primary,
 )
 from pipelines.niche_model import (
@@ -40,6 +37,7 @@ from pipelines.niche_model import (
     save,
     train,
 )
+from pipelines.nichetext import align, blend, fold
 
 REALWORLD_TOPICS = Path(__file__).resolve().parents[2] / "shared" / "realworld" / "topics"
 #: Taxonomy-alone macro F1 on TweetTopic train_random (4,564 posts, 13 topics), measured 0.517

@@ -125,7 +125,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from pipelines.niche import DEFAULT_MODEL_WEIGHT, TaxonomyError, blend
+    from pipelines.niche import TaxonomyError
     from pipelines.niche_model import (
         LabelMap,
         NicheModelError,
@@ -136,6 +136,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         load,
         read_records,
     )
+    from pipelines.nichetext import DEFAULT_MODEL_WEIGHT, blend
 
     weight = args.blend_weight
     try:

@@ -192,6 +192,11 @@ class BaseSpider(scrapy.Spider):
         self.args.handles = list(dict.fromkeys([*self.args.handles, *found]))
         self.logger.info("Refresh: %d accounts older than %ss", len(found), self.args.max_age)
 
+    def refresh_key(self, handle: str, platform_user_id: str | None) -> str:
+        """How a refresh asks for a stale account: by handle (Bluesky: by DID, which survives
+        a rename)."""
+        return handle
+
     def already_loaded(self, platform: str, handle: str | None) -> bool:
         """Whether this run loaded the account before a restart (then it is not fetched again)."""
         if handle and (platform, handle) in self.loaded_handles:

@@ -1,0 +1,294 @@
+"""The crawl run, as a Scrapy extension: one record per run in ``crawl_runs``, driven by signals.
+
+:class:`CrawlRun` owns everything about the run that is not writing items:
+
+* the **run key** (a UUID; with ``JOBDIR`` the one stored in ``JOBDIR/microscout-run.json``, so a
+  resumed crawl continues its run: see :mod:`crawler.resume`);
+* the **warehouse engine** and the single worker thread all warehouse I/O of the crawl runs on
+  (blocking database calls never run on the reactor);
+* the **run lock** of a ``job`` (``loader.acquire_run``: a locked-out run is recorded as
+  ``skipped`` and closes at once) and the **heartbeat** written with every batch;
+* the **resume checkpoint**: the accounts this run already loaded (``spider.loaded_handles``);
+* the **refresh**: the stale accounts a ``max_age`` crawl re-reads (``spider.add_stale_handles``),
+  found before the spider's first request;
+* the **end-of-run checks** (``pipelines/monitor.py``) and the final ``crawl_runs`` row.
+
+The warehouse pipeline asks for the run when it opens (:meth:`CrawlRun.open`) and closes it after
+its last batch (:meth:`CrawlRun.close`); the ``spider_opened``/``spider_closed`` signals do the
+same for crawls without that pipeline that still need the warehouse (a refresh). Spiders and
+the pipeline reach the one instance through :meth:`CrawlRun.of`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider, NotConfigured
+
+from crawler.values import to_jsonable
+
+logger = logging.getLogger(__name__)
+
+SECRET_ARGUMENTS = ("password", "token", "secret", "cookie", "sessionid", "key")
+T = TypeVar("T")
+
+
+def safe_arguments(arguments: dict | None) -> dict:
+    """Spider arguments with anything secret-looking masked, for crawl_runs.arguments."""
+    return {key: ("***" if any(word in key.lower() for word in SECRET_ARGUMENTS) else value)
+            for key, value in (arguments or {}).items()}
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def run_key_for(jobdir: str | None) -> str:
+    """A new run, or with JOBDIR the run that directory belongs to (a resumed crawl)."""
+    if not jobdir:
+        return str(uuid.uuid4())
+    path = Path(jobdir) / "microscout-run.json"
+    if path.exists():
+        return str(json.loads(path.read_text(encoding="utf-8"))["run_key"])
+    key = str(uuid.uuid4())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"run_key": key}), encoding="utf-8")
+    tmp.replace(path)  # atomic: a kill never leaves half a file
+    return key
+
+
+class CrawlRun:
+    """Extension: the crawl run's record, lock, heartbeat, resume set, refresh and checks."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.url: str = settings.get("MICROSCOUT_DATABASE_URL")
+        self.lock_stale_after = settings.getfloat("MICROSCOUT_RUN_LOCK_STALE")
+        self.run_key = run_key_for(settings.get("JOBDIR"))
+        self.run_id: int | None = None
+        self.record: dict[str, Any] = {}
+        self.engine: Any = None
+        self.locked_out = False
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="microscout-warehouse")
+        self._opened: asyncio.Future | None = None
+        self._closed = False
+        self._refreshed = False
+        #: Called with the run's values when finishing it fails (the pipeline spools them).
+        self.on_unfinished: Callable[[dict], None] | None = None
+        crawler.microscout_run = self  # type: ignore[attr-defined]
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlRun:
+        if not crawler.settings.get("MICROSCOUT_DATABASE_URL"):
+            raise NotConfigured("MICROSCOUT_DATABASE_URL is empty")
+        return cls(crawler)
+
+    @classmethod
+    def of(cls, crawler: Crawler) -> CrawlRun:
+        """The crawl's run (created here when the extension is not enabled)."""
+        found = getattr(crawler, "microscout_run", None)
+        return found if isinstance(found, CrawlRun) else cls.from_crawler(crawler)
+
+    async def in_worker(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking warehouse I/O on the run's worker thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, fn, *args)
+
+    # --- opening ---------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Record the run (once): lock, resume set, refresh. CloseSpider when the job is locked."""
+        if self._opened is None:
+            self._opened = asyncio.ensure_future(self._open())
+        await self._opened
+
+    async def _open(self) -> None:
+        from models.loader import JobLocked
+
+        spider = self.crawler.spider
+        self.record = self._record(spider)
+        spider.crawl_run_key = self.run_key
+        await self._refresh(spider)
+        try:
+            self.run_id, loaded = await self.in_worker(self._open_run)
+        except JobLocked as exc:
+            self.locked_out = True
+            self.stats.set_value("microscout/run/status", "skipped")
+            logger.warning("Not running: %s", exc)
+            raise CloseSpider("job_locked") from None
+        spider.loaded_handles = loaded
+        if loaded:
+            logger.info("Resuming crawl run %s: %d accounts already loaded", self.run_id, len(loaded))
+            self.stats.set_value("microscout/run/resumed_with_accounts", len(loaded))
+
+    def _record(self, spider: Any) -> dict[str, Any]:
+        return {
+            "run_key": self.run_key,
+            "spider": spider.name,
+            "platform": getattr(spider, "platform", None),
+            "job": getattr(spider, "job", None),
+            "arguments": to_jsonable(safe_arguments(getattr(spider, "run_args", None) or {})),
+            "started_at": datetime.now(UTC).isoformat(),
+        }
+
+    def connect(self) -> Any:
+        """The warehouse engine (created on first use, on the worker thread)."""
+        from models.db import make_engine
+
+        if self.engine is None:
+            self.engine = make_engine(self.url)
+        return self.engine
+
+    def _open_run(self) -> tuple[int | None, set]:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from models import loader
+        from models.db import DatabaseUnavailable, mask_url
+
+        try:
+            run_id = loader.acquire_run(self.connect(), self.record, self.lock_stale_after)
+            with self.engine.connect() as conn:
+                return run_id, loader.loaded_handles(conn, run_id)
+        except (SQLAlchemyError, DatabaseUnavailable) as exc:
+            logger.warning("Cannot record the crawl run in %s: %s", mask_url(self.url), one_line(exc))
+            logger.error("Warehouse %s unreachable at start; batches will be spooled",
+                         mask_url(self.url))
+            return None, set()
+
+    def ensure_recorded(self) -> int:
+        """The run's id, recording it now if the database was down at the start (worker thread)."""
+        from models import loader
+
+        if self.run_id is None:
+            with self.connect().begin() as conn:
+                self.run_id = loader.start_run(conn, self.record)
+        return self.run_id
+
+    def heartbeat(self, conn: Any) -> None:
+        """Mark the run alive (inside a batch's transaction): its lock stays held."""
+        from models import loader
+
+        if self.run_id is not None:
+            loader.heartbeat(conn, self.run_id)
+
+    # --- refresh -----------------------------------------------------------------------------
+
+    async def _refresh(self, spider: Any) -> None:
+        args = getattr(spider, "args", None)
+        if self._refreshed or args is None or getattr(args, "max_age", None) is None:
+            return
+        self._refreshed = True
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from models.db import DatabaseUnavailable, mask_url
+
+        try:
+            handles = await self.in_worker(self.stale_handles, spider)
+        except (SQLAlchemyError, DatabaseUnavailable) as exc:
+            logger.error("Refresh: cannot read the stale accounts from %s: %s", mask_url(self.url),
+                         one_line(exc))
+            return
+        spider.add_stale_handles(handles)
+
+    def stale_handles(self, spider: Any) -> list[str]:
+        """The accounts a refresh re-reads, oldest snapshot first, as the spider asks for them
+        (``spider.refresh_key(handle, platform_user_id)``: Bluesky asks by DID)."""
+        from models import queries
+
+        engine = self.connect()
+        platforms = spider.refresh_platforms or (spider.platform,)
+        args = spider.args
+        handles = queries.stale_handles(engine, platforms, max_age=args.max_age, tier=args.tier,
+                                        niche=args.niche, limit=args.limit)
+        ids = queries.user_ids(engine, spider.platform, handles)
+        return [spider.refresh_key(handle, ids.get(handle)) for handle in handles]
+
+    # --- closing -------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Run the end-of-run checks and finish the run's row (once)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.in_worker(self._close_run)
+        finally:
+            self.executor.shutdown(wait=True)
+
+    def _close_run(self) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from models import loader
+        from models.db import DatabaseUnavailable, mask_url
+        from pipelines import monitor
+
+        try:
+            if self.locked_out or self._opened is None:
+                return
+            values = self.final_values(monitor)
+            try:
+                if self.run_id is None:
+                    raise DatabaseUnavailable("run was never recorded")
+                with self.connect().begin() as conn:
+                    loader.finish_run(conn, self.run_key, **values)
+            except (SQLAlchemyError, DatabaseUnavailable) as exc:
+                logger.warning("Cannot finish the crawl run in %s: %s", mask_url(self.url), one_line(exc))
+                if self.on_unfinished is not None:
+                    self.on_unfinished(values)
+        finally:
+            if self.engine is not None:
+                self.engine.dispose()
+
+    def final_values(self, monitor: Any) -> dict[str, Any]:
+        reason = self.stats.get_value("finish_reason") or "finished"
+        checks = monitor.run_checks(self.stats.get_stats(), self.crawler.settings)
+        status = monitor.status_of(checks)
+        if reason != "finished" and status == "ok":
+            status = "aborted"
+        self.stats.set_value("microscout/run/status", status)
+        for check in checks:
+            if not check.passed:
+                logger.warning("Check failed: %s = %s (threshold %s)", check.name, check.value,
+                               check.threshold)
+        return {
+            "status": status,
+            "checks": monitor.as_json(checks),
+            "finish_reason": reason,
+            "stats": to_jsonable(self.stats.get_stats()),
+            "items_loaded": self.stats.get_value("microscout/warehouse/items_loaded", 0),
+            "items_rejected": self.stats.get_value("microscout/warehouse/rejected_rows", 0),
+            "finished_at": datetime.now(UTC),
+        }
+
+    # --- signals -------------------------------------------------------------------------------
+
+    async def spider_opened(self) -> None:
+        """A refresh needs its stale accounts even when no warehouse pipeline records the run."""
+        spider = self.crawler.spider
+        if self._opened is None:
+            self.record = self._record(spider)
+            await self._refresh(spider)
+
+    async def spider_closed(self) -> None:
+        if self._opened is not None:
+            await self.close()
+        else:
+            self.executor.shutdown(wait=False)
+            if self.engine is not None:
+                self.engine.dispose()
