@@ -5,11 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from alembic.util import CommandError
-from sqlalchemy.exc import SQLAlchemyError
-
 from crawler.commands.common import database_url, fail, project_settings, say
-from models import DatabaseUnavailable, check_connection, make_engine, mask_url, migrate
 
 
 def add_parser(subparsers) -> None:
@@ -36,11 +32,20 @@ def add_parser(subparsers) -> None:
     spool.set_defaults(func=load_spool)
 
 
-#: What can go wrong once the URL is known, each reported as one line (password masked).
-DATABASE_ERRORS = (DatabaseUnavailable, CommandError, SQLAlchemyError, OSError)
+def database_errors() -> tuple[type[Exception], ...]:
+    """What can go wrong once the URL is known, each reported as one line (password masked)."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from models import DatabaseUnavailable
+
+    return (DatabaseUnavailable, CommandError, SQLAlchemyError, OSError)
 
 
 def _database_error(url: str, exc: Exception) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from models import DatabaseUnavailable, mask_url
     if isinstance(exc, DatabaseUnavailable):  # already names the masked URL
         return fail(exc)
     if isinstance(exc, OSError):  # e.g. the folder of a SQLite file cannot be created
@@ -53,38 +58,42 @@ def _database_error(url: str, exc: Exception) -> int:
 
 
 def upgrade(args) -> int:
+    from models import mask_url, migrate
     url = database_url(args)
     try:
         migrate.upgrade(url, args.revision)
         revision = migrate.current(url)
-    except DATABASE_ERRORS as exc:
+    except database_errors() as exc:
         return _database_error(url, exc)
     say(f"{mask_url(url)} is at revision {revision or 'base'}")
     return 0
 
 
 def downgrade(args) -> int:
+    from models import mask_url, migrate
     url = database_url(args)
     try:
         migrate.downgrade(url, args.revision)
         revision = migrate.current(url)
-    except DATABASE_ERRORS as exc:
+    except database_errors() as exc:
         return _database_error(url, exc)
     say(f"{mask_url(url)} is at revision {revision or 'base'}")
     return 0
 
 
 def current(args) -> int:
+    from models import migrate
     url = database_url(args)
     try:
         revision = migrate.current(url)
-    except DATABASE_ERRORS as exc:
+    except database_errors() as exc:
         return _database_error(url, exc)
     print(revision or "base")
     return 0
 
 
 def load_spool(args) -> int:
+    from models import check_connection, make_engine, mask_url, migrate
     from models.spool import load_spool as load
     from models.spool import spool_files
 
@@ -106,7 +115,7 @@ def load_spool(args) -> int:
         totals = load(engine, spool_dir)
     except ValueError as exc:
         return fail(f"spool file unreadable: {exc}")
-    except DATABASE_ERRORS as exc:
+    except database_errors() as exc:
         return _database_error(url, exc)
     finally:
         if engine is not None:

@@ -7,11 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from sqlalchemy import MetaData, Table, select
-
 from crawler.commands.common import database_url, fail, say
-from models import DatabaseUnavailable, make_engine
-from models.db import check_connection
 
 VIEWS = ("influencer_current", "micro_influencers", "profile_growth")
 FILTERS = ("platform", "tier", "primary_niche")
@@ -30,6 +26,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from sqlalchemy import MetaData, Table, select
+
+    from models import DatabaseUnavailable, make_engine
+    from models.db import check_connection
     try:
         engine = make_engine(database_url(args))
         check_connection(engine)

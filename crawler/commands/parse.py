@@ -10,11 +10,10 @@ from datetime import date, datetime
 from pathlib import Path
 
 from crawler.commands.common import fail
-from crawler.items import RejectedItem
-from crawler.parsers import PARSER_MODULES, BlockedPage, UnrecognisedDocument, parser_for
 
 
 def add_parser(subparsers) -> None:
+    from crawler.parsers import PARSER_MODULES
     parser = subparsers.add_parser(
         "parse", help="parse a saved page, JSON body or vcrpy cassette and print its items",
         description="Detect what FILE holds, parse it with PLATFORM's parsers, run the items through "
@@ -28,6 +27,7 @@ def add_parser(subparsers) -> None:
 
 def documents(path: Path, url: str | None):
     """(body, url, headers) for a plain file, or one per recorded response of a cassette."""
+    from crawler.parsers import UnrecognisedDocument
     data = path.read_bytes()
     head = data[:200].lstrip()
     if path.suffix in (".yaml", ".yml") or head.startswith(b"interactions:"):
@@ -87,7 +87,9 @@ def _stdout_closed() -> None:
 
 
 def run(args) -> int:
+    from crawler.items import RejectedItem
     from crawler.offline import OfflineChain
+    from crawler.parsers import BlockedPage, UnrecognisedDocument, parser_for
 
     try:
         module = parser_for(args.platform)

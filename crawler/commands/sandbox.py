@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from crawler.sandbox.cli import add_serve_arguments, run_serve
-
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    from crawler.sandbox.cli import add_serve_arguments
     parser = subparsers.add_parser(
         "sandbox", help="serve the deterministic synthetic platform (Mastodon API) locally"
     )
@@ -24,4 +23,5 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from crawler.sandbox.cli import run_serve
     return run_serve(args, prog="microscout sandbox serve")

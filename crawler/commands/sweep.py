@@ -7,7 +7,6 @@ from pathlib import Path
 
 from crawler.commands.common import fail, project_settings, say
 from crawler.platforms import NAMES, REGISTRY
-from models import DatabaseUnavailable, make_engine, mask_url, migrate
 
 #: platform -> the spider that crawls it (from the registry, crawler/platforms.py)
 PLATFORM_SPIDERS = {name: platform.spider for name, platform in REGISTRY.items()}
@@ -144,6 +143,7 @@ def load_spider(name: str):
 
 
 def prepare_warehouse(settings) -> str:
+    from models import migrate
     url = settings.get("MICROSCOUT_DATABASE_URL")
     migrate.upgrade(url)  # idempotent; creates the SQLite file on first use
     return url
@@ -159,6 +159,8 @@ def crawl_many(jobs: list[tuple[str, dict]], overrides: dict, *, quiet: bool = F
                as_json: bool = False, platform: str | None = None) -> int:
     """Run the crawls side by side in one Scrapy process (one reactor), then report."""
     from scrapy.crawler import CrawlerProcess
+
+    from models import DatabaseUnavailable, make_engine, mask_url
 
     settings = project_settings({"EXTENSIONS": {"crawler.progress.ProgressLine": 500},
                                  "LOG_INSTALL_ROOT_HANDLER": not quiet, **overrides})

@@ -7,9 +7,26 @@
   latency and injected faults; ``python -m crawler.sandbox serve`` from a shell.
 """
 
-from crawler.sandbox.faults import FAULT_KINDS, parse_faults
-from crawler.sandbox.server import SandboxConfig, SandboxError, SandboxProcess, make_server
-from crawler.sandbox.world import EPOCH, TIERS, World, tier_of
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: The package's public names and the modules that define them (imported on first use, so
+#: importing one sandbox module does not import them all).
+_EXPORTS = {
+    "FAULT_KINDS": "faults", "parse_faults": "faults",
+    "SandboxConfig": "server", "SandboxError": "server", "SandboxProcess": "server",
+    "make_server": "server",
+    "EPOCH": "world", "TIERS": "world", "World": "world", "tier_of": "world",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'crawler.sandbox' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"crawler.sandbox.{_EXPORTS[name]}"), name)
+
 
 __all__ = [
     "EPOCH",

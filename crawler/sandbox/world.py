@@ -37,7 +37,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from crawler.sandbox import vocab
+import crawler.sandbox.vocab as vocab
 from crawler.sandbox.vocab import NICHES
 
 #: "Now" inside the sandbox. Post times and account ages are measured back from it.
