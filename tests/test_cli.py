@@ -98,12 +98,21 @@ def assert_never_contacted(sock: socket.socket) -> None:
 # --- parse: every real capture ---------------------------------------------------------------
 
 
+#: Recordings of the official APIs (Instagram Graph API, TikTok Research API, YouTube
+#: playlistItems) that the parsers do not read yet: the official-API issue (#14) adds them. Strict
+#: xfail, so each flips to a failure the day its parser lands and the mark must go.
+OFFICIAL_API_PENDING = ("python-facebook_graph_", "tiktoklibrary_research_api_", "_api_v3_playlistItems_")
+
+
 def realworld_params() -> list:
     params = []
     for platform in PLATFORMS:
         folder = REALWORLD / platform
         names = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else [None]
-        params += [pytest.param(platform, name, id=f"{platform}/{name or 'absent'}") for name in names]
+        for name in names:
+            pending = name is not None and any(part in name for part in OFFICIAL_API_PENDING)
+            marks = [pytest.mark.xfail(strict=True, reason="official API route: issue #14")] if pending else []
+            params.append(pytest.param(platform, name, id=f"{platform}/{name or 'absent'}", marks=marks))
     return params
 
 
