@@ -31,6 +31,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 class Credential:
     """A secret sent to one host: as headers, as cookies, or both."""
 
+    #: "host" or "host:port" (a port, when given, must match too: the sandbox's hosts differ
+    #: only by port).
     host: str
     headers: dict[str, str] = field(default_factory=dict)
     cookies: dict[str, str] = field(default_factory=dict)
@@ -38,7 +40,8 @@ class Credential:
     def applies_to(self, request: Request) -> bool:
         parts = urlparse_cached(request)
         host = (parts.hostname or "").lower()
-        return host == self.host.lower() and (parts.scheme == "https" or host in LOOPBACK)
+        where = parts.netloc.lower().rpartition("@")[2] if ":" in self.host else host
+        return where == self.host.lower() and (parts.scheme == "https" or host in LOOPBACK)
 
     def __repr__(self) -> str:  # never print the secret
         return (f"Credential(host={self.host!r}, headers={sorted(self.headers)}, "

@@ -29,8 +29,10 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
+from crawler.credentials import CredentialsMiddleware
 from crawler.items import HashtagSightingItem, ProfileItem, RejectedItem
 from crawler.parsers import bluesky as bsky
+from crawler.run import CrawlRun
 from crawler.sandbox.bluesky import APP_PASSWORD, ENV_HANDLE_EPOCH, ENV_SEARCH_AUTH, BlueskyApp
 from crawler.sandbox.common import Request as SandboxRequest
 from crawler.sandbox.vocab import HASHTAG_NICHE
@@ -41,6 +43,7 @@ from crawler.spiders.bluesky import (
     normalize_actor,
     parse_feed_arg,
 )
+from tests import spider_helpers
 
 REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld" / "bluesky"
 PROFILE_FILE = "atprotodart_app.bsky.actor.getProfile_shinyakato_2023.json"
@@ -90,7 +93,16 @@ def response_for(request: Request, body: bytes | str | dict, status: int = 200,
 
 
 def run_callback(request: Request, response: Response) -> list:
-    return list(request.callback(response, **request.cb_kwargs))
+    return spider_helpers.run_callback(request, response)
+
+
+def sent(spider: BlueskySpider, requests: list) -> list:
+    """The requests as sent: through CredentialsMiddleware (proxy, the spider's credentials)."""
+    middleware = CredentialsMiddleware.from_crawler(spider.crawler)
+    for request in requests:
+        if isinstance(request, Request):
+            middleware.process_request(request)
+    return requests
 
 
 def http_failure(request: Request, body: bytes | str | dict, status: int) -> Failure:
@@ -238,7 +250,7 @@ def logged_in(**kwargs) -> tuple[BlueskySpider, list]:
     spider = make_spider(CREDENTIALS, **{"tags": "vegan", "appview": LOCAL, "auth_host": LOCAL, **kwargs})
     (login,) = start_requests(spider)
     body = {"did": PLC, "handle": "me.bsky.social", "accessJwt": "a.b.c", "refreshJwt": "r.e.f"}
-    return spider, run_callback(login, response_for(login, body))
+    return spider, sent(spider, run_callback(login, response_for(login, body)))
 
 
 def test_session_token_goes_to_the_appview_as_a_bearer_header_only():
@@ -249,8 +261,39 @@ def test_session_token_goes_to_the_appview_as_a_bearer_header_only():
     assert all("a.b.c" not in r.url for r in out)
     assert spider.session_did == PLC
     # later requests (next pages, profiles, author feeds) carry it too
-    profile = spider.author_feed_request(ProfileItem(platform_user_id=PLC))
+    (profile,) = sent(spider, [spider.author_feed_request(ProfileItem(platform_user_id=PLC))])
     assert profile.headers[b"Authorization"] == b"Bearer a.b.c"
+
+
+def test_proxy_setting_reaches_every_request():
+    proxy = "http://user:secret@proxy.example:8080"
+    spider = make_spider({**CREDENTIALS, "MICROSCOUT_PROXY": proxy}, tags="vegan", handles="bob")
+    (login,) = sent(spider, start_requests(spider))
+    assert login.meta["proxy"] == proxy
+    out = sent(spider, run_callback(login, response_for(login, {"accessJwt": "a.b.c"})))
+    assert len(out) == 2
+    assert all(r.meta["proxy"] == proxy for r in out)
+
+
+def test_session_token_is_sent_to_the_appview_host_only():
+    spider = make_spider(CREDENTIALS, tags="vegan")
+    (login,) = sent(spider, start_requests(spider))
+    run_callback(login, response_for(login, {"accessJwt": "a.b.c"}))
+    (credential,) = spider.credentials()
+    assert credential.host == "api.bsky.app"
+    assert "a.b.c" not in repr(credential)
+    elsewhere = [
+        spider.session_request(),  # the login host
+        Request("https://public.api.bsky.app/xrpc/app.bsky.feed.searchPosts?q=%23vegan"),
+        Request("https://api.bsky.app.evil.example/xrpc/app.bsky.actor.getProfile?actor=x"),
+        Request("http://api.bsky.app/xrpc/app.bsky.actor.getProfile?actor=x"),  # not https
+        Request("https://bsky.app/profile/alice.bsky.social"),
+    ]
+    for request in sent(spider, elsewhere):
+        assert b"Authorization" not in request.headers, request.url
+    (search,) = sent(spider, list(spider.listing_requests()))
+    assert search.url.startswith("https://api.bsky.app/")
+    assert search.headers[b"Authorization"] == b"Bearer a.b.c"
 
 
 def test_refused_login_is_auth_failed_and_the_crawl_goes_on_logged_out():
@@ -485,8 +528,10 @@ def test_refresh_asks_for_stale_accounts_by_did(sqlite_url, monkeypatch):
                         lambda *a, **k: ["old.bsky.social", "nodid.bsky.social", "given.bsky.social"])
     spider = make_spider({"MICROSCOUT_DATABASE_URL": sqlite_url}, handles="given.bsky.social",
                          appview=LOCAL)
-    spider.args.max_age = 86_400.0  # as -a max_age=1d (whose from_crawler runs the refresh)
-    spider.add_stale_handles(sqlite_url)
+    spider.args.max_age = 86_400.0  # as -a max_age=1d (the crawl-run extension runs the refresh)
+    run = CrawlRun.of(spider.crawler)
+    spider.add_stale_handles(run.stale_handles(spider))
+    run.engine.dispose()
     assert spider.args.handles == ["given.bsky.social", PLC, "nodid.bsky.social"]
 
 

@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 from crawler.items import HashtagSightingItem, ProfileItem, RejectedItem
 from crawler.spiders.base import SpiderArgs
 from crawler.spiders.mastodon import MastodonSpider, normalize_instance
+from tests import spider_helpers
 
 REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld" / "mastodon"
 HASHTAG = "mastodonpy_cassette_test_hashtag_tl.yaml"
@@ -175,7 +176,8 @@ def recorded_response(name: str, index: int, request: Request) -> Response:
 
 
 def run_callback(spider, request: Request, response: Response) -> list:
-    return list(request.callback(response, **request.cb_kwargs))
+    """The callback as the engine runs it (typed errors become retries or RejectedItems)."""
+    return spider_helpers.run_callback(request, response)
 
 
 def test_tag_page_yields_sightings_statuses_request_and_next_page():
@@ -283,6 +285,72 @@ def test_failed_statuses_still_yield_the_profile():
     assert "ConnectionRefusedError" in rejected.detail
     assert isinstance(profile, ProfileItem)
     assert (profile.handle, profile.recent_posts) == ("mastodonpy_test@localhost", [])
+
+
+def test_error_body_of_a_lookup_is_not_found():
+    spider = make_spider(handles="nobody", instance=LOCAL)
+    (request,) = start_urls_requests(spider)
+    response = JsonResponse(url=request.url, status=200, body=b'{"error":"Record not found"}',
+                            request=request)
+    (rejected,) = run_callback(spider, request, response)
+    assert (rejected.reason, rejected.detail) == ("not_found", "lookup of nobody; Record not found")
+    assert rejected.item_type == "ProfileItem"
+
+
+def test_unexpected_statuses_body_still_yields_the_profile():
+    spider = make_spider(handles="mastodonpy_test", instance=LOCAL)
+    account = json.loads(_cassette(LOOKUP)["interactions"][2]["response"]["body"]["string"])
+    request = spider.statuses_request(account, "handles")
+    response = JsonResponse(url=request.url, status=200, body=b'{"id": "1"}', request=request)
+    rejected, profile = run_callback(spider, request, response)
+    assert (rejected.reason, rejected.item_type) == ("unexpected_body", "ProfileItem")
+    assert (profile.handle, profile.recent_posts) == ("mastodonpy_test@localhost", [])
+
+
+# --- proxy and credentials ----------------------------------------------------------------------
+
+PROXY = "http://user:secret@proxy.example:3128"
+
+
+def _through_credentials_middleware(spider: MastodonSpider, requests: list[Request]) -> list[Request]:
+    from crawler.credentials import CredentialsMiddleware
+
+    middleware = CredentialsMiddleware.from_crawler(spider.crawler)
+    for request in requests:
+        middleware.process_request(request)
+    return requests
+
+
+def _every_kind_of_request(spider: MastodonSpider) -> list[Request]:
+    account = {"id": "42", "username": "alice", "acct": "alice"}
+    return [*start_urls_requests(spider), spider.statuses_request(account, "handles"),
+            Request(f"{spider.instance}/robots.txt")]
+
+
+def test_proxy_reaches_every_request():
+    spider = make_spider({"MICROSCOUT_PROXY": PROXY}, tags="vegan", handles="alice,c@x.y",
+                         instance="https://mastodon.example")
+    requests = _through_credentials_middleware(spider, _every_kind_of_request(spider))
+    assert len(requests) == 5  # tag, two lookups, statuses, robots.txt
+    assert {request.meta.get("proxy") for request in requests} == {PROXY}
+
+
+def test_no_proxy_unless_configured():
+    spider = make_spider(tags="vegan", instance="https://mastodon.example")
+    requests = _through_credentials_middleware(spider, _every_kind_of_request(spider))
+    assert all("proxy" not in request.meta for request in requests)
+
+
+def test_no_credentials_are_sent_to_any_host():
+    """Mastodon's public API needs no credential: none is configured, none reaches a request
+    (to the instance or elsewhere)."""
+    spider = make_spider({"MICROSCOUT_PROXY": PROXY}, tags="vegan", handles="alice",
+                         instance="https://mastodon.example")
+    assert spider.credentials() == []
+    requests = [*_every_kind_of_request(spider), Request("https://elsewhere.example/api/v1/x")]
+    for request in _through_credentials_middleware(spider, requests):
+        assert not {b"Authorization", b"Cookie"} & set(request.headers.keys())
+        assert not request.cookies
 
 
 # --- end-to-end against the sandbox -------------------------------------------------------------

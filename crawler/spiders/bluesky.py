@@ -31,50 +31,51 @@ accounts it already loaded.
 Sessions: the public App View (https://public.api.bsky.app) serves all of this without login
 except post search, which answers anonymous callers 401/403 (since 2025). With
 ``MICROSCOUT_BLUESKY_IDENTIFIER`` and ``MICROSCOUT_BLUESKY_APP_PASSWORD`` set, the spider first
-logs in with ``com.atproto.server.createSession`` on ``auth_host`` (https://bsky.social), then
-sends the ``accessJwt`` as ``Authorization: Bearer`` to the App View only (default then
-https://api.bsky.app). The token and the password are never logged, never put in a URL, an
-item or the run arguments. Without a session, a search refused for want of one becomes
-``RejectedItem(reason="auth_required")`` for that tag (with a log line saying how to log in),
-never a crash or a silently empty sweep; a failed login (``auth_failed``) carries on logged
-out.
+logs in with ``com.atproto.server.createSession`` on ``auth_host`` (https://bsky.social); the
+``accessJwt`` then becomes a credential (``Authorization: Bearer``) for the App View's host only
+(default then https://api.bsky.app), which ``CredentialsMiddleware`` adds to its requests. The
+token and the password are never logged, never put in a URL, an item or the run arguments.
+Without a session, a search refused for want of one becomes ``RejectedItem(reason=
+"auth_required")`` for that tag (with a log line saying how to log in), never a crash or a
+silently empty sweep; a failed login (``auth_failed``) carries on logged out.
 
 Nothing is lost silently: a body that is not JSON is retried (reason ``bad_json``) and then
-rejected; failed requests (exhausted 429/5xx retries, robots.txt refusals, DNS errors) reach
-the errback and become RejectedItems whose reason comes from the XRPC error body
-(``auth_required``, ``rate_limited``, ``not_found``, else ``request_failed``). When only an
-author's feed fails, the ProfileItem is still yielded with the posts already read. Pacing is
-the ``RateLimitMiddleware``'s, from the ``ratelimit-remaining`` / ``ratelimit-reset`` headers.
+rejected; failed requests (exhausted 429/5xx retries, robots.txt refusals, DNS errors) become
+RejectedItems whose reason comes from the XRPC error body (``auth_required``, ``rate_limited``,
+``not_found``, else ``request_failed``). When only an author's feed fails, the ProfileItem is
+still yielded with the posts already read. Pacing is the ``RateLimitMiddleware``'s, from the
+``ratelimit-remaining`` / ``ratelimit-reset`` headers.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping
-from datetime import datetime, timezone
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.downloadermiddlewares.retry import get_retry_request
-from scrapy.exceptions import DontCloseSpider, IgnoreRequest
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import JsonRequest, Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.items import HashtagSightingItem, ProfileItem, RejectedItem
-from crawler.parsers import BlockedPage, UnrecognisedDocument
+from crawler.credentials import Credential
+from crawler.errors import BlockedPage, UnrecognisedDocument
+from crawler.items import HashtagSightingItem, ProfileItem
 from crawler.parsers import bluesky as bsky
+from crawler.platforms import REGISTRY
+from crawler.spiders.args import BaseUrlParams, param
 from crawler.spiders.base import (
     PAYLOAD_CHARS,
     BaseSpider,
-    SpiderArgs,
-    body_text,
+    Output,
+    describe_failure,
     normalize_base_url,
-    read_handles_file,
+    utcnow,
 )
 
 #: The App View a logged-in crawl asks (the one the Bluesky app uses).
@@ -85,32 +86,12 @@ CREATE_SESSION = "com.atproto.server.createSession"
 RESOLVE_HANDLE = "com.atproto.identity.resolveHandle"
 #: Author-feed pages read at most per author while reposts leave it short of recent_posts.
 AUTHOR_FEED_PAGES = 3
-#: Stand-in tag that lets SpiderArgs validate a run that has only handles or feeds (see
-#: BlueskySpider.__init__); never requested.
-_PLACEHOLDER_TAG = "_bluesky_no_tags_"
-
-Output = Iterator[Any]
-_RETRYING: Any = object()  # _json: the body was not JSON and its retry has been yielded
-_GAVE_UP: Any = object()  # _json: not JSON after every retry; the RejectedItem was yielded
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HANDLE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})+$")
 _DID = re.compile(r"^did:(?:plc:[a-z2-7]{24}|web:[a-zA-Z0-9.\-%:]+)$")
 _WEB_HOSTS = ("bsky.app", "www.bsky.app", "staging.bsky.app")
 _FEED_URI = re.compile(r"^at://(?P<authority>[^/]+)/app\.bsky\.feed\.generator/(?P<rkey>[A-Za-z0-9._~:-]{1,512})$")
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _split(value: Any) -> list[str]:
-    if value is None:
-        return []
-    parts = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value).split(",")
-    return [part.strip() for part in parts if part.strip()]
-
-
 
 
 def normalize_actor(value: str) -> str:
@@ -161,54 +142,49 @@ def feed_uri(authority_did: str, rkey: str) -> str:
     return f"at://{authority_did}/app.bsky.feed.generator/{rkey}"
 
 
+def _feeds(value: Any, spider_cls: Any) -> tuple[tuple[str, str], ...]:
+    parts = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value).split(",")
+    return tuple(dict.fromkeys(parse_feed_arg(part) for part in parts if part.strip()))
+
+
+def _auth_host(value: Any, spider_cls: Any) -> str:
+    return normalize_base_url(value, name="auth_host", example=DEFAULT_AUTH_HOST)
+
+
+@dataclass
+class BlueskyParams(BaseUrlParams):
+    """``appview`` (the base URL), ``feeds`` (custom feeds to sweep), ``auth_host`` (where to log
+    in). Feeds and the login host go into run_args as the spider reads them."""
+
+    feeds: tuple[tuple[str, str], ...] = param((), parse=_feeds, stored=False)
+    auth_host: str = param(DEFAULT_AUTH_HOST, parse=_auth_host, stored=False)
+
+    def has_work(self) -> bool:
+        return bool(self.feeds)
+
+
 class BlueskySpider(BaseSpider):
     name = "bluesky"
     platform: ClassVar[str] = "bluesky"
     #: searchPosts sort; "recent" is accepted for "latest" (the sightings' listing name).
     listings: ClassVar[tuple[str, ...]] = ("latest", "top", "recent")
     max_recent_posts: ClassVar[int | None] = bsky.MAX_PAGE_LIMIT
-    # Handles are Bluesky handles, DIDs or bsky.app URLs, which SpiderArgs' user@instance
-    # rule refuses, so this spider reads them itself.
-    common_args: ClassVar[tuple[str, ...]] = tuple(
-        name for name in SpiderArgs.__dataclass_fields__ if name not in ("handles", "handles_file")
-    )
-    extra_args: ClassVar[tuple[str, ...]] = ("handles", "handles_file", "feeds", "appview",
-                                             "auth_host")
+    params_model: ClassVar[type[BlueskyParams]] = BlueskyParams
+    default_base_url: ClassVar[str] = REGISTRY["bluesky"].default_base_url
+    base_url_aliases: ClassVar[tuple[str, ...]] = REGISTRY["bluesky"].base_url_aliases
+    item_types: ClassVar[Mapping[str, str]] = {
+        "search": "HashtagSightingItem", "feed": "HashtagSightingItem",
+        "resolve": "HashtagSightingItem", "session": "Session"}
+    params: BlueskyParams
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
-        handles_file = kwargs.get("handles_file") or None
-        actors = [normalize_actor(h) for h in _split(kwargs.get("handles"))]
-        if handles_file:
-            actors += [normalize_actor(h) for h in read_handles_file(handles_file)]
-        feeds = [parse_feed_arg(f) for f in _split(kwargs.get("feeds"))]
-        has_tags = bool(_split(kwargs.get("tags")))
-        refresh = bool(str(kwargs.get("max_age") or "").strip())
-        if not (has_tags or actors or feeds or refresh):
-            raise ValueError("nothing to crawl: give -a tags=a,b, -a feeds=..., "
-                             "-a handles=... / handles_file=... or -a max_age=24h (refresh)")
-        placeholder = not (has_tags or refresh)
-        if placeholder:  # SpiderArgs wants tags, handles or max_age; removed again below
-            kwargs = {**kwargs, "tags": _PLACEHOLDER_TAG}
         super().__init__(name, **kwargs)
-        if placeholder:
-            self.args.tags = []
-        self.args.handles = list(dict.fromkeys(actors))
-        self.args.handles_file = str(handles_file) if handles_file else None
-        self.feeds = list(dict.fromkeys(feeds))
         self.sort = "top" if self.args.listing == "top" else "latest"
-        self.args.listing = self.sort
         self.sighting_listing = bsky.SORT_LISTINGS[self.sort]
         self.page_size = min(bsky.MAX_PAGE_LIMIT, self.args.max_posts)
         # One author-feed page: recent_posts plus head-room for the reposts left out.
         recent = self.args.recent_posts
         self.feed_limit = min(bsky.MAX_PAGE_LIMIT, max(1, recent + max(5, recent // 2)))
-        appview = self.extra.get("appview")
-        self.appview = (normalize_base_url(appview, name="appview", example=bsky.PUBLIC_APPVIEW)
-                        if appview else bsky.PUBLIC_APPVIEW)
-        self._appview_given = bool(appview)
-        self.auth_host = normalize_base_url(self.extra.get("auth_host") or DEFAULT_AUTH_HOST,
-                                            name="auth_host", example=DEFAULT_AUTH_HOST)
-        self.allowed_domains = [urlsplit(self.appview).hostname or ""]
         self._identifier: str | None = None
         self._password: str | None = None
         self._access_jwt: str | None = None
@@ -220,6 +196,10 @@ class BlueskySpider(BaseSpider):
         self._auth_hint_logged = False
 
     @classmethod
+    def normalize_handle(cls, value: str) -> str:
+        return normalize_actor(value)
+
+    @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> BlueskySpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.configure(crawler.settings)
@@ -227,67 +207,61 @@ class BlueskySpider(BaseSpider):
         return spider
 
     def configure(self, settings: Any) -> None:
-        """Read the session credentials; with both set, default to the logged-in App View."""
+        """Read the session credentials (both or neither; half a pair crawls logged out)."""
         identifier = (settings.get("MICROSCOUT_BLUESKY_IDENTIFIER") or "").strip() or None
         password = settings.get("MICROSCOUT_BLUESKY_APP_PASSWORD") or None
         if bool(identifier) != bool(password):
             missing = "MICROSCOUT_BLUESKY_APP_PASSWORD" if identifier else "MICROSCOUT_BLUESKY_IDENTIFIER"
             self.logger.warning("%s is not set: crawling Bluesky logged out", missing)
             return
-        if not identifier:
-            return
         self._identifier, self._password = identifier, password
-        if not self._appview_given:
-            self.appview = AUTHED_APPVIEW
-        hosts = [urlsplit(self.appview).hostname or "", urlsplit(self.auth_host).hostname or ""]
-        self.allowed_domains = list(dict.fromkeys(hosts))
 
-    def add_stale_handles(self, database_url: str) -> None:
-        """Refresh (``max_age``): the stale accounts, asked for by DID where the warehouse
-        knows it, since a handle may have changed since the last crawl and the DID has not."""
-        given = list(self.args.handles)
-        super().add_stale_handles(database_url)
-        stale = [handle for handle in self.args.handles if handle not in given]
-        dids = self._warehouse_dids(database_url, stale)
-        self.args.handles = list(dict.fromkeys([*given, *(dids.get(h, h) for h in stale)]))
-
-    def _warehouse_dids(self, database_url: str, handles: list[str]) -> dict[str, str]:
-        """handle -> DID (platform_user_id) of the warehouse's Bluesky profiles."""
-        if not handles:
-            return {}
-        from sqlalchemy import select
-
-        from models import make_engine
-        from models.tables import Profile
-
-        engine = make_engine(database_url)
-        found: dict[str, str] = {}
-        try:
-            with engine.connect() as conn:
-                for start in range(0, len(handles), 500):
-                    stmt = select(Profile.handle, Profile.platform_user_id).where(
-                        Profile.platform == self.platform,
-                        Profile.handle.in_(handles[start:start + 500]),
-                        Profile.platform_user_id.is_not(None))
-                    found.update((h, str(d)) for h, d in conn.execute(stmt)
-                                 if str(d).startswith("did:"))
-        finally:
-            engine.dispose()
-        return found
+    def refresh_key(self, handle: str, platform_user_id: str | None) -> str:
+        """A refresh asks for a stale account by DID where the warehouse knows it: a handle may
+        have changed since the last crawl, the DID has not."""
+        return platform_user_id if (platform_user_id or "").startswith("did:") else handle
 
     @property
     def has_credentials(self) -> bool:
         return bool(self._identifier and self._password)
 
+    @property
+    def base_url(self) -> str:
+        """The App View: as given, else the logged-in one with credentials, else the public one."""
+        if self.params.base_url:
+            return self.params.base_url
+        return AUTHED_APPVIEW if self.has_credentials else self.default_base_url
+
+    @property
+    def appview(self) -> str:
+        return self.base_url
+
+    @property
+    def auth_host(self) -> str:
+        return self.params.auth_host
+
+    @property
+    def feeds(self) -> list[tuple[str, str]]:
+        return list(self.params.feeds)
+
+    @property
+    def allowed_domains(self) -> list[str]:
+        hosts = [urlsplit(self.appview).hostname or ""]
+        if self.has_credentials:
+            hosts.append(urlsplit(self.auth_host).hostname or "")
+        return list(dict.fromkeys(hosts))
+
     def spider_run_args(self) -> dict[str, Any]:
-        return {"appview": self.appview, "feeds": [feed_uri(a, r) for a, r in self.feeds],
+        return {"feeds": [feed_uri(a, r) for a, r in self.feeds],
                 "auth_host": self.auth_host if self.has_credentials else None,
                 "logged_in": self.has_credentials}
 
-    @property
-    def handles_label(self) -> str:
-        """discovered_via for handle-list profiles: the list file's name, else 'handles'."""
-        return Path(self.args.handles_file).stem if self.args.handles_file else "handles"
+    def credentials(self) -> list[Credential]:
+        """The session token, for the App View's host only (never the login host)."""
+        if not self._access_jwt:
+            return []
+        host = urlsplit(self.appview).netloc  # with its port: sandbox hosts differ only by port
+        return [Credential(host=host, headers={"Authorization": f"Bearer {self._access_jwt}"})]
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -312,7 +286,8 @@ class BlueskySpider(BaseSpider):
                 yield self.listing_request("feed", name, feed_uri(authority, rkey))
             else:
                 url = bsky.xrpc_url(RESOLVE_HANDLE, {"handle": authority}, base=self.appview)
-                yield self._xrpc(url, self.parse_resolved_feed, "resolve", name=name, rkey=rkey)
+                yield self.request(url, self.parse_resolved_feed, "resolve",
+                                   cb_kwargs={"name": name, "rkey": rkey})
         via = self.handles_label
         # a resumed run skips the accounts it already loaded (a DID is matched after its fetch)
         actors = [actor for actor in self.args.handles
@@ -321,19 +296,12 @@ class BlueskySpider(BaseSpider):
             batch = actors[start:start + bsky.MAX_PROFILES_PER_CALL]
             yield self.profiles_request(batch, dict.fromkeys(batch, via))
 
-    def _xrpc(self, url: str, callback: Any, kind: str, *, priority: int = 0,
-              **cb_kwargs: Any) -> Request:
-        headers = {"Accept": "application/json"}
-        if self._access_jwt:  # only ever sent to the App View
-            headers["Authorization"] = f"Bearer {self._access_jwt}"
-        return Request(url, callback=callback, errback=self.on_error, cb_kwargs=cb_kwargs,
-                       headers=headers, meta={"microscout_kind": kind}, priority=priority)
-
     def session_request(self) -> Request:
+        """createSession on the login host; the password travels in the JSON body only."""
         url = bsky.xrpc_url(CREATE_SESSION, base=self.auth_host)
-        return JsonRequest(url, data={"identifier": self._identifier, "password": self._password},
-                           callback=self.parse_session, errback=self.on_error,
-                           meta={"microscout_kind": "session"}, dont_filter=True, priority=20)
+        return self.request(url, self.parse_session, "session", cls=JsonRequest,
+                            data={"identifier": self._identifier, "password": self._password},
+                            meta={"microscout_redact": True}, dont_filter=True, priority=20)
 
     def listing_request(self, kind: str, name: str, target: str, cursor: str | None = None,
                         page: int = 1, offset: int = 0) -> Request:
@@ -343,8 +311,8 @@ class BlueskySpider(BaseSpider):
                                         limit=self.page_size, base=self.appview)
         else:
             url = bsky.get_feed_url(target, cursor=cursor, limit=self.page_size, base=self.appview)
-        return self._xrpc(url, self.parse_listing, kind, listing_kind=kind, name=name,
-                          target=target, page=page, offset=offset)
+        return self.request(url, self.parse_listing, kind, cb_kwargs={
+            "listing_kind": kind, "name": name, "target": target, "page": page, "offset": offset})
 
     def profiles_request(self, actors: list[str], via: dict[str, str | None]) -> Request:
         """getProfiles for up to 25 actors (getProfile for one)."""
@@ -353,15 +321,15 @@ class BlueskySpider(BaseSpider):
             url = bsky.get_profile_url(actors[0], base=self.appview)
         else:
             url = bsky.get_profiles_url(actors, base=self.appview)
-        return self._xrpc(url, self.parse_profiles, "profiles", priority=5, actors=list(actors),
-                          via=dict(via))
+        return self.request(url, self.parse_profiles, "profiles", priority=5,
+                            cb_kwargs={"actors": list(actors), "via": dict(via)})
 
     def author_feed_request(self, profile: ProfileItem, cursor: str | None = None,
                             page: int = 1) -> Request:
         url = bsky.get_author_feed_url(str(profile.platform_user_id), cursor=cursor,
                                        limit=self.feed_limit, base=self.appview)
-        return self._xrpc(url, self.parse_author_feed, "author_feed", priority=10,
-                          profile=profile, page=page)
+        return self.request(url, self.parse_author_feed, "author_feed", priority=10,
+                            cb_kwargs={"profile": profile, "page": page})
 
     # -- the author queue --------------------------------------------------------------------
 
@@ -393,57 +361,53 @@ class BlueskySpider(BaseSpider):
 
     # -- callbacks ---------------------------------------------------------------------------
 
+    def decode(self, response: Response) -> Any:
+        """JSON, with an XRPC error body raised as BlockedPage (auth, rate limit) or
+        UnrecognisedDocument (``not_found`` when the App View says so)."""
+        data = super().decode(response)
+        try:
+            bsky.check_error(data)
+        except UnrecognisedDocument as exc:
+            if "not found" in str(exc).lower():
+                raise UnrecognisedDocument(str(exc), reason="not_found") from None
+            raise
+        return data
+
     def parse_session(self, response: Response) -> Output:
-        data = yield from self._json(response, item_type="Session", redact=True)
-        if data is _RETRYING:
-            return
+        data = self.decode(response)
         token = data.get("accessJwt") if isinstance(data, Mapping) else None
-        if data is not _GAVE_UP and not (isinstance(token, str) and token):
-            yield self._reject("auth_failed", "createSession answered without an accessJwt",
-                               response.url, "Session")
-        if isinstance(data, Mapping) and isinstance(token, str) and token:
-            self._access_jwt = token
-            self.session_did = data.get("did") if isinstance(data.get("did"), str) else None
-            self.logger.info("Logged in to %s as %s (%s); asking %s", self.auth_host,
-                             data.get("handle"), self.session_did, self.appview)
-            self.stat("session_created")
+        if not (isinstance(token, str) and token):
+            raise UnrecognisedDocument("createSession answered without an accessJwt",
+                                       reason="auth_failed")
+        self._access_jwt = token
+        self.session_did = data.get("did") if isinstance(data.get("did"), str) else None
+        self.logger.info("Logged in to %s as %s (%s); asking %s", self.auth_host,
+                         data.get("handle"), self.session_did, self.appview)
+        self.stat("session_created")
         yield from self.listing_requests()
 
     def parse_resolved_feed(self, response: Response, name: str, rkey: str) -> Output:
-        data = yield from self._json(response, item_type="HashtagSightingItem")
-        if data is _RETRYING or data is _GAVE_UP:
-            return
+        data = self.decode(response)
         did = data.get("did") if isinstance(data, Mapping) else None
         if not isinstance(did, str) or not did.startswith("did:"):
-            yield self._unexpected(response, "HashtagSightingItem", "resolveHandle without a did")
-            return
+            raise UnrecognisedDocument("resolveHandle without a did")
         yield self.listing_request("feed", name, feed_uri(did, rkey))
 
     def parse_listing(self, response: Response, listing_kind: str, name: str, target: str,
                       page: int, offset: int) -> Output:
-        data = yield from self._json(response, item_type="HashtagSightingItem")
-        if data is _RETRYING or data is _GAVE_UP:
-            return
+        data = self.decode(response)
         key = "posts" if listing_kind == "search" else "feed"
-        try:
-            bsky.check_error(data)
-            if not isinstance(data, Mapping) or not isinstance(data.get(key), list):
-                raise UnrecognisedDocument(f"{listing_kind} body without a {key} list")
-            room = max(0, self.args.max_posts - offset)
-            page_data = {**data, key: data[key][:room]}
-            if listing_kind == "search":
-                items, _ = bsky.parse_search_posts(page_data, url=response.url, fetched_at=_now(),
-                                                   hashtag=name, listing=self.sighting_listing,
-                                                   start_position=offset)
-            else:
-                items, _ = bsky.parse_feed(page_data, url=response.url, fetched_at=_now(),
-                                           name=name, start_position=offset)
-        except BlockedPage as exc:
-            yield self._blocked(response, exc, "HashtagSightingItem")
-            return
-        except UnrecognisedDocument as exc:
-            yield self._unexpected(response, "HashtagSightingItem", str(exc))
-            return
+        if not isinstance(data, Mapping) or not isinstance(data.get(key), list):
+            raise UnrecognisedDocument(f"{listing_kind} body without a {key} list")
+        room = max(0, self.args.max_posts - offset)
+        page_data = {**data, key: data[key][:room]}
+        if listing_kind == "search":
+            items, _ = bsky.parse_search_posts(page_data, url=response.url, fetched_at=utcnow(),
+                                               hashtag=name, listing=self.sighting_listing,
+                                               start_position=offset)
+        else:
+            items, _ = bsky.parse_feed(page_data, url=response.url, fetched_at=utcnow(),
+                                       name=name, start_position=offset)
         seen = self.listing_seen.setdefault((listing_kind, name), set())
         kept = 0
         for item in items:
@@ -463,21 +427,11 @@ class BlueskySpider(BaseSpider):
 
     def parse_profiles(self, response: Response, actors: list[str],
                        via: dict[str, str | None]) -> Output:
-        data = yield from self._json(response, item_type="ProfileItem")
-        if data is _RETRYING or data is _GAVE_UP:
-            return
-        try:
-            bsky.check_error(data)
-            views = [data] if isinstance(data, Mapping) and "did" in data else (
-                data.get("profiles") if isinstance(data, Mapping) else None)
-            if not isinstance(views, list):
-                raise UnrecognisedDocument("getProfiles body without a profiles list")
-        except BlockedPage as exc:
-            yield self._blocked(response, exc, "ProfileItem")
-            return
-        except UnrecognisedDocument as exc:
-            yield self._unexpected(response, "ProfileItem", str(exc))
-            return
+        data = self.decode(response)
+        views = [data] if isinstance(data, Mapping) and "did" in data else (
+            data.get("profiles") if isinstance(data, Mapping) else None)
+        if not isinstance(views, list):
+            raise UnrecognisedDocument("getProfiles body without a profiles list")
         found: set[str] = set()
         for view in views:
             if not isinstance(view, Mapping) or not isinstance(view.get("did"), str):
@@ -488,8 +442,8 @@ class BlueskySpider(BaseSpider):
             yield from self.consider_profile(view, discovered_via, response.url)
         for actor in actors:
             if actor not in found:
-                yield self._reject("not_found", f"the App View returned no profile for {actor}",
-                                   response.url, "ProfileItem")
+                yield self.reject("not_found", f"the App View returned no profile for {actor}",
+                                  url=response.url, item_type="ProfileItem")
 
     def consider_profile(self, view: Mapping[str, Any], discovered_via: str | None,
                          source_url: str) -> Output:
@@ -500,10 +454,10 @@ class BlueskySpider(BaseSpider):
         self.profiled.add(did)
         self.queued.add(did)  # a handle-list account is not queued again from a listing
         try:
-            profile = bsky.parse_profile(view, url=source_url, fetched_at=_now())
-        except UnrecognisedDocument as exc:
-            yield self._reject("unexpected_body", str(exc), source_url, "ProfileItem",
-                               payload=json.dumps(view, ensure_ascii=False)[:PAYLOAD_CHARS])
+            profile = bsky.parse_profile(view, url=source_url, fetched_at=utcnow())
+        except UnrecognisedDocument as exc:  # one bad view of a batch: the others go on
+            yield self.reject(exc.reason, str(exc), url=source_url, item_type="ProfileItem",
+                              payload=json.dumps(view, ensure_ascii=False)[:PAYLOAD_CHARS])
             return
         followers = view.get("followersCount")
         if not self.args.in_range(followers if isinstance(followers, int) else None):
@@ -519,26 +473,11 @@ class BlueskySpider(BaseSpider):
         yield self.author_feed_request(profile)
 
     def parse_author_feed(self, response: Response, profile: ProfileItem, page: int) -> Output:
-        data = yield from self._json(response, item_type="ProfileItem")
-        if data is _RETRYING:
-            return
-        if data is _GAVE_UP:
-            yield self.finish_profile(profile)
-            return
-        try:
-            bsky.check_error(data)
-            if not isinstance(data, Mapping):
-                raise UnrecognisedDocument("getAuthorFeed body is not a JSON object")
-            posts, cursor = bsky.parse_author_feed(data, actor=profile.platform_user_id,
-                                                   url=response.url)
-        except BlockedPage as exc:
-            yield self._blocked(response, exc, "ProfileItem")
-            yield self.finish_profile(profile)
-            return
-        except UnrecognisedDocument as exc:
-            yield self._unexpected(response, "ProfileItem", str(exc))
-            yield self.finish_profile(profile)
-            return
+        data = self.decode(response)
+        if not isinstance(data, Mapping):
+            raise UnrecognisedDocument("getAuthorFeed body is not a JSON object")
+        posts, cursor = bsky.parse_author_feed(data, actor=profile.platform_user_id,
+                                               url=response.url)
         known = {post.post_id for post in profile.recent_posts}
         profile.recent_posts.extend(post for post in posts if post.post_id not in known)
         if len(profile.recent_posts) < self.args.recent_posts and cursor \
@@ -552,58 +491,27 @@ class BlueskySpider(BaseSpider):
         self.stat("profiles")
         return profile
 
-    # -- helpers -----------------------------------------------------------------------------
+    # -- failures ----------------------------------------------------------------------------
 
-    def _json(self, response: Response, *, item_type: str,
-              redact: bool = False) -> Generator[Any, None, Any]:
-        """Decode the body (``data = yield from self._json(...)``). A body that is not JSON is
-        retried (_RETRYING) and, retries exhausted, rejected as bad_json (_GAVE_UP). With
-        ``redact`` the payload is left out (a session body holds tokens)."""
-        text = body_text(response)
-        try:
-            return json.loads(text)
-        except ValueError:
-            pass
-        assert response.request is not None  # a downloaded response always has its request
-        retry = get_retry_request(response.request, spider=self, reason="bad_json")
-        if retry is not None:
-            yield retry
-            return _RETRYING
-        yield self._reject("bad_json", f"HTTP {response.status}, {len(response.body)} bytes",
-                           response.url, item_type,
-                           payload=None if redact else text[:PAYLOAD_CHARS])
-        return _GAVE_UP
+    def after_failure(self, request: Request | None) -> Iterable[Any]:
+        """A failed author feed still gives its profile; a failed login carries on logged out."""
+        kind = request.meta.get("microscout_kind") if request is not None else None
+        if kind == "author_feed" and request is not None:
+            yield self.finish_profile(request.cb_kwargs["profile"])
+        elif kind == "session":
+            yield from self.listing_requests()
 
-    def _reject(self, reason: str, detail: str | None, source_url: str, item_type: str,
-                payload: Any = None) -> RejectedItem:
-        return RejectedItem(reason=reason, detail=detail, platform=self.platform, payload=payload,
-                            source_url=source_url, item_type=item_type)
-
-    def _unexpected(self, response: Response, item_type: str, detail: str) -> RejectedItem:
-        reason = "not_found" if "not found" in detail.lower() else "unexpected_body"
-        return self._reject(reason, detail, response.url, item_type,
-                            payload=body_text(response)[:PAYLOAD_CHARS])
-
-    def _blocked(self, response: Response, exc: BlockedPage, item_type: str) -> RejectedItem:
-        self._auth_hint(exc.reason, response.url)
-        return self._reject(exc.reason, exc.detail or exc.reason, response.url, item_type,
-                            payload=body_text(response)[:PAYLOAD_CHARS])
-
-    def _auth_hint(self, reason: str, url: str) -> None:
-        if reason != "auth_required" or self._auth_hint_logged:
-            return
-        self._auth_hint_logged = True
-        if self._access_jwt:
-            self.logger.warning("%s refused the Bluesky session (expired or not accepted): %s",
-                                self.appview, url)
-        else:
-            self.logger.warning(
-                "%s wants a login for %s: set MICROSCOUT_BLUESKY_IDENTIFIER and "
-                "MICROSCOUT_BLUESKY_APP_PASSWORD (an app password from Settings > Privacy and "
-                "security > App passwords) to search posts", self.appview, url.split("?", 1)[0])
+    def describe(self, failure: Failure) -> tuple[str, str | None, Any]:
+        """The reason of an error answer from its XRPC error body when it has one."""
+        reason, detail, payload = describe_failure(failure)
+        request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
+        if failure.check(HttpError):
+            reason, detail = self._http_error(failure.value.response,
+                                              str(request.meta.get("microscout_kind")))
+        self._auth_hint(reason, request.url)
+        return reason, detail, payload
 
     def _http_error(self, response: Response, kind: str) -> tuple[str, str]:
-        """(reason, detail) of an error answer, from its XRPC error body when it has one."""
         status = response.status
         try:
             bsky.parse_document(response.body, url=response.url)
@@ -623,32 +531,23 @@ class BlueskySpider(BaseSpider):
             reason = "request_failed"
         return reason, f"HTTP {status}: {note}"
 
-    def on_error(self, failure: Failure) -> Output:
-        """Errback: every failed request becomes a RejectedItem (nothing lost silently)."""
-        request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
-        kind = str(request.meta.get("microscout_kind"))
-        item_type = {"search": "HashtagSightingItem", "feed": "HashtagSightingItem",
-                     "resolve": "HashtagSightingItem", "session": "Session"}.get(kind, "ProfileItem")
-        payload = None
-        if failure.check(HttpError):
-            response = failure.value.response
-            reason, detail = self._http_error(response, kind)
-            self._auth_hint(reason, request.url)
-            if kind != "session":  # the login's answers stay out of the warehouse
-                payload = body_text(response)[:PAYLOAD_CHARS]
-        elif failure.check(IgnoreRequest):
-            message = str(failure.value)
-            reason = "robots_disallowed" if "robots.txt" in message else "request_ignored"
-            detail = message or "IgnoreRequest"
+    def on_blocked(self, request: Request | None, error: BlockedPage, url: str) -> None:
+        super().on_blocked(request, error, url)
+        self._auth_hint(error.reason, url)
+
+    def _auth_hint(self, reason: str, url: str) -> None:
+        """Once a run: say why the App View wants a login and how to give one."""
+        if reason != "auth_required" or self._auth_hint_logged:
+            return
+        self._auth_hint_logged = True
+        if self._access_jwt:
+            self.logger.warning("%s refused the Bluesky session (expired or not accepted): %s",
+                                self.appview, url)
         else:
-            reason = "request_failed"
-            detail = f"{type(failure.value).__name__}: {failure.value}"
-        self.logger.warning("%s: %s %s (%s)", reason, request.method, request.url, detail)
-        yield self._reject(reason, detail, request.url, item_type, payload=payload)
-        if kind == "author_feed":
-            yield self.finish_profile(request.cb_kwargs["profile"])
-        elif kind == "session":
-            yield from self.listing_requests()  # carry on logged out
+            self.logger.warning(
+                "%s wants a login for %s: set MICROSCOUT_BLUESKY_IDENTIFIER and "
+                "MICROSCOUT_BLUESKY_APP_PASSWORD (an app password from Settings > Privacy and "
+                "security > App passwords) to search posts", self.appview, url.split("?", 1)[0])
 
 
 def _post_did(post_id: str | None) -> str | None:
@@ -657,4 +556,3 @@ def _post_did(post_id: str | None) -> str | None:
         return None
     did = post_id[5:].split("/", 1)[0]
     return did if did.startswith("did:") else None
-
