@@ -1,4 +1,6 @@
-# make demo | make test | make lint | make bench  -- each creates .venv on first use.
+# make demo | make test | make check | make bench  -- each creates .venv on first use.
+# make check runs the gates CI runs before the tests: ruff, mypy, alembic check (SQLite, and
+# PostgreSQL when MICROSCOUT_CHECK_PG_URL is set, as .ci/run does).
 # make bench runs every benchmark at the moderate size (1-2 hours on 2 cores) and writes
 # benchmarks/RESULTS.md; BENCH_ARGS="--size tiny" checks they all run in a minute.
 PYTHON ?= python3
@@ -6,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint typecheck migrations-check check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +24,20 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy crawler pipelines models
+
+# Models and migrations must not drift: upgrade a fresh database, then `alembic check`.
+migrations-check: $(STAMP)
+	rm -f data/alembic-check.sqlite
+	MICROSCOUT_DATABASE_URL=sqlite:///data/alembic-check.sqlite $(BIN)/microscout db upgrade
+	MICROSCOUT_DATABASE_URL=sqlite:///data/alembic-check.sqlite $(BIN)/alembic check
+	if [ -n "$$MICROSCOUT_CHECK_PG_URL" ]; then \
+	  MICROSCOUT_DATABASE_URL="$$MICROSCOUT_CHECK_PG_URL" $(BIN)/microscout db upgrade && \
+	  MICROSCOUT_DATABASE_URL="$$MICROSCOUT_CHECK_PG_URL" $(BIN)/alembic check; fi
+
+check: lint typecheck migrations-check
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all --write benchmarks/RESULTS.md $(BENCH_ARGS)

@@ -262,7 +262,15 @@ class RateLimitMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RateLimitMiddleware:
-        return cls(crawler)
+        middleware = cls(crawler)
+        crawler.microscout_ratelimiter = middleware  # type: ignore[attr-defined]  # for of()
+        return middleware
+
+    @classmethod
+    def of(cls, crawler: Crawler | None) -> RateLimitMiddleware | None:
+        """The crawl's instance (spiders pause a host through it), None when it is not on."""
+        found = getattr(crawler, "microscout_ratelimiter", None)
+        return found if isinstance(found, cls) else None
 
     # -- helpers ---------------------------------------------------------------------------
 

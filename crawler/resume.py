@@ -6,8 +6,8 @@ stale, so a resumed crawl loses the requests that were in flight and filters out
 follow-ups never ran. microscout therefore keeps queues and the duplicate filter in memory and
 resumes from the warehouse: the crawl run id is stored in ``JOBDIR/microscout-run.json``, a
 restarted crawl re-reads its listings (cheap) and skips every account this run already loaded
-(``spider.loaded_handles``, set by the crawl-run extension, crawler/run.py), and the loader's upserts make anything
-loaded twice land once. JOBDIR still keeps ``spider.state`` across clean restarts.
+(``spider.loaded_handles``, set by the crawl-run extension ``crawler/run.py``), and the
+loader's upserts make anything loaded twice land once. JOBDIR still keeps ``spider.state`` across clean restarts.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # --- Warehouse -------------------------------------------------------------------------
 #: Where runtime files live: the default SQLite warehouse, spooled batches, job state.
-MICROSCOUT_DATA_DIR = os.environ.get("MICROSCOUT_DATA_DIR") or str(Path.cwd() / "data")  # others derive from it
+#: (Read here as well as below: the next two defaults derive from it.)
+MICROSCOUT_DATA_DIR = os.environ.get("MICROSCOUT_DATA_DIR") or str(Path.cwd() / "data")
 #: SQLAlchemy URL of the warehouse. Default: a SQLite file in the data directory.
 #: Production: postgresql+psycopg://user:password@host/db (the password is never logged).
 MICROSCOUT_DATABASE_URL = f"sqlite:///{Path(MICROSCOUT_DATA_DIR) / 'microscout.sqlite'}"

@@ -111,7 +111,8 @@ def realworld_params() -> list:
         names = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else [None]
         for name in names:
             pending = name is not None and any(part in name for part in OFFICIAL_API_PENDING)
-            marks = [pytest.mark.xfail(strict=True, reason="official API route: issue #14")] if pending else []
+            xfail = pytest.mark.xfail(strict=True, reason="official API route: issue #14")
+            marks = [xfail] if pending else []
             params.append(pytest.param(platform, name, id=f"{platform}/{name or 'absent'}", marks=marks))
     return params
 

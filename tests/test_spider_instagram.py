@@ -34,12 +34,14 @@ from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
 from crawler.cassette import cassette_settings
+from crawler.credentials import CredentialsMiddleware
 from crawler.items import HashtagSightingItem, ProfileItem, RejectedItem
 from crawler.parsers import instagram as ig
 from crawler.sandbox.common import Request as SandboxRequest
 from crawler.sandbox.instagram import KNOBS_ENV, InstagramApp, og_only_of
 from crawler.sandbox.world import World
 from crawler.spiders.instagram import InstagramSpider, normalize_base_url
+from tests.spider_helpers import run_callback
 
 CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "realworld" / "instagram"
 CASSETTE = Path(__file__).resolve().parents[1] / "cassettes" / "sandbox_instagram_sweep.yaml"
@@ -61,6 +63,14 @@ def start_requests(spider: InstagramSpider) -> list[Request]:
         return [request async for request in spider.start()]
 
     return asyncio.run(collect())
+
+
+def downloaded(spider: InstagramSpider, requests: list[Request]) -> list[Request]:
+    """The requests as the downloader sends them: proxy and credentials applied."""
+    middleware = CredentialsMiddleware.from_crawler(spider.crawler)
+    for request in requests:
+        middleware.process_request(request)
+    return requests
 
 
 @functools.cache
@@ -87,7 +97,7 @@ def answer(request: Request, application: InstagramApp | None = None) -> TextRes
 
 def run(request: Request, response=None, application: InstagramApp | None = None) -> list:
     response = response if response is not None else answer(request, application)
-    return list(request.callback(response, **request.cb_kwargs))
+    return run_callback(request, response)
 
 
 def of(kind, items) -> list:
@@ -195,10 +205,71 @@ def test_start_requests_plan():
 def test_session_cookie_and_proxy_from_settings():
     spider = make_spider({"MICROSCOUT_INSTAGRAM_SESSIONID": "s3cr3t",
                           "MICROSCOUT_PROXY": "http://proxy.example:3128"}, tags="x", handles="a")
-    for request in start_requests(spider):
+    for request in downloaded(spider, start_requests(spider)):
         assert request.cookies == {"sessionid": "s3cr3t"}
         assert request.meta["proxy"] == "http://proxy.example:3128"
     assert "s3cr3t" not in json.dumps(spider.run_args)
+
+
+def test_proxy_reaches_every_request_through_the_credentials_middleware():
+    proxy = "http://user:pw@proxy.example:3128"
+    spider = make_spider({"MICROSCOUT_PROXY": proxy}, tags=busy_tag(), handles="alice",
+                         base_url="https://www.instagram.com")
+    profile = ProfileItem(platform="instagram", handle="alice", platform_user_id="1")
+    requests = [*start_requests(spider), spider.owner_request("1", "Abc", "x"),
+                spider.media_request(profile, "cursor"),
+                Request("https://www.instagram.com/robots.txt"),
+                Request("https://i.instagram.com/robots.txt")]
+    for request in downloaded(spider, requests):
+        assert request.meta["proxy"] == proxy, request.url
+        assert request.cookies == {}, request.url  # no session configured: no credential
+    assert spider.credentials() == []
+    assert not any("proxy" in str(value) for value in spider.run_args.values())
+
+
+@pytest.mark.parametrize(("base_url", "hosts"), [
+    ("https://www.instagram.com", ["www.instagram.com", "i.instagram.com"]),
+    (LOCAL, ["127.0.0.1"]),
+])
+def test_session_cookie_goes_to_the_configured_hosts_only(base_url, hosts):
+    spider = make_spider({"MICROSCOUT_INSTAGRAM_SESSIONID": "s3cr3t"}, tags="x", handles="a",
+                         base_url=base_url)
+    credentials = spider.credentials()
+    assert [c.host for c in credentials] == hosts  # one credential per host
+    assert all(c.cookies == {"sessionid": "s3cr3t"} and not c.headers for c in credentials)
+    assert "s3cr3t" not in repr(credentials)
+    others = ["https://example.com/a/", "https://www.instagram.com.evil.example/a/",
+              "https://about.instagram.com/a/", "https://instagram.com/a/",
+              "https://i.instagram.com/a/", "https://www.instagram.com/a/",
+              "https://127.0.0.1:8123/a/", "http://localhost:8123/a/"]
+    for credential in credentials:
+        for url in others:
+            host = urlsplit(url).hostname
+            assert credential.applies_to(Request(url)) == (host == credential.host), url
+    for url in [*others, "http://www.instagram.com/a/", "http://i.instagram.com/a/"]:
+        (request,) = downloaded(spider, [Request(url)])
+        expected = {"sessionid": "s3cr3t"} if urlsplit(url).hostname in hosts and (
+            url.startswith("https://") or "127.0.0.1" in url) else {}
+        assert request.cookies == expected, url
+    for request in downloaded(spider, start_requests(spider)):  # the spider's own requests
+        assert urlsplit(request.url).hostname in hosts
+        assert request.cookies == {"sessionid": "s3cr3t"}
+
+
+def test_redirect_to_another_host_of_the_site_carries_only_that_hosts_credential():
+    spider = make_spider({"MICROSCOUT_INSTAGRAM_SESSIONID": "s3cr3t"}, handles="alice",
+                         profile_source="html", base_url="https://www.instagram.com")
+    (request,) = downloaded(spider, start_requests(spider))
+    assert request.cookies == {"sessionid": "s3cr3t"}
+    moved = TextResponse(url=request.url, status=301, request=request,
+                         headers={"Location": "https://about.instagram.com/alice/"})
+    (follow,) = run(request, moved)
+    assert follow.url == "https://about.instagram.com/alice/"
+    (follow,) = downloaded(spider, [follow])
+    assert follow.cookies == {}  # not a host the session is configured for
+    api = moved.replace(headers={"Location": "https://i.instagram.com/alice/"})
+    (follow,) = downloaded(spider, run(request, api))
+    assert follow.cookies == {"sessionid": "s3cr3t"}
 
 
 # --- callbacks on sandbox bodies -------------------------------------------------------------
@@ -720,24 +791,33 @@ class _RecordingProxy(BaseHTTPRequestHandler):
             upstream.close()
 
 
-@pytest.mark.slow
-def test_session_cookie_goes_through_the_proxy_and_never_into_the_log(sandbox):
-    secret = "IGSESSION-0123456789abcdef"
+@contextmanager
+def recording_proxy():
+    """A running _RecordingProxy: yields its URL; the requests it saw are in .seen."""
     _RecordingProxy.seen = []
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), _RecordingProxy)
     thread = threading.Thread(target=proxy.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
-        items = crawl(sandbox.base_url, {
-            "MICROSCOUT_INSTAGRAM_SESSIONID": secret,
-            "MICROSCOUT_PROXY": f"http://127.0.0.1:{proxy.server_address[1]}",
-            "LOG_LEVEL": "DEBUG",
-        }, tags=e2e_tags()[0], listing="recent", max_posts="3",
-            handles=world().account(3).username)
+        yield f"http://127.0.0.1:{proxy.server_address[1]}"
     finally:
         proxy.shutdown()
         proxy.server_close()
         thread.join(5)
+
+
+@pytest.mark.slow
+def test_session_cookie_goes_through_the_proxy_and_never_into_the_log(sandbox):
+    secret = "IGSESSION-0123456789abcdef"
+    # robots.txt goes through the proxy too (see the next test), without the API's headers.
+    with recording_proxy() as proxy_url:
+        items = crawl(sandbox.base_url, {
+            "MICROSCOUT_INSTAGRAM_SESSIONID": secret,
+            "MICROSCOUT_PROXY": proxy_url,
+            "MICROSCOUT_ROBOTSTXT_OBEY": False,
+            "LOG_LEVEL": "DEBUG",
+        }, tags=e2e_tags()[0], listing="recent", max_posts="3",
+            handles=world().account(3).username)
     seen = _RecordingProxy.seen
     kinds = {urlsplit(url).path.split("/")[1] for url, _ in seen}
     assert {"api", "graphql", "p"} <= kinds
@@ -748,6 +828,24 @@ def test_session_cookie_goes_through_the_proxy_and_never_into_the_log(sandbox):
     assert secret not in items.log
     assert secret not in json.dumps(list(items))
     assert "DEBUG" in items.log  # the crawl really logged at DEBUG
+
+
+@pytest.mark.slow
+def test_robots_txt_goes_through_the_proxy_with_the_session_of_its_host(sandbox):
+    secret = "IGSESSION-0123456789abcdef"
+    with recording_proxy() as proxy_url:
+        items = crawl(sandbox.base_url, {"MICROSCOUT_INSTAGRAM_SESSIONID": secret,
+                                         "MICROSCOUT_PROXY": proxy_url},
+                      handles=world().account(3).username)
+    seen = dict(_RecordingProxy.seen)
+    assert set(seen) == {f"{sandbox.base_url}/robots.txt",
+                         f"{sandbox.base_url}/api/v1/users/web_profile_info/"
+                         f"?username={world().account(3).username.lower()}"}
+    for url, headers in seen.items():
+        assert f"sessionid={secret}" in headers.get("cookie", ""), url
+    assert "x-ig-app-id" not in seen[f"{sandbox.base_url}/robots.txt"]
+    assert profiles_of(items)
+    assert secret not in items.log
 
 
 # --- a cassette recorded from the sandbox, replayed offline -------------------------------------

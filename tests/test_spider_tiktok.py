@@ -25,6 +25,7 @@ from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
 from crawler.cassette import cassette_settings
+from crawler.credentials import CredentialsMiddleware
 from crawler.items import HashtagSightingItem, ProfileItem, RejectedItem
 from crawler.middlewares import RateLimitMiddleware
 from crawler.sandbox.common import Request as SandboxRequest
@@ -34,6 +35,7 @@ from crawler.spiders.base import SpiderArgs
 from crawler.spiders.tiktok import TikTokSpider
 from tests.conftest import realworld
 from tests.crawl_helpers import run_spider
+from tests.spider_helpers import run_callback
 
 ACCOUNTS, SEED = 200, 7
 BASE = "http://127.0.0.1:8798"  # also the cassette's recording port
@@ -72,10 +74,6 @@ def sandbox_response(request: Request, knobs: dict | None = None) -> TextRespons
     cls = HtmlResponse if answer.content_type.startswith("text/html") else TextResponse
     return cls(url=request.url, status=answer.status, body=answer.body, request=request,
                headers={"Content-Type": answer.content_type}, encoding="utf-8")
-
-
-def run_callback(request: Request, response) -> list:
-    return list(request.callback(response, **request.cb_kwargs))
 
 
 def top_tag() -> str:
@@ -233,8 +231,7 @@ def test_exact_count_out_of_range_is_dropped_after_the_profile_page():
 
 def test_captcha_is_quarantined_and_pauses_the_host():
     spider = make_spider(handles="alice", block_backoff="2")
-    limiter = RateLimitMiddleware(spider.crawler)
-    spider._ratelimiter = limiter
+    limiter = RateLimitMiddleware.from_crawler(spider.crawler)  # the crawl's, found by of()
     account = world().accounts[0]
     request = spider.profile_request(account.username.lower(), None, "handles")
     response = sandbox_response(request, knobs={"captcha": "1"})
@@ -289,6 +286,35 @@ def test_failed_post_list_still_yields_the_profile():
     failure.request = request  # type: ignore[attr-defined]
     rejected, kept = list(spider.on_error(failure))
     assert (rejected.reason, kept) == ("request_failed", profile)
+
+
+# --- proxy and credentials ---------------------------------------------------------------------
+
+PROXY = "http://user:secret@proxy.example:3128"
+
+
+def sent(spider: TikTokSpider, request: Request) -> Request:
+    """``request`` after the credentials middleware, as the downloader would send it."""
+    CredentialsMiddleware.from_crawler(spider.crawler).process_request(request)
+    return request
+
+
+def test_proxy_setting_reaches_every_request():
+    spider = make_spider({"MICROSCOUT_PROXY": PROXY}, tags="x")
+    profile = ProfileItem(platform="tiktok", handle="x")
+    requests = [spider.tag_request("x"), spider.listing_request("x", "1", 0, 1, 0),
+                spider.profile_request("x", None, "handles"), spider.posts_request(profile, "s")]
+    assert [sent(spider, r).meta["proxy"] for r in requests] == [PROXY] * 4
+    assert "proxy" not in spider.tag_request("y").meta  # set by the middleware, not the spider
+    assert "proxy" not in sent(make_spider(tags="x"), spider.tag_request("z")).meta
+
+
+def test_tiktok_sends_no_credentials():
+    spider = make_spider(tags="x", base_url="https://www.tiktok.com")
+    assert spider.credentials() == []
+    request = sent(spider, spider.profile_request("x", None, "handles"))
+    assert request.cookies == {}
+    assert not {b"Authorization", b"Cookie"} & set(request.headers)
 
 
 # --- end to end ------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
 from crawler.cassette import cassette_settings
-from crawler.items import HashtagSightingItem, RejectedItem
+from crawler.credentials import CredentialsMiddleware
+from crawler.items import HashtagSightingItem, ProfileItem, RejectedItem
 from crawler.parsers import youtube as yt
 from crawler.sandbox.common import Request as SandboxRequest
 from crawler.sandbox.tiktok import BlockInjector, video_numbers
@@ -39,6 +40,7 @@ from crawler.sandbox.youtube import YouTubeApp
 from crawler.spiders.youtube import YouTubeSpider, normalize_youtube_handle
 from tests.conftest import realworld
 from tests.crawl_helpers import run_spider
+from tests.spider_helpers import run_callback
 
 ACCOUNTS, SEED = 200, 7
 BASE = "http://127.0.0.1:8799"  # also the cassette's recording port
@@ -85,10 +87,6 @@ def sandbox_response(request: Request, knobs: dict | None = None) -> TextRespons
     cls = HtmlResponse if answer.content_type.startswith("text/html") else TextResponse
     return cls(url=request.url, status=answer.status, body=answer.body, request=request,
                headers={"Content-Type": answer.content_type}, encoding="utf-8")
-
-
-def run_callback(request: Request, response) -> list:
-    return list(request.callback(response, **request.cb_kwargs))
 
 
 def top_tag() -> str:
@@ -162,10 +160,15 @@ def test_defaults_sources_and_allowed_domains():
 
 
 def start(spider) -> list[Request]:
+    """The start requests as they are sent: through the credentials middleware."""
     async def collect():
         return [request async for request in spider.start()]
 
-    return asyncio.run(collect())
+    requests = asyncio.run(collect())
+    middleware = CredentialsMiddleware.from_crawler(spider.crawler)
+    for request in requests:
+        middleware.process_request(request)
+    return requests
 
 
 def test_web_start_plan():
@@ -349,6 +352,58 @@ def test_quota_exceeded_is_recorded_and_closes_the_crawl():
     with pytest.raises(CloseSpider) as closed:
         next(out)
     assert closed.value.reason == "youtube_api_quotaExceeded"
+
+
+# --- proxy and credentials ---------------------------------------------------------------------
+
+PROXY = "http://user:secret@proxy.example:3128"
+
+
+def sent(spider: YouTubeSpider, request: Request) -> Request:
+    """``request`` after the credentials middleware, as the downloader would send it."""
+    CredentialsMiddleware.from_crawler(spider.crawler).process_request(request)
+    return request
+
+
+def test_proxy_setting_reaches_web_and_api_requests():
+    web = make_spider({"MICROSCOUT_PROXY": PROXY}, tags="x")
+    api = make_spider({"MICROSCOUT_YOUTUBE_API_KEY": KEY, "MICROSCOUT_PROXY": PROXY}, tags="x")
+    profile = ProfileItem(platform="youtube", handle="x", platform_user_id="UC" + "x" * 22)
+    requests = [(web, web.hashtag_request("x")), (web, web.continuation_request("t", "x", 2, 30)),
+                (web, web.channel_request("x", "handles")), (api, api.api_search_request("x")),
+                (api, api.api_channels_request(["UC" + "x" * 22], "x")),
+                (api, api.api_channel_videos_request(profile)),
+                (api, api.api_videos_request(profile, ["v"]))]
+    assert [sent(spider, r).meta["proxy"] for spider, r in requests] == [PROXY] * len(requests)
+    assert "proxy" not in sent(make_spider(tags="x"), web.hashtag_request("y")).meta
+
+
+LIVE = {"base_url": "https://www.youtube.com", "api_base": "https://www.googleapis.com/youtube/v3"}
+
+
+def test_api_key_goes_to_the_api_host_only():
+    spider = make_spider({"MICROSCOUT_YOUTUBE_API_KEY": KEY}, tags="x", **LIVE)
+    (credential,) = spider.credentials()
+    assert credential.host == "www.googleapis.com"
+    assert KEY not in repr(credential)
+    assert sent(spider, spider.api_search_request("x")).headers[yt.API_KEY_HEADER] == KEY.encode()
+    elsewhere = [spider.hashtag_request("x"), spider.channel_request("x", "handles"),
+                 spider.continuation_request("t", "x", 2, 30),
+                 Request("https://youtube.googleapis.com/youtube/v3/search"),
+                 Request("https://www.googleapis.com.evil.example/youtube/v3/search"),
+                 Request("http://www.googleapis.com/youtube/v3/search"),  # not on plain http
+                 Request("https://www.google.com/sorry/index")]
+    for request in elsewhere:
+        assert yt.API_KEY_HEADER.encode() not in sent(spider, request).headers, request.url
+        assert KEY not in json.dumps(request.cookies)
+    assert sent(spider, spider.channel_request("x", "handles")).cookies == {"SOCS": "CAE="}
+
+
+def test_api_key_is_not_sent_when_the_web_is_crawled():
+    spider = make_spider({"MICROSCOUT_YOUTUBE_API_KEY": KEY}, tags="x", source="web", **LIVE)
+    assert spider.credentials() == []
+    request = sent(spider, Request("https://www.googleapis.com/youtube/v3/search"))
+    assert yt.API_KEY_HEADER.encode() not in request.headers
 
 
 # --- end to end ------------------------------------------------------------------------------

@@ -24,67 +24,71 @@ page instead: ``_sharedData`` when present, otherwise the ``og:description`` cou
 
 Hosts: ``-a base_url=`` (default https://www.instagram.com); the API host is
 i.instagram.com for the real site and the same origin otherwise (the sandbox). Both hosts
-share one download slot, so ``MICROSCOUT_RATE_LIMITS["instagram"]`` (3 s by default) paces
-the platform as a whole. ``MICROSCOUT_INSTAGRAM_SESSIONID`` is sent as the ``sessionid``
-cookie on this spider's requests (never logged, never stored in a cassette: the cassette
-filters the Cookie header); ``MICROSCOUT_PROXY`` goes to ``request.meta["proxy"]``.
+share one download slot, so ``MICROSCOUT_RATE_LIMIT_INSTAGRAM`` (3 s by default) paces the
+platform as a whole. ``MICROSCOUT_INSTAGRAM_SESSIONID`` is the ``sessionid`` cookie of one
+credential per host the spider talks to (:meth:`InstagramSpider.credentials`; the credentials
+middleware sends it there only, with ``MICROSCOUT_PROXY``; never logged, and the cassette
+filters the Cookie header).
 
-What is not data is recorded, never parsed as an empty profile:
+What is not data is recorded, never parsed as an empty profile (:meth:`InstagramSpider.decode`
+raises the typed errors; the quarantine middleware records them):
 
-* a redirect to ``/accounts/login/`` is not followed: ``RejectedItem(reason="login_required")``
-  (``dont_redirect``; 3xx reach the callback); a checkpoint (``checkpoint_required`` JSON or a
-  redirect to ``/challenge/``): ``checkpoint_required``. Stats
-  ``microscout/instagram/blocked/<reason>``;
+* a redirect to ``/accounts/login/`` is not followed: ``login_required`` (``dont_redirect``;
+  3xx reach the callback); a checkpoint (``checkpoint_required`` JSON or a redirect to
+  ``/challenge/``): ``checkpoint_required``. Stats ``microscout/instagram/blocked/<reason>``.
+  Another redirect on the site is followed (3 hops at most), one elsewhere is
+  ``unexpected_redirect``;
 * a 429 is retried by Scrapy after the ``Retry-After`` pause (RateLimitMiddleware); a
   "Please wait a few minutes" body is retried too (``retry/reason_count/rate_limited``);
   exhausted: ``rate_limited``;
 * a body that is not JSON (or an HTML page cut short) is retried, then ``bad_json`` /
-  ``truncated``; an unknown account ``profile_not_found``; other failures as in the Mastodon
-  spider (``request_failed``, ``robots_disallowed``, ``not_found``, ...).
+  ``truncated``; an unknown account ``profile_not_found``; other failures as for every spider
+  (``request_failed``, ``robots_disallowed``, ``not_found``, ...).
+
+A failed owner lookup releases the owner's held sightings without a handle; a failed
+user-media page still yields its profile (:meth:`InstagramSpider.after_failure`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Generator, Iterator
-from datetime import datetime, timezone
-from pathlib import Path
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Request, Response
-from twisted.python.failure import Failure
 
-from crawler.items import HashtagSightingItem, ProfileItem, RejectedItem
-from crawler.parsers import BlockedPage, UnrecognisedDocument
+from crawler.credentials import Credential
+from crawler.errors import CrawlError, FollowUp, RetryableBody, UnrecognisedDocument
+from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem
 from crawler.parsers import instagram as ig
+from crawler.platforms import REGISTRY
+from crawler.spiders.args import BaseUrlParams, choice_arg, param
 from crawler.spiders.base import (
-    PAYLOAD_CHARS,
     BaseSpider,
+    Output,
     body_text,
-    describe_failure,
     normalize_base_url,
-    read_handles_file,
+    size_detail,
+    utcnow,
 )
 
-DEFAULT_BASE_URL = "https://www.instagram.com"
 PAGE_SIZE = 50  # entries of a hashtag or user-media page (``first``)
 TIMELINE_POSTS = 12  # posts a profile body carries
-DEFAULT_RECENT_POSTS = TIMELINE_POSTS  # more costs a GraphQL page per author
 MAX_RECENT_POSTS = 200
 MAX_REDIRECTS = 3
 #: Answers the callbacks read themselves: redirects (login walls are not followed) and the
 #: client errors whose bodies say what happened (checkpoint_required, login_required, ...).
 HANDLED_STATUSES = [301, 302, 303, 307, 308, 400, 401, 403, 404]
 PROFILE_SOURCES = ("api", "html")
+#: Headers of the web client's JSON calls, and of a page load.
+API_HEADERS = {"Accept": "application/json", "X-IG-App-ID": ig.APP_ID,
+               "X-Requested-With": "XMLHttpRequest"}
+PAGE_HEADERS = {"Accept": "text/html,application/xhtml+xml"}
 
 _USERNAME = re.compile(r"[a-z0-9._]{1,30}")
-
-Output = Iterator[Any]
-_NO_DATA: Any = object()  # what _read returns after dealing with a body that is not data
-
 
 
 def is_instagram_host(host: str) -> bool:
@@ -92,27 +96,29 @@ def is_instagram_host(host: str) -> bool:
 
 
 def normalize_instagram_handle(value: str) -> str:
-    """'@Alice', 'https://www.instagram.com/alice/' -> 'alice'; others are left for the
-    common handle check (which refuses what is not a handle)."""
+    """'@Alice', 'https://www.instagram.com/alice/' -> 'alice'; ValueError for what is not an
+    Instagram username or profile URL."""
     text = value.strip()
     if text.startswith(("http://", "https://")):
         parts = urlsplit(text)
         segments = [s for s in parts.path.split("/") if s]
-        if is_instagram_host((parts.hostname or "").lower()) and len(segments) == 1:
-            return segments[0].lower()
-        raise ValueError(f"handles: {text!r} is not a profile URL like "
-                         "https://www.instagram.com/user/")
-    return text.lstrip("@").lower()
+        if not (is_instagram_host((parts.hostname or "").lower()) and len(segments) == 1):
+            raise ValueError(f"handles: {text!r} is not a profile URL like "
+                             "https://www.instagram.com/user/")
+        handle = segments[0].lower()
+    else:
+        handle = text.lstrip("@").lower()
+    if not _USERNAME.fullmatch(handle):
+        raise ValueError(f"handles: {handle!r} is not an Instagram username "
+                         "(letters, digits, '.', '_')")
+    return handle
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
+@dataclass
+class InstagramParams(BaseUrlParams):
+    """``base_url`` and ``profile_source`` (api: web_profile_info, html: the profile page)."""
 
-
-
-def _header(response: Response, name: str) -> str | None:
-    value = response.headers.get(name)
-    return value.decode("latin-1") if value else None
+    profile_source: str = param("api", parse=choice_arg("profile_source", PROFILE_SOURCES))
 
 
 class InstagramSpider(BaseSpider):
@@ -121,25 +127,16 @@ class InstagramSpider(BaseSpider):
     #: Both listings come on one page: "all" keeps both, "top" / "recent" one of them.
     listings: ClassVar[tuple[str, ...]] = ("all", "top", "recent")
     max_recent_posts: ClassVar[int | None] = MAX_RECENT_POSTS
-    extra_args: ClassVar[tuple[str, ...]] = ("base_url", "profile_source")
+    default_recent_posts: ClassVar[int] = TIMELINE_POSTS  # more costs a GraphQL page per author
+    params_model = InstagramParams
+    default_base_url: ClassVar[str] = REGISTRY["instagram"].default_base_url
+    base_url_aliases: ClassVar[tuple[str, ...]] = REGISTRY["instagram"].base_url_aliases
+    item_types: ClassVar[dict[str, str]] = {"tag": "HashtagSightingItem",
+                                            "owner": "HashtagSightingItem"}
+    params: InstagramParams
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("recent_posts", str(DEFAULT_RECENT_POSTS))
-        given = kwargs.pop("handles", None)
-        given = given if isinstance(given, list | tuple) else str(given or "").split(",")
-        handles = [normalize_instagram_handle(str(h)) for h in given if str(h).strip()]
-        handles_file = kwargs.pop("handles_file", None) or None
-        if handles_file:
-            handles += [normalize_instagram_handle(h) for h in read_handles_file(handles_file)]
-        if handles:
-            kwargs["handles"] = ",".join(handles)
         super().__init__(name, **kwargs)
-        self.args.handles_file = str(handles_file) if handles_file else None
-        for handle in self.args.handles:
-            if not _USERNAME.fullmatch(handle):
-                raise ValueError(f"handles: {handle!r} is not an Instagram username "
-                                 "(letters, digits, '.', '_')")
-        self.base_url = normalize_base_url(self.extra.get("base_url") or DEFAULT_BASE_URL)
         host = urlsplit(self.base_url).hostname or ""
         live = is_instagram_host(host)
         self.api_url = "https://i.instagram.com" if live else self.base_url
@@ -147,17 +144,30 @@ class InstagramSpider(BaseSpider):
         self.allowed_domains = ["instagram.com"] if live else [host]
         # One download slot for www. and i.: the per-platform delay paces the platform.
         self.download_slot = "instagram.com" if live else host
-        self.profile_source = str(self.extra.get("profile_source") or "api").strip().lower()
-        if self.profile_source not in PROFILE_SOURCES:
-            raise ValueError(f"profile_source must be one of {', '.join(PROFILE_SOURCES)}, "
-                             f"got {self.profile_source!r}")
         self.handles_by_owner: dict[str, str] = {}  # owner id -> handle, once resolved
         self.owner_state: dict[str, str] = {}  # owner id -> resolving / resolved / failed
         self.pending: dict[str, list[HashtagSightingItem]] = {}  # owner id -> held sightings
         self.seen_handles: set[str] = set()
 
-    def spider_run_args(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "profile_source": self.profile_source}
+    @classmethod
+    def normalize_handle(cls, value: str) -> str:
+        return normalize_instagram_handle(value)
+
+    @property
+    def profile_source(self) -> str:
+        return self.params.profile_source
+
+    @property
+    def hosts(self) -> list[str]:
+        """The hosts this spider talks to, with their ports (www. and i. live, else the sandbox)."""
+        return list(dict.fromkeys(urlsplit(url).netloc for url in (self.base_url,
+                                                                           self.api_url)))
+
+    def credentials(self) -> list[Credential]:
+        session = self.setting("MICROSCOUT_INSTAGRAM_SESSIONID")
+        if not session:
+            return []
+        return [Credential(host=host, cookies={"sessionid": str(session)}) for host in self.hosts]
 
     # -- requests ------------------------------------------------------------------------
 
@@ -168,30 +178,11 @@ class InstagramSpider(BaseSpider):
             for request in self.consider_handle(handle, self.handles_label):
                 yield request
 
-    def _setting(self, name: str) -> Any:
-        settings = getattr(self, "settings", None)
-        return settings.get(name) if settings is not None else None
-
-    def _request(self, url: str, callback: Any, kind: str, *, priority: int = 0,
-                 api: bool = True, **cb_kwargs: Any) -> Request:
-        headers = ({"Accept": "application/json", "X-IG-App-ID": ig.APP_ID,
-                    "X-Requested-With": "XMLHttpRequest"}
-                   if api else {"Accept": "text/html,application/xhtml+xml"})
-        meta: dict[str, Any] = {
-            "microscout_kind": kind,
-            "dont_redirect": True,
-            "handle_httpstatus_list": HANDLED_STATUSES,
-            "download_slot": self.download_slot,
-        }
-        proxy = self._setting("MICROSCOUT_PROXY")
-        if proxy:
-            meta["proxy"] = proxy
-        session = self._setting("MICROSCOUT_INSTAGRAM_SESSIONID")
-        return Request(
-            url, callback=callback, errback=self.on_error, cb_kwargs=cb_kwargs,
-            headers=headers, meta=meta, priority=priority,
-            cookies={"sessionid": session} if session else None,
-        )
+    @property
+    def request_meta(self) -> dict[str, Any]:
+        """Every request: 3xx and client errors reach the callback, one download slot."""
+        return {"dont_redirect": True, "handle_httpstatus_list": HANDLED_STATUSES,
+                "download_slot": self.download_slot}
 
     def tag_request(self, tag: str, *, after: str | None = None, page: int = 1,
                     offset: int = 0) -> Request:
@@ -203,21 +194,25 @@ class InstagramSpider(BaseSpider):
             variables["after"] = after
         url = (f"{self.base_url}/graphql/query/?query_hash={ig.HASHTAG_QUERY_HASH}"
                f"&variables={quote(json.dumps(variables, separators=(',', ':')), safe='')}")
-        return self._request(url, self.parse_tag_page, "tag", tag=tag, page=page, offset=offset)
+        return self.request(url, self.parse_tag_page, "tag", headers=API_HEADERS,
+                            meta=self.request_meta,
+                            cb_kwargs={"tag": tag, "page": page, "offset": offset})
 
     def owner_request(self, owner_id: str, shortcode: str, discovered_via: str | None) -> Request:
         url = f"{self.base_url}/p/{quote(shortcode, safe='')}/?__a=1&__d=dis"
-        return self._request(url, self.parse_owner_post, "owner", priority=10,
-                             owner_id=owner_id, discovered_via=discovered_via)
+        return self.request(url, self.parse_owner_post, "owner", priority=10,
+                            headers=API_HEADERS, meta=self.request_meta,
+                            cb_kwargs={"owner_id": owner_id, "discovered_via": discovered_via})
 
     def profile_request(self, handle: str, discovered_via: str | None) -> Request:
         if self.profile_source == "html":
-            url = f"{self.base_url}/{quote(handle, safe='')}/"
+            url, headers = f"{self.base_url}/{quote(handle, safe='')}/", PAGE_HEADERS
         else:
             url = f"{self.api_url}/api/v1/users/web_profile_info/?username={quote(handle, safe='')}"
-        return self._request(url, self.parse_profile, "profile", priority=20,
-                             api=self.profile_source == "api", handle=handle,
-                             discovered_via=discovered_via)
+            headers = API_HEADERS
+        return self.request(url, self.parse_profile, "profile", priority=20, headers=headers,
+                            meta=self.request_meta,
+                            cb_kwargs={"handle": handle, "discovered_via": discovered_via})
 
     def media_request(self, profile: ProfileItem, after: str) -> Request:
         need = self.args.recent_posts - len(profile.recent_posts)
@@ -225,28 +220,22 @@ class InstagramSpider(BaseSpider):
                      "after": after}
         url = (f"{self.base_url}/graphql/query/?query_hash={ig.USER_MEDIA_QUERY_HASH}"
                f"&variables={quote(json.dumps(variables, separators=(',', ':')), safe='')}")
-        return self._request(url, self.parse_user_media, "media", priority=30, profile=profile)
-
-    @property
-    def handles_label(self) -> str:
-        """discovered_via for handle-list profiles: the list file's name, else 'handles'."""
-        return Path(self.args.handles_file).stem if self.args.handles_file else "handles"
+        return self.request(url, self.parse_user_media, "media", priority=30,
+                            headers=API_HEADERS, meta=self.request_meta,
+                            cb_kwargs={"profile": profile})
 
     # -- callbacks -----------------------------------------------------------------------
 
     def parse_tag_page(self, response: Response, tag: str, page: int, offset: int) -> Output:
-        data = yield from self._read(response, "HashtagSightingItem")
-        if data is _NO_DATA:
-            return
+        data = self.decode(response)
         inner = data.get("data") if isinstance(data, dict) else None
         if not isinstance(inner, dict) or not isinstance(inner.get("hashtag"), dict):
             known_empty = isinstance(inner, dict) and "hashtag" in inner
-            yield self._reject(response, "hashtag_not_found" if known_empty else "unexpected_body",
-                               "HashtagSightingItem", detail=f"#{tag}")
-            return
+            raise UnrecognisedDocument(
+                f"#{tag}", reason="hashtag_not_found" if known_empty else "unexpected_body")
         listing = self.args.listing
         media = ig.parse_hashtag_page(
-            data, url=response.url, fetched_at=_now(), handles=self.handles_by_owner,
+            data, url=response.url, fetched_at=utcnow(), handles=self.handles_by_owner,
             position_offset=offset, include_top=page == 1 and listing != "recent",
         )
         self.stat("tag_pages")
@@ -293,23 +282,9 @@ class InstagramSpider(BaseSpider):
 
     def parse_owner_post(self, response: Response, owner_id: str,
                          discovered_via: str | None) -> Output:
-        data = yield from self._read(response, "HashtagSightingItem")
-        if data is _NO_DATA:
-            return
-        try:
-            owner = ig.owner_of_post(data)
-        except BlockedPage as exc:
-            yield from self._blocked(response, exc, "HashtagSightingItem")
-            return
-        except UnrecognisedDocument as exc:
-            yield self._reject(response, "unexpected_body", "HashtagSightingItem", detail=str(exc))
-            yield from self.owner_failed(owner_id)
-            return
+        owner = ig.owner_of_post(self.decode(response))
         if not owner.handle or (owner.id and owner.id != owner_id):
-            yield self._reject(response, "unexpected_body", "HashtagSightingItem",
-                               detail=f"the post does not name owner {owner_id}")
-            yield from self.owner_failed(owner_id)
-            return
+            raise UnrecognisedDocument(f"the post does not name owner {owner_id}")
         self.stat("owners_resolved")
         self.owner_state[owner_id] = "resolved"
         self.handles_by_owner[owner_id] = owner.handle
@@ -338,29 +313,14 @@ class InstagramSpider(BaseSpider):
         yield self.profile_request(handle, discovered_via)
 
     def parse_profile(self, response: Response, handle: str, discovered_via: str | None) -> Output:
-        data = yield from self._read(response, "ProfileItem")
-        if data is _NO_DATA:
-            return
-        try:
-            items = ig.parse_document(data, url=response.url, fetched_at=_now())
-        except BlockedPage as exc:
-            yield from self._blocked(response, exc, "ProfileItem")
-            return
-        except UnrecognisedDocument as exc:
-            yield self._reject(response, "unexpected_body", "ProfileItem", detail=str(exc))
-            return
+        data = self.decode(response)
+        items = ig.parse_document(data, url=response.url, fetched_at=utcnow())
         profile = next((i for i in items if isinstance(i, ProfileItem)), None)
         if profile is None:
             rejected = next((i for i in items if isinstance(i, RejectedItem)), None)
-            if rejected is not None:
-                rejected.item_type = "ProfileItem"
-                rejected.source_url = response.url
-                rejected.detail = f"{rejected.detail} ({handle})"
-                yield rejected
-            else:
-                yield self._reject(response, "unexpected_body", "ProfileItem",
-                                   detail=f"no profile of {handle}")
-            return
+            if rejected is not None:  # the parser's own verdict (profile_not_found)
+                raise UnrecognisedDocument(f"{rejected.detail} ({handle})", reason=rejected.reason)
+            raise UnrecognisedDocument(f"no profile of {handle}")
         if isinstance(profile.followers, int) and not self.args.in_range(profile.followers):
             self.stat("skipped_out_of_range")
             return
@@ -373,19 +333,11 @@ class InstagramSpider(BaseSpider):
         yield self.finish(profile)
 
     def parse_user_media(self, response: Response, profile: ProfileItem) -> Output:
-        data = yield from self._read(response, "ProfileItem")
-        if data is _NO_DATA:
-            return
-        try:
-            page = ig.parse_user_media_page(data, handles={
-                profile.platform_user_id or "": profile.handle or ""})
-        except UnrecognisedDocument as exc:
-            yield self._reject(response, "unexpected_body", "ProfileItem", detail=str(exc))
-            yield self.finish(profile)
-            return
+        page = ig.parse_user_media_page(self.decode(response), handles={
+            profile.platform_user_id or "": profile.handle or ""})
         known = {p.post_id for p in profile.recent_posts}
-        profile.recent_posts.extend(p for p in page.items if getattr(p, "post_id", None)
-                                    and p.post_id not in known)
+        profile.recent_posts.extend(p for p in page.items if isinstance(p, PostItem)
+                                    and p.post_id and p.post_id not in known)
         if len(profile.recent_posts) < self.args.recent_posts and page.next_cursor:
             yield self.media_request(profile, page.next_cursor)
             return
@@ -396,99 +348,65 @@ class InstagramSpider(BaseSpider):
         self.stat("profiles")
         return profile
 
-    # -- reading bodies --------------------------------------------------------------------
+    # -- the protocol's hooks --------------------------------------------------------------
 
-    def _read(self, response: Response, item_type: str) -> Generator[Any, None, Any]:
-        """The body as JSON (dict) or page text (``data = yield from self._read(...)``).
-
-        What is not data is dealt with here and gives ``_NO_DATA``: a redirect (a login wall
-        or checkpoint is recorded, another redirect on the site followed), a blocked body
-        (recorded; "please wait" retried), a body that does not decode (retried, then
-        recorded), an error status (recorded).
-        """
+    def decode(self, response: Response) -> Any:
+        """The body as JSON (a dict) or page text; raises for what is not data: a redirect
+        (a login wall or checkpoint, one to follow, one off the site), a blocked body, a body
+        that does not decode or is cut short, an error status."""
         status = response.status
         if 300 <= status < 400:
-            yield from self._redirected(response, item_type)
-            return _NO_DATA
+            raise self.redirect_error(response)
         text = body_text(response)
-        if text.lstrip().startswith(("{", "[", "for (;;);")):
+        stripped = text.lstrip()
+        if stripped.startswith(("{", "[", "for (;;);")):
             try:
-                data: Any = json.loads(text.lstrip().removeprefix("for (;;);"))
+                data: Any = json.loads(stripped.removeprefix("for (;;);"))
             except ValueError:
-                yield from self._retry_or_reject(response, "bad_json", item_type, text)
-                return _NO_DATA
+                raise RetryableBody(size_detail(response), reason="bad_json") from None
             if isinstance(data, dict):
                 try:
                     ig.check_blocked(data)
-                except BlockedPage as exc:
-                    yield from self._blocked(response, exc, item_type)
-                    return _NO_DATA
+                except UnrecognisedDocument:  # a "status": "fail" body
+                    if status < 400:
+                        raise  # an error status says more (below)
         else:
             data = text
             lowered = text.lower()
             if status == 200 and "<html" in lowered[:1024] and "</html>" not in lowered[-1024:]:
-                yield from self._retry_or_reject(response, "truncated", item_type, text)
-                return _NO_DATA
+                raise RetryableBody(size_detail(response), reason="truncated")
         if status >= 400:
             reason = "request_failed"
             if status == 404:
                 kind = response.meta.get("microscout_kind")
                 reason = "profile_not_found" if kind == "profile" else "not_found"
-            yield self._reject(response, reason, item_type, detail=f"HTTP {status}")
-            yield from self._after_failure(response.request)
-            return _NO_DATA
+            raise CrawlError(f"HTTP {status}", reason=reason)
         return data
 
-    def _redirected(self, response: Response, item_type: str) -> Output:
-        location = _header(response, "Location")
-        blocked = ig.redirect_block(response.urljoin(location) if location else None)
+    def redirect_error(self, response: Response) -> Exception:
+        """What a 3xx is: a login wall or checkpoint, a redirect on the site to follow
+        (:class:`FollowUp`), or an ``unexpected_redirect``."""
+        raw = response.headers.get("Location")
+        location = raw.decode("latin-1") if raw else None
+        target = response.urljoin(location) if location else None
+        blocked = ig.redirect_block(target)
         if blocked is not None:
-            yield from self._blocked(response, blocked, item_type)
-            return
+            return blocked
         request = response.request
         assert request is not None  # a downloaded response always has its request
         hops = request.meta.get("microscout_redirects", 0)
-        target = response.urljoin(location) if location else None
         host = (urlsplit(target).hostname or "") if target else ""
         on_site = any(host == d or host.endswith("." + d) for d in self.allowed_domains)
         if target and on_site and hops < MAX_REDIRECTS:
-            yield request.replace(url=target, meta={**request.meta,
-                                                    "microscout_redirects": hops + 1})
-            return
-        yield self._reject(response, "unexpected_redirect", item_type,
-                           detail=f"HTTP {response.status} to {location}")
-        yield from self._after_failure(request)
+            # cookies={}: the credentials middleware applies the credential of the new host.
+            return FollowUp(request.replace(url=target, cookies={}, meta={
+                **request.meta, "microscout_redirects": hops + 1}))
+        return CrawlError(f"HTTP {response.status} to {location}",
+                          reason="unexpected_redirect")
 
-    def _blocked(self, response: Response, exc: BlockedPage, item_type: str) -> Output:
-        """A login wall, checkpoint or rate-limit body: recorded (rate limits retried first)."""
-        if exc.reason == "rate_limited":
-            yield from self._retry_or_reject(response, "rate_limited", item_type,
-                                             body_text(response))
-            return
-        self.stat(f"blocked/{exc.reason}")
-        self.logger.warning("%s: %s (%s)", exc.reason, response.url, exc.detail or "blocked")
-        yield self._reject(response, exc.reason, item_type, detail=exc.detail or None)
-        yield from self._after_failure(response.request)
-
-    def _retry_or_reject(self, response: Response, reason: str, item_type: str,
-                         text: str) -> Output:
-        assert response.request is not None  # a downloaded response always has its request
-        retry = get_retry_request(response.request, spider=self, reason=reason)
-        if retry is not None:
-            yield retry
-            return
-        yield self._reject(response, reason, item_type,
-                           detail=f"HTTP {response.status}, {len(response.body)} bytes")
-        yield from self._after_failure(response.request)
-
-    def _reject(self, response: Response, reason: str, item_type: str,
-                detail: str | None = None) -> RejectedItem:
-        return RejectedItem(reason=reason, detail=detail, platform=self.platform,
-                            payload=body_text(response)[:PAYLOAD_CHARS] or None,
-                            source_url=response.url, item_type=item_type)
-
-    def _after_failure(self, request: Request | None) -> Output:
-        """What a failed request leaves behind: held sightings, a profile half-way."""
+    def after_failure(self, request: Request | None) -> Output:
+        """What a failed request leaves behind: an owner's held sightings (released without
+        a handle), a profile waiting for more posts (yielded with what it has)."""
         if request is None:
             return
         kind = request.meta.get("microscout_kind")
@@ -496,17 +414,6 @@ class InstagramSpider(BaseSpider):
             yield from self.owner_failed(request.cb_kwargs["owner_id"])
         elif kind == "media":
             yield self.finish(request.cb_kwargs["profile"])
-
-    def on_error(self, failure: Failure) -> Output:
-        """Errback: every failed request becomes a RejectedItem (nothing lost silently)."""
-        request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
-        kind = request.meta.get("microscout_kind")
-        item_type = "HashtagSightingItem" if kind in ("tag", "owner") else "ProfileItem"
-        reason, detail, payload = describe_failure(failure)
-        self.logger.warning("%s: %s (%s)", reason, request.url, detail)
-        yield RejectedItem(reason=reason, detail=detail, platform=self.platform, payload=payload,
-                           source_url=request.url, item_type=item_type)
-        yield from self._after_failure(request)
 
 
 __all__ = ["InstagramSpider", "normalize_base_url", "normalize_instagram_handle"]

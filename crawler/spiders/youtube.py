@@ -31,9 +31,10 @@ quarantined by the pipelines); each in-range channel's newest videos come from
 ``search.list?channelId=&order=date`` and their likes, comments and views from
 ``videos.list?part=snippet,statistics``. Quota (Google's costs): 100 units a search page, 1 a
 channels/videos call, so 101 units per profile; ``microscout/youtube/api_quota_units`` counts
-them. The key is sent only as the ``X-Goog-Api-Key`` header, never in a URL, so it cannot
-reach logs, stats, cassettes (``MICROSCOUT_CASSETTE_FILTER_HEADERS`` is extended to drop the
-header) or ``rejected_items.source_url``. Data API requests skip robots.txt
+them. The key is sent only as the ``X-Goog-Api-Key`` header, and only to the API's host
+(:meth:`YouTubeSpider.credentials`), never in a URL, so it cannot reach logs, stats,
+cassettes (``MICROSCOUT_CASSETTE_FILTER_HEADERS`` is extended to drop the header) or
+``rejected_items.source_url``. Data API requests skip robots.txt
 (``dont_obey_robotstxt``): they are calls to an API under its own terms and quota, not
 crawling. A ``quotaExceeded``/invalid-key answer is recorded and closes the crawl.
 
@@ -44,7 +45,7 @@ Arguments besides the common ones: ``base_url`` (default https://www.youtube.com
 
 Consent ("Before you continue to YouTube"), bot-check ("Sign in to confirm you're not a bot")
 and Google's "unusual traffic" captcha pages are recorded as ``RejectedItem`` with that reason
-and pause the host (:meth:`crawler.spiders.tiktok.VideoSpider.back_off`); they are never read
+and pause the host (:meth:`crawler.spiders.video.VideoSpider.back_off`); they are never read
 as a channel without videos. Web requests carry the ``SOCS`` cookie NewPipe sends (declining
 the optional cookies), which spares the consent page where YouTube honours it.
 """
@@ -54,7 +55,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
@@ -64,26 +65,26 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.cassette import DEFAULT_FILTER_HEADERS
+from crawler.credentials import Credential
+from crawler.errors import UnrecognisedDocument
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem
 from crawler.parsers import youtube as yt
-from crawler.spiders.base import body_text, normalize_base_url, read_handles_file
-from crawler.spiders.tiktok import _NO_DATA, Output, VideoSpider, site_domain
+from crawler.platforms import REGISTRY
+from crawler.spiders.args import Params, choice_arg, normalize_base_url, param
+from crawler.spiders.base import Output, body_text, utcnow
+from crawler.spiders.video import PAGE_HEADERS, VideoParams, VideoSpider, site_domain
 
-DEFAULT_BASE_URL = yt.BASE_URL
+PLATFORM = REGISTRY["youtube"]
 DEFAULT_API_BASE = yt.DATA_API_URL
 SOURCES = ("auto", "web", "api")
 API_PAGE_SIZE = 50
 RECENT_POSTS_MAX = 30  # the Videos tab's first page
 SEARCH_COST, LIST_COST = 100, 1
 _CHANNEL_ID = re.compile(r"^UC[\w-]{22}$")
-_CONSENT_COOKIE = {"SOCS": "CAE="}
+_CONSENT_COOKIE = {"SOCS": "CAE="}  # declines the optional cookies: not a secret
 #: Data API answers that make every further call pointless.
 _FATAL_API_REASONS = ("quotaExceeded", "dailyLimitExceeded", "keyInvalid", "forbidden",
                       "accessNotConfigured", "keyExpired")
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def normalize_youtube_handle(value: str) -> str:
@@ -108,58 +109,79 @@ def normalize_youtube_handle(value: str) -> str:
     return handle
 
 
+def _api_base(value: Any, spider_cls: Any) -> str:
+    return normalize_base_url(value, name="api_base", example=DEFAULT_API_BASE, allow_path=True)
+
+
+@dataclass
+class YouTubeParams(VideoParams):
+    api_base: str = param(DEFAULT_API_BASE, parse=_api_base)
+    source: str = param("auto", parse=choice_arg("source", SOURCES))
+
+
 class YouTubeSpider(VideoSpider):
     name = "youtube"
     platform: ClassVar[str] = "youtube"
     listings: ClassVar[tuple[str, ...]] = ("top",)  # /hashtag and search.list rank by relevance
     max_recent_posts: ClassVar[int | None] = RECENT_POSTS_MAX
-    default_base_url: ClassVar[str] = DEFAULT_BASE_URL
+    default_base_url: ClassVar[str] = PLATFORM.default_base_url
+    base_url_aliases: ClassVar[tuple[str, ...]] = PLATFORM.base_url_aliases
     parser: ClassVar[Any] = yt
-    extra_args: ClassVar[tuple[str, ...]] = (*VideoSpider.extra_args, "api_base", "source")
+    params_model: ClassVar[type[Params]] = YouTubeParams
+    params: YouTubeParams
     #: The key travels in a header; never write it to a cassette.
-    custom_settings: ClassVar[dict[str, Any]] = {
+    custom_settings: dict[str, Any] | None = {  # noqa: RUF012  (Scrapy reads it on the class)
         "MICROSCOUT_CASSETTE_FILTER_HEADERS": [*DEFAULT_FILTER_HEADERS, yt.API_KEY_HEADER],
     }
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
-        raw = [h for h in str(kwargs.pop("handles", "") or "").split(",") if h.strip()]
-        handles_file = kwargs.pop("handles_file", None) or None
-        if handles_file:
-            raw += read_handles_file(handles_file)
-        handles = [normalize_youtube_handle(h) for h in raw]
-        # Channel ids are case-sensitive; the common argument check lower-cases handles.
-        self._channel_ids = {h.lower(): h for h in handles if _CHANNEL_ID.match(h)}
-        if handles:
-            kwargs["handles"] = ",".join(handles)
         super().__init__(name, **kwargs)
-        self.args.handles_file = str(handles_file) if handles_file else None
-        self.args.handles = [self._channel_ids.get(h, h) for h in self.args.handles]
-        self.api_base = normalize_base_url(self.extra.get("api_base") or DEFAULT_API_BASE,
-                                           name="api_base", example=DEFAULT_API_BASE, allow_path=True)
-        self.source = str(self.extra.get("source") or "auto").strip().lower()
-        if self.source not in SOURCES:
-            raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {self.source!r}")
-        api_host = urlsplit(self.api_base).hostname or ""
-        self.allowed_domains = list(dict.fromkeys([*self.allowed_domains, site_domain(api_host)]))
         self.seen_channels: set[str] = set()
-        self._api_key: str | None = None
+        #: The Data API error that closes the crawl, once one came.
+        self.fatal_api_reason: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> YouTubeSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider._api_key = crawler.settings.get("MICROSCOUT_YOUTUBE_API_KEY") or None
-        if spider.source == "api" and not spider._api_key:
+        if spider.source == "api" and not spider.api_key:
             raise ValueError("source=api needs MICROSCOUT_YOUTUBE_API_KEY (a YouTube Data API "
                              "v3 key)")
         return spider
 
+    @classmethod
+    def normalize_handle(cls, value: str) -> str:
+        return normalize_youtube_handle(value)
+
+    def site_domains(self) -> list[str]:
+        api_host = urlsplit(self.api_base).hostname or ""
+        return list(dict.fromkeys([*super().site_domains(), site_domain(api_host)]))
+
+    @property
+    def api_base(self) -> str:
+        return self.params.api_base
+
+    @property
+    def source(self) -> str:
+        return self.params.source
+
+    @property
+    def api_key(self) -> str | None:
+        return self.setting("MICROSCOUT_YOUTUBE_API_KEY") or None
+
     @property
     def use_api(self) -> bool:
-        return self.source == "api" or (self.source == "auto" and bool(self._api_key))
+        return self.source == "api" or (self.source == "auto" and bool(self.api_key))
+
+    def credentials(self) -> list[Credential]:
+        """The Data API key, as the ``X-Goog-Api-Key`` header to the API's host only."""
+        key = self.api_key
+        if not key or not self.use_api:
+            return []
+        return [Credential(host=urlsplit(self.api_base).netloc,
+                           headers={yt.API_KEY_HEADER: key})]
 
     def spider_run_args(self) -> dict[str, Any]:
-        return {**super().spider_run_args(), "api_base": self.api_base,
-                "source": "api" if self.use_api else "web"}
+        return {"source": "api" if self.use_api else "web"}
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -188,8 +210,10 @@ class YouTubeSpider(VideoSpider):
     def _hl(self) -> str:
         return urlencode({"hl": self.hl})
 
-    def web_request(self, url: str, callback: Any, kind: str, **kwargs: Any) -> Request:
-        return self.make_request(url, callback, kind, cookies=dict(_CONSENT_COOKIE), **kwargs)
+    def web_request(self, url: str, callback: Any, kind: str, *,
+                    headers: Mapping[str, str] = PAGE_HEADERS, **kwargs: Any) -> Request:
+        return self.request(url, callback, kind, headers=headers, cookies=dict(_CONSENT_COOKIE),
+                            **kwargs)
 
     def hashtag_request(self, tag: str) -> Request:
         url = f"{self.base_url}/hashtag/{quote(tag, safe='')}?{self._hl()}"
@@ -214,12 +238,9 @@ class YouTubeSpider(VideoSpider):
                                 cb_kwargs={"key": key, "discovered_via": discovered_via})
 
     def api_request(self, url: str, callback: Any, kind: str, cost: int, **kwargs: Any) -> Request:
-        assert self._api_key  # only built when use_api
+        """A Data API call (the key is added by the credentials middleware)."""
         self.stat("api_quota_units", cost)
-        return self.make_request(
-            url, callback, kind,
-            headers={yt.API_KEY_HEADER: self._api_key, "Accept": "application/json"},
-            meta={"dont_obey_robotstxt": True}, **kwargs)
+        return self.request(url, callback, kind, meta={"dont_obey_robotstxt": True}, **kwargs)
 
     def api_search_request(self, tag: str, page_token: str | None = None, page: int = 1,
                            offset: int = 0) -> Request:
@@ -252,14 +273,10 @@ class YouTubeSpider(VideoSpider):
 
     def parse_listing(self, response: Response, tag: str, page: int, offset: int) -> Output:
         """A ``/hashtag/X`` page or one of its browse continuations."""
-        result = yield from self.read(response, "HashtagSightingItem", hashtag=tag,
-                                      position_offset=offset)
-        if result is _NO_DATA:
-            return
-        data, items = result
+        data, items = self.decode(response, hashtag=tag, position_offset=offset)
         sightings = [i for i in items if isinstance(i, HashtagSightingItem)
                      and i.position is not None and i.position < self.args.max_posts]
-        now = _now()
+        now = utcnow()
         for sighting in sightings:
             sighting.seen_at = now
             yield sighting
@@ -272,28 +289,19 @@ class YouTubeSpider(VideoSpider):
             yield self.continuation_request(token, tag, page + 1, offset)
 
     def parse_channel(self, response: Response, key: str, discovered_via: str | None) -> Output:
-        result = yield from self.read(response, "ProfileItem")
-        if result is _NO_DATA:
-            return
-        _, items = result
+        _, items = self.decode(response)
         profile = next((i for i in items if isinstance(i, ProfileItem)), None)
         if profile is None:
-            yield self.reject(response, "unexpected_body", "ProfileItem",
-                              detail=f"channel page of {key} holds no channel")
-            return
+            raise UnrecognisedDocument(f"channel page of {key} holds no channel")
         yield from self.keep(profile, discovered_via, response.url)
 
     # -- Data API callbacks ----------------------------------------------------------------------
 
     def parse_api_search(self, response: Response, tag: str, page: int, offset: int) -> Output:
-        result = yield from self.read(response, "HashtagSightingItem", hashtag=tag,
-                                      position_offset=offset)
-        if result is _NO_DATA:
-            return
-        data, items = result
+        data, items = self.decode(response, hashtag=tag, position_offset=offset)
         sightings = [i for i in items if isinstance(i, HashtagSightingItem)
                      and i.position is not None and i.position < self.args.max_posts]
-        now = _now()
+        now = utcnow()
         new: list[str] = []
         for sighting in sightings:
             sighting.seen_at = now
@@ -310,15 +318,12 @@ class YouTubeSpider(VideoSpider):
             yield self.api_search_request(tag, token, page + 1, offset)
 
     def parse_api_channels(self, response: Response, discovered_via: str | None) -> Output:
-        result = yield from self.read(response, "ProfileItem")
-        if result is _NO_DATA:
-            return
-        _, items = result
+        _, items = self.decode(response)
         for profile in items:
             if not isinstance(profile, ProfileItem):
                 continue
             profile.source_url = response.url
-            profile.fetched_at = _now()
+            profile.fetched_at = utcnow()
             profile.discovered_via = discovered_via
             if self.clearly_out_of_range(self.follower_count(profile)):
                 self.stat("skipped_out_of_range")
@@ -331,10 +336,7 @@ class YouTubeSpider(VideoSpider):
             yield self.api_channel_videos_request(profile)
 
     def parse_api_channel_videos(self, response: Response, profile: ProfileItem) -> Output:
-        result = yield from self.read(response, "ProfileItem")
-        if result is _NO_DATA:
-            return
-        _, items = result
+        _, items = self.decode(response)
         ids = [p.post_id for p in items if isinstance(p, PostItem) and p.post_id]
         if not ids:
             yield self.finish(profile)
@@ -342,10 +344,7 @@ class YouTubeSpider(VideoSpider):
         yield self.api_videos_request(profile, ids[: self.args.recent_posts])
 
     def parse_api_videos(self, response: Response, profile: ProfileItem) -> Output:
-        result = yield from self.read(response, "ProfileItem")
-        if result is _NO_DATA:
-            return
-        _, items = result
+        _, items = self.decode(response)
         posts = [p for p in items if isinstance(p, PostItem)]
         for post in posts:
             post.author_handle = profile.handle  # the API names the channel id
@@ -370,23 +369,22 @@ class YouTubeSpider(VideoSpider):
             return
         profile.discovered_via = discovered_via
         profile.source_url = url
-        profile.fetched_at = profile.fetched_at or _now()
+        profile.fetched_at = profile.fetched_at or utcnow()
         yield self.finish(profile)
 
-    def finish(self, profile: ProfileItem) -> ProfileItem:
-        profile.recent_posts = profile.recent_posts[: self.args.recent_posts]
-        self.stat("profiles")
-        return profile
+    # -- failures --------------------------------------------------------------------------------
+
+    def describe(self, failure: Failure) -> tuple[str, str | None, Any]:
+        """Also notes a Data API error that makes further calls pointless."""
+        described = super().describe(failure)
+        self.fatal_api_reason = self.fatal_api_reason or self.fatal_api_error(failure)
+        return described
 
     def after_failure(self, request: Request | None) -> Output:
-        if request is not None and request.meta.get("microscout_kind") == "posts":
-            yield self.finish(request.cb_kwargs["profile"])
-
-    def on_error(self, failure: Failure) -> Output:
-        yield from super().on_error(failure)
-        fatal = self.fatal_api_error(failure)
-        if fatal:
-            raise CloseSpider(f"youtube_api_{fatal}")
+        """The profile of a failed post list; then, after a fatal Data API error, the end."""
+        yield from super().after_failure(request)
+        if self.fatal_api_reason:
+            raise CloseSpider(f"youtube_api_{self.fatal_api_reason}")
 
     def fatal_api_error(self, failure: Failure) -> str | None:
         """The reason of a Data API answer that makes further calls pointless, else None."""
