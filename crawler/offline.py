@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.misc import build_from_crawler, load_object
 
 from crawler import settings as project_settings
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 #: Everything but the warehouse: parse output is normalised and tagged, not stored.
 OFFLINE_PIPELINES = [
@@ -23,7 +26,8 @@ class OfflineChain:
         from crawler.commands.common import project_settings
 
         self.crawler = _OfflineCrawler(project_settings(settings))
-        self.pipelines = [build_from_crawler(load_object(path), self.crawler) for path in OFFLINE_PIPELINES]
+        self.pipelines = [build_from_crawler(load_object(path), self.crawler.as_crawler())
+                          for path in OFFLINE_PIPELINES]
 
     @property
     def stats(self) -> dict:
@@ -41,4 +45,8 @@ class _OfflineCrawler:
     def __init__(self, settings) -> None:
         self.settings = settings
         self.spider = None
-        self.stats = MemoryStatsCollector(self)
+        self.stats = MemoryStatsCollector(self.as_crawler())
+
+    def as_crawler(self) -> Crawler:
+        """This stand-in, typed as the Crawler it imitates (settings, stats and spider only)."""
+        return cast("Crawler", self)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Engine
 
 from models.queries import tier_counts, top_micro_by_niche
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 
 def print_summary(engine: Engine, platform: str | None = None, per_niche: int = 3) -> None:
@@ -22,7 +27,8 @@ def print_summary(engine: Engine, platform: str | None = None, per_niche: int = 
     rows = top_micro_by_niche(engine, per_niche, platform)
     several = len({row.platform for row in rows}) > 1
     top = Table(title=f"Top micro-influencers by niche (best {per_niche} by engagement)")
-    columns = [("niche", "left"), ("handle", "left"), ("followers", "right"), ("engagement", "right")]
+    columns: list[tuple[str, JustifyMethod]] = [
+        ("niche", "left"), ("handle", "left"), ("followers", "right"), ("engagement", "right")]
     for name, justify in columns + ([("platform", "left")] if several else []):
         top.add_column(name, justify=justify, no_wrap=name == "handle")
     for row in rows:

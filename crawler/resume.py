@@ -7,7 +7,8 @@ follow-ups never ran. microscout therefore keeps queues and the duplicate filter
 resumes from the warehouse: the crawl run id is stored in ``JOBDIR/microscout-run.json``, a
 restarted crawl re-reads its listings (cheap) and skips every account this run already loaded
 (``spider.loaded_handles``, set by the crawl-run extension ``crawler/run.py``), and the
-loader's upserts make anything loaded twice land once. JOBDIR still keeps ``spider.state`` across clean restarts.
+loader's upserts make anything loaded twice land once. JOBDIR still keeps ``spider.state``
+across clean restarts.
 """
 
 from __future__ import annotations

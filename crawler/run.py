@@ -121,7 +121,7 @@ class CrawlRun:
     async def _open(self) -> None:
         from models.loader import JobLocked
 
-        spider = self.crawler.spider
+        spider: Any = self.crawler.spider  # any spider: it gets crawl_run_key and loaded_handles
         self.record = self._record(spider)
         spider.crawl_run_key = self.run_key
         await self._refresh(spider)

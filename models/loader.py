@@ -12,13 +12,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from models.tables import (
+    Base,
     CrawlRun,
     Profile,
     ProfileSnapshot,
@@ -38,6 +39,13 @@ POST_FIELDS = (
     "author_handle", "url", "posted_at", "posted_at_precision", "text", "likes", "comments", "shares",
     "views", "media_type",
 )
+
+
+def table_of(model: type[Base]) -> Table:
+    """The model's Table: SQLAlchemy types ``__table__`` as the wider FromClause (a model may be
+    mapped to a join or a subquery); every model in models.tables is declared with
+    ``__tablename__``, so its ``__table__`` is a Table."""
+    return cast(Table, model.__table__)
 
 
 def utcnow() -> datetime:
@@ -139,7 +147,7 @@ def _ids_by(conn: Connection, table: str, key: str, pairs: Iterable[tuple[str, s
 
 def start_run(conn: Connection, run: dict) -> int:
     """Create (or find, for a spooled run loaded later) the crawl_runs row; return its id."""
-    table = CrawlRun.__table__
+    table = table_of(CrawlRun)
     row = {
         "run_key": run["run_key"],
         "spider": run.get("spider") or "unknown",
@@ -158,7 +166,7 @@ def start_run(conn: Connection, run: dict) -> int:
 class JobLocked(RuntimeError):
     """Another run of the same scheduled job holds the lock (a running crawl_runs row)."""
 
-    def __init__(self, job: str, holder: int | None) -> None:
+    def __init__(self, job: str | None, holder: int | None) -> None:
         super().__init__(f"job {job!r} is already running (crawl run {holder})")
         self.job = job
         self.holder = holder
@@ -171,7 +179,7 @@ def acquire_run(engine, run: dict, stale_after: float) -> int:
     run whose heartbeat is older than ``stale_after`` seconds is marked ``abandoned`` first, so a
     crashed run does not hold its job's lock for ever. Raises JobLocked when the lock is held.
     """
-    table = CrawlRun.__table__
+    table = table_of(CrawlRun)
     now = utcnow()
     job = run.get("job")
     with engine.begin() as conn:
@@ -198,13 +206,13 @@ def acquire_run(engine, run: dict, stale_after: float) -> int:
 
 
 def heartbeat(conn: Connection, run_id: int) -> None:
-    table = CrawlRun.__table__
+    table = table_of(CrawlRun)
     conn.execute(update(table).where(table.c.id == run_id).values(heartbeat_at=utcnow()))
 
 
 def loaded_handles(conn: Connection, run_id: int) -> set[tuple[str, str]]:
     """(platform, handle) of the accounts this run already loaded (a resumed run skips them)."""
-    snapshots, profiles = ProfileSnapshot.__table__, Profile.__table__
+    snapshots, profiles = table_of(ProfileSnapshot), table_of(Profile)
     rows = conn.execute(select(profiles.c.platform, profiles.c.handle)
                         .join(snapshots, snapshots.c.profile_id == profiles.c.id)
                         .where(snapshots.c.crawl_run_id == run_id))
@@ -212,7 +220,7 @@ def loaded_handles(conn: Connection, run_id: int) -> set[tuple[str, str]]:
 
 
 def finish_run(conn: Connection, run_key: str, **values: Any) -> None:
-    table = CrawlRun.__table__
+    table = table_of(CrawlRun)
     values["finished_at"] = as_datetime(values.get("finished_at")) or utcnow()
     conn.execute(update(table).where(table.c.run_key == run_key).values(**values))
 
@@ -263,7 +271,7 @@ def _problem_records(profile: dict) -> list[dict]:
 
 def _rename_handles(conn: Connection, profiles: Sequence[dict]) -> None:
     """A known platform_user_id under a new handle renames the row instead of adding one."""
-    table = Profile.__table__
+    table = table_of(Profile)
     wanted = {(p["platform"], str(p["platform_user_id"])): p["handle"]
               for p in profiles if p.get("platform_user_id")}
     if not wanted:
@@ -372,7 +380,7 @@ def _hashtag_ids(conn: Connection, tags: set[str]) -> dict[str, int]:
     ordered = sorted(tags)
     _executemany(conn, _upsert_sql(conn, "hashtags", ("tag",), ("tag",)), [(tag,) for tag in ordered])
     mark = _mark(conn)
-    found = {}
+    found: dict[str, int] = {}
     for chunk in _chunks(ordered):
         sql = f"SELECT tag, id FROM hashtags WHERE tag IN ({', '.join([mark] * len(chunk))})"  # noqa: S608
         found.update(dict(conn.exec_driver_sql(sql, tuple(chunk)).all()))
@@ -430,4 +438,4 @@ def _load_rejected(conn: Connection, run_id: int, rejected: Sequence[dict], spid
         "source_url": r.get("source_url"),
         "created_at": now,
     } for r in rejected]
-    conn.execute(_insert(conn, RejectedRecord.__table__), rows)
+    conn.execute(_insert(conn, table_of(RejectedRecord)), rows)

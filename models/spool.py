@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -32,23 +33,25 @@ def load_file(engine: Engine, path: Path) -> dict:
     totals = {"records": 0, "runs": 0}
     runs: dict[str, int] = {}
     batch: list[dict] = []
-    run_key = None
+    run_key: str | None = None
 
     def flush() -> None:
         if batch:
+            assert run_key is not None  # a record joins the batch only once its run is set
             with engine.begin() as conn:
                 loader.load_batch(conn, runs[run_key], batch, spider=spider)
             totals["records"] += len(batch)
             batch.clear()
 
-    spider = None
+    spider: str | None = None
     for number, line in enumerate(_read(path), 1):
-        run = line.pop("run", None) or {}
-        if not run.get("run_key"):
+        run: dict[str, Any] = line.pop("run", None) or {}
+        key = run.get("run_key")
+        if not key:
             raise ValueError(f"{path}:{number}: a spooled record without its run")
-        if run.get("run_key") != run_key:
+        if key != run_key:
             flush()
-            run_key, spider = run.get("run_key"), run.get("spider")
+            run_key, spider = key, run.get("spider")
             if run_key not in runs:
                 with engine.begin() as conn:
                     runs[run_key] = loader.start_run(conn, run)
@@ -56,7 +59,7 @@ def load_file(engine: Engine, path: Path) -> dict:
             flush()
             line.pop("_type")
             with engine.begin() as conn:
-                loader.finish_run(conn, run_key, **line)
+                loader.finish_run(conn, key, **line)  # key == run_key here
             continue
         batch.append(line)
         if len(batch) >= BATCH:

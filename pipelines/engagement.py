@@ -21,8 +21,9 @@ _OLDEST = datetime.min.replace(tzinfo=UTC)
 
 def recent(posts: list[PostItem], limit: int) -> list[PostItem]:
     """The newest ``limit`` posts (posts without a date keep their order, after dated ones)."""
-    dated = sorted((p for p in posts if isinstance(p.posted_at, datetime)),
-                   key=lambda p: p.posted_at, reverse=True)
+    by_date = sorted(((p.posted_at, p) for p in posts if isinstance(p.posted_at, datetime)),
+                     key=lambda pair: pair[0], reverse=True)
+    dated = [p for _, p in by_date]
     undated = [p for p in posts if not isinstance(p.posted_at, datetime)]
     return (dated + undated)[:limit]
 
@@ -36,12 +37,14 @@ def interactions(post: PostItem) -> int | None:
 def figures(followers: int | None, posts: list[PostItem]) -> dict:
     """All engagement figures for one profile; values are None when undefined."""
     counts = [n for n in (interactions(p) for p in posts) if n is not None]
-    has_followers = isinstance(followers, int) and followers > 0
-    per_view = [interactions(p) / p.views for p in posts
-                if isinstance(p.views, int) and p.views > 0 and interactions(p) is not None]
+    per_view = [total / p.views for p in posts
+                if isinstance(p.views, int) and p.views > 0 and (total := interactions(p)) is not None]
+    rate = rate_median = None
+    if isinstance(followers, int) and followers > 0 and counts:
+        rate, rate_median = mean(counts) / followers, median(counts) / followers
     return {
-        "engagement_rate": mean(counts) / followers if has_followers and counts else None,
-        "engagement_rate_median": median(counts) / followers if has_followers and counts else None,
+        "engagement_rate": rate,
+        "engagement_rate_median": rate_median,
         "engagement_per_view": mean(per_view) if per_view else None,
         "posts_per_week": posts_per_week(posts),
         "recent_posts_used": len(counts) or None,

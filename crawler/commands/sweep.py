@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from crawler.commands.common import fail, project_settings, say
 from crawler.platforms import NAMES, REGISTRY
@@ -105,7 +106,7 @@ def feed_settings(output: Path) -> dict:
 
 
 def overrides_from(args) -> dict:
-    overrides = {"MICROSCOUT_PROGRESS": not args.quiet}
+    overrides: dict[str, Any] = {"MICROSCOUT_PROGRESS": not args.quiet}
     if args.database_url:
         overrides["MICROSCOUT_DATABASE_URL"] = args.database_url
     for pair in args.set:

@@ -8,12 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from crawler.platforms import SANDBOXED
 from crawler.sandbox.faults import FAULT_KINDS, FaultSpecError, parse_faults
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    from crawler.sandbox.server import PLATFORMS
-
     parser.add_argument("--accounts", type=int, default=500, help="accounts in the world (500)")
     parser.add_argument("--seed", type=int, default=42, help="world seed (42)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
@@ -24,7 +23,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"fault rates, e.g. 429=0.05,500=0.03; kinds: {', '.join(FAULT_KINDS)}")
     parser.add_argument("--slow-delay", type=float, default=2.0,
                         help="seconds a 'slow' fault waits (2)")
-    parser.add_argument("--platform", choices=sorted(PLATFORMS), default="mastodon")
+    parser.add_argument("--platform", choices=sorted(SANDBOXED), default="mastodon")
     parser.add_argument("--rate-limit", type=int, default=300,
                         help="x-ratelimit-limit per 5 minutes, advisory (300, as Mastodon)")
     parser.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import parse_qsl, urlsplit
 
+from crawler.platforms import SANDBOXED
 from crawler.sandbox.common import PlatformApp, Request, Response, dump_json
 from crawler.sandbox.faults import FAULT_KINDS, FaultInjector, check_faults
 from crawler.sandbox.world import World
@@ -71,9 +72,10 @@ def _youtube(world: World, config: SandboxConfig) -> PlatformApp:
     return YouTubeApp(world)
 
 
-#: ``--platform`` name -> factory of its app. Sibling platform modules register here.
-PLATFORMS = {"mastodon": _mastodon, "bluesky": _bluesky, "instagram": _instagram,
-             "tiktok": _tiktok, "youtube": _youtube}
+#: ``--platform`` name -> factory of its app, for the platforms the registry gives a sandbox app.
+_FACTORIES = {"mastodon": _mastodon, "bluesky": _bluesky, "instagram": _instagram,
+              "tiktok": _tiktok, "youtube": _youtube}
+PLATFORMS = {name: _FACTORIES[name] for name in SANDBOXED}
 
 
 @dataclass

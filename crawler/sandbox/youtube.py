@@ -51,7 +51,7 @@ import json
 import re
 import threading
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypedDict
 from urllib.parse import quote, unquote
 
 from crawler.sandbox.common import PNG_1X1, Request, Response, dump_json, escape_html
@@ -119,8 +119,22 @@ This page checks to see if it's really you sending the requests, and not a robot
 </body></html>
 """
 
+class _Words(TypedDict):
+    """One language's texts: (singular, plural) pairs and fixed strings."""
+
+    views: tuple[str, str]
+    subscribers: tuple[str, str]
+    videos: tuple[str, str]
+    no_views: str
+    units: dict[str, tuple[str, str]]
+    ago: str
+    videos_tab: str
+    home_tab: str
+    shorts_tab: str
+
+
 # The words of the three page languages.
-_WORDS = {
+_WORDS: dict[str, _Words] = {
     "en": {"views": ("view", "views"), "subscribers": ("subscriber", "subscribers"),
            "videos": ("video", "videos"), "no_views": "No views",
            "units": {"second": ("second", "seconds"), "minute": ("minute", "minutes"),
@@ -183,6 +197,7 @@ def _read_fields(buf: bytes) -> dict[int, Any]:
     while i < len(buf):
         key, i = _read_varint(buf, i)
         number, wire = key >> 3, key & 7
+        value: int | bytes
         if wire == 0:
             value, i = _read_varint(buf, i)
         elif wire == 2:
@@ -273,7 +288,7 @@ def _floor_sig(value: int, digits: int = 3) -> int:
     return value // scale * scale
 
 
-def _plural(lang: str, key: str, n: int) -> str:
+def _plural(lang: str, key: Literal["views", "subscribers", "videos"], n: int) -> str:
     one, many = _WORDS[lang][key]
     return one if n == 1 else many
 

@@ -219,7 +219,9 @@ class BlueskySpider(BaseSpider):
     def refresh_key(self, handle: str, platform_user_id: str | None) -> str:
         """A refresh asks for a stale account by DID where the warehouse knows it: a handle may
         have changed since the last crawl, the DID has not."""
-        return platform_user_id if (platform_user_id or "").startswith("did:") else handle
+        if platform_user_id is not None and platform_user_id.startswith("did:"):
+            return platform_user_id
+        return handle
 
     @property
     def has_credentials(self) -> bool:
