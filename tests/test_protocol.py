@@ -150,7 +150,8 @@ def _microscout_settings() -> list[str]:
 
 def test_every_microscout_setting_comes_from_the_environment_and_yields_to_set():
     names = _microscout_settings()
-    assert "MICROSCOUT_RATE_LIMIT_INSTAGRAM" in names and "MICROSCOUT_ROBOTSTXT_OBEY" in names
+    assert "MICROSCOUT_RATE_LIMIT_INSTAGRAM" in names
+    assert "MICROSCOUT_ROBOTSTXT_OBEY" in names
     env = {name: f"env-{i}" for i, name in enumerate(names) if name != "MICROSCOUT_DATA_DIR"}
     script = (
         "import json, sys\n"
@@ -242,7 +243,8 @@ def test_parsers_spiders_and_items_do_not_import_pipelines_or_models_at_load():
     lower = [n for n in modules if n.startswith(("crawler.parsers", "crawler.spiders", "crawler.items",
                                                  "crawler.values", "crawler.errors", "crawler.platforms"))]
     for name in lower:
-        reached = [t for t, _, top in _imports(modules[name], modules) if top and t.startswith(("pipelines", "models"))]
+        reached = [t for t, _, top in _imports(modules[name], modules)
+                   if top and t.startswith(("pipelines", "models"))]
         assert not reached, f"{name} imports {reached}"
 
 
