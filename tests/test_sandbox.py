@@ -630,3 +630,99 @@ def test_bad_faults_spec_is_one_line_and_exit_2(capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith("microscout sandbox serve: error: unknown fault kind 'teapot'")
+
+
+# --- platform knobs: --knob, SandboxProcess(knobs=...), /__platform__/knobs ------------------
+
+
+def test_knob_on_the_command_line_reaches_the_app():
+    child = subprocess.Popen(
+        [sys.executable, "-m", "crawler.sandbox", "serve", "--platform", "instagram",
+         "--accounts", "25", "--seed", "5", "--knob", "login_wall=0.5", "--knob", "og_only=0.2",
+         "--knob", "login_wall=0.25"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = child.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+", line).group()
+        status, _, body = get(url, "/__platform__/knobs")
+        assert status == 200
+        assert json.loads(body) == {"knobs": {"login_wall": 0.25, "checkpoint": 0.0, "og_only": 0.2}}
+        child.send_signal(signal.SIGINT)
+        assert child.wait(10) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stdout.close()
+        child.stderr.close()
+
+
+@pytest.mark.parametrize(("platform", "knob", "message"), [
+    ("bluesky", "handle_epoch=soon", "knob handle_epoch must be a whole number"),
+    ("instagram", "login_wall=2", "rate for knob 'login_wall' must be between 0 and 1"),
+    ("mastodon", "captcha=0.1", "unknown knob 'captcha' for the mastodon sandbox"),
+    ("tiktok", "captcha", "bad --knob 'captcha': use NAME=VALUE"),
+])
+def test_bad_knob_is_one_line_and_exit_2(capsys, platform, knob, message):
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler.sandbox", "serve", "--accounts", "5",
+         "--platform", platform, "--knob", knob],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"python -m crawler.sandbox serve: error: {message}")
+    assert result.stdout == ""  # never started serving
+
+    from crawler.commands import sandbox as command
+
+    parser = argparse.ArgumentParser(prog="microscout")
+    command.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["sandbox", "serve", "--platform", platform, "--knob", knob,
+                              "--accounts", "5"])
+    assert args.func(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"microscout sandbox serve: error: {message}")
+
+
+def test_sandbox_process_with_a_bad_knob_fails_to_start_with_its_message():
+    with pytest.raises(SandboxError, match=r"exited with code 2 .*unknown knob 'quota'"):
+        SandboxProcess(accounts=10, platform="bluesky", knobs={"quota": 5}).start()
+
+
+def test_serve_help_lists_every_platforms_knobs():
+    import importlib
+
+    from crawler import platforms
+    from crawler.commands import sandbox as command
+
+    parser = argparse.ArgumentParser(prog="microscout")
+    command.add_parser(parser.add_subparsers(dest="command"))
+    sandbox_parser = parser._subparsers._group_actions[0].choices["sandbox"]
+    serve_parser = sandbox_parser._subparsers._group_actions[0].choices["serve"]
+    text = " ".join(serve_parser.format_help().split())
+    assert "--knob NAME=VALUE" in text
+    for name in platforms.SANDBOXED:
+        module, _, cls = platforms.REGISTRY[name].sandbox_app.partition(":")
+        app = getattr(importlib.import_module(module), cls)
+        listed = re.search(rf"{name}: ([^;.]*)", text).group(1)
+        assert sorted(re.findall(r"(\w+)=", listed)) == sorted(app.KNOBS), name
+        assert hasattr(app, "from_config"), name
+        assert hasattr(app, "configure"), name
+
+
+def test_mastodon_has_no_knobs_but_answers_the_endpoint():
+    with server_in_thread(accounts=30) as server:
+        status, _, body = get(server.base_url, "/__platform__/knobs")
+        assert (status, json.loads(body)) == (200, {"knobs": {}})
+        status, _, body = get(server.base_url, "/__platform__/knobs?login_wall=0.1")
+        assert status == 400
+        assert json.loads(body)["error"] == (
+            "unknown knob 'login_wall' for the mastodon sandbox: it has no knobs")
+        assert server.stats.snapshot()["requests"] == 0

@@ -22,8 +22,6 @@ from crawler.parsers import bluesky as bsky
 from crawler.sandbox import SandboxConfig, World, make_server
 from crawler.sandbox.bluesky import (
     APP_PASSWORD,
-    ENV_HANDLE_EPOCH,
-    ENV_SEARCH_AUTH,
     FEEDS_HANDLE,
     BlueskyApp,
     Names,
@@ -477,20 +475,40 @@ def test_refresh_token_is_not_an_access_token_and_refreshes():
 
 
 @pytest.mark.parametrize(
-    ("env", "epoch", "search_auth"),
-    [({}, 0, None), ({ENV_HANDLE_EPOCH: "2"}, 2, None), ({ENV_SEARCH_AUTH: "1"}, 0, "401"),
-     ({ENV_SEARCH_AUTH: "403", ENV_HANDLE_EPOCH: " 1 "}, 1, "403"), ({ENV_SEARCH_AUTH: "off"}, 0, None)],
+    ("knobs", "epoch", "search_auth"),
+    [({}, 0, None), ({"handle_epoch": "2"}, 2, None), ({"search_auth": "1"}, 0, "401"),
+     ({"search_auth": "403", "handle_epoch": " 1 "}, 1, "403"), ({"search_auth": "off"}, 0, None)],
 )
-def test_knobs_from_the_environment(env, epoch, search_auth):
-    the_app = BlueskyApp.from_env(World(20, 1), environ=env)
+def test_knobs_from_the_config(knobs, epoch, search_auth):
+    config = SandboxConfig(platform="bluesky", rate_limit=77, knobs=knobs)
+    the_app = BlueskyApp.from_config(World(20, 1), config)
     assert (the_app.names.epoch, the_app.search_auth) == (epoch, search_auth)
+    assert the_app.rate.limit == 77
 
 
-@pytest.mark.parametrize("env", [{ENV_HANDLE_EPOCH: "-1"}, {ENV_HANDLE_EPOCH: "x"},
-                                 {ENV_SEARCH_AUTH: "maybe"}])
-def test_bad_knob_is_an_error(env):
-    with pytest.raises(ValueError, match="MICROSCOUT_SANDBOX_BLUESKY_"):
-        BlueskyApp.from_env(World(20, 1), environ=env)
+@pytest.mark.parametrize("knobs", [{"handle_epoch": "-1"}, {"handle_epoch": "x"},
+                                   {"search_auth": "maybe"}, {"epoch": "1"}])
+def test_bad_knob_is_an_error(knobs):
+    with pytest.raises(ValueError, match=r"knob '?(handle_epoch|search_auth|epoch)"):
+        BlueskyApp.from_config(World(20, 1), SandboxConfig(platform="bluesky", knobs=knobs))
+
+
+def test_knobs_at_run_time_rename_handles_and_change_search_auth():
+    the_app = BlueskyApp(World(60, SEED))
+    handles = [the_app.names.handle(i) for i in range(60)]
+    epoch = next(e for e in range(1, 50) if any(the_app.names.renamed(i, e) for i in range(60)))
+    renamed = next(i for i in range(60) if the_app.names.renamed(i, epoch))
+    post = the_app.world.posts(renamed)[0]
+    uri = the_app.names.post_uri(post)
+    before = the_app.post_view(post, BASE)
+    the_app.configure({"handle_epoch": str(epoch), "search_auth": "403"})
+    assert the_app.knob_state() == {"knobs": {"handle_epoch": epoch, "search_auth": "403"}}
+    assert the_app.names.handle(renamed) != handles[renamed]
+    assert the_app.names.post_uri(post) == uri  # the DID stays
+    assert the_app.post_view(post, BASE) != before  # rendered with the new handle
+    with pytest.raises(ValueError, match="search_auth"):
+        the_app.configure({"handle_epoch": "0", "search_auth": "maybe"})
+    assert the_app.knob_state()["knobs"] == {"handle_epoch": epoch, "search_auth": "403"}
 
 
 def test_names_refuse_a_negative_epoch():
@@ -525,9 +543,9 @@ def fetch(base_url: str, method: str, target: str, body: bytes | None = None, he
         connection.close()
 
 
-def test_login_then_search_over_http(monkeypatch):
-    monkeypatch.setenv(ENV_SEARCH_AUTH, "401")
-    with server_in_thread(platform="bluesky", accounts=60, seed=SEED) as server:
+def test_login_then_search_over_http():
+    with server_in_thread(platform="bluesky", accounts=60, seed=SEED,
+                          knobs={"search_auth": "401"}) as server:
         base = server.base_url
         search = f"/xrpc/app.bsky.feed.searchPosts?q=%23{busiest_tag()}&limit=3"
         status, headers, _ = fetch(base, "GET", search)
@@ -541,6 +559,27 @@ def test_login_then_search_over_http(monkeypatch):
         status, _, body = fetch(base, "GET", search, headers={"Authorization": f"Bearer {token}"})
         assert status == 200
         assert json.loads(body)["posts"]
+        assert server.stats.snapshot()["responses"] == {"200": 2, "401": 1}
+
+
+def test_server_knobs_endpoint_changes_bluesky_search_auth_at_run_time():
+    search = f"/xrpc/app.bsky.feed.searchPosts?q=%23{busiest_tag()}&limit=3"
+    with server_in_thread(platform="bluesky", accounts=60, seed=SEED) as server:
+        base = server.base_url
+        assert fetch(base, "GET", search)[0] == 200
+        status, _, body = fetch(base, "GET", "/__platform__/knobs?search_auth=401")
+        assert (status, json.loads(body)) == (200, {"knobs": {"handle_epoch": 0,
+                                                              "search_auth": "401"}})
+        assert fetch(base, "GET", search)[0] == 401
+        status, _, body = fetch(base, "POST", "/__platform__/knobs", b"search_auth=off",
+                                {"Content-Type": "application/x-www-form-urlencoded"})
+        assert (status, json.loads(body)["knobs"]["search_auth"]) == (200, "off")
+        assert fetch(base, "GET", search)[0] == 200
+        status, _, body = fetch(base, "GET", "/__platform__/knobs?handle_epoch=soon")
+        assert status == 400
+        assert "handle_epoch" in json.loads(body)["error"]
+        assert json.loads(fetch(base, "GET", "/__platform__/knobs")[2])["knobs"] == {
+            "handle_epoch": 0, "search_auth": "off"}
         assert server.stats.snapshot()["responses"] == {"200": 2, "401": 1}
 
 

@@ -2,7 +2,8 @@
 
 Shapes are compared key for key with the captures in ../shared/realworld/instagram (read in
 place; those tests skip when the folder is absent). Most tests drive the app in-process
-(``InstagramApp.handle``); one runs the real server process with knobs from the environment.
+(``InstagramApp.handle``); one runs the real server process with knobs from its config, one
+changes them at run time through the server's ``/__platform__/knobs``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import functools
 import http.client
 import json
+import threading
 from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -23,7 +25,6 @@ from crawler.parsers import instagram as ig
 from crawler.sandbox.common import Request
 from crawler.sandbox.instagram import (
     HASHTAG_QUERY_HASH,
-    KNOBS_ENV,
     MAX_FIRST,
     TOP_POSTS,
     USER_MEDIA_QUERY_HASH,
@@ -35,7 +36,7 @@ from crawler.sandbox.instagram import (
     shortcode,
     wall_of,
 )
-from crawler.sandbox.server import SandboxProcess
+from crawler.sandbox.server import SandboxConfig, SandboxProcess, make_server
 from crawler.sandbox.world import World
 
 CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "realworld" / "instagram"
@@ -406,10 +407,12 @@ def test_knobs_parse_and_refuse_bad_values():
                           ("login_wall=0.6,checkpoint=0.6", "more than 1")):
         with pytest.raises(ValueError, match=message):
             parse_knobs(spec)
-    made = InstagramApp.from_config(world(), object(), environ={KNOBS_ENV: "login_wall=0.25"})
+    made = InstagramApp.from_config(world(), SandboxConfig(platform="instagram",
+                                                           knobs={"login_wall": "0.25"}))
     assert (made.login_wall, made.checkpoint, made.og_only) == (0.25, 0.0, 0.0)
-    with pytest.raises(SystemExit, match=f"^sandbox: error: {KNOBS_ENV}: bad rate"):
-        InstagramApp.from_config(world(), object(), environ={KNOBS_ENV: "og_only=lots"})
+    with pytest.raises(ValueError, match=r"^bad rate 'lots' for knob 'og_only'$"):
+        InstagramApp.from_config(world(), SandboxConfig(platform="instagram",
+                                                        knobs={"og_only": "lots"}))
 
 
 def test_fault_answers_are_instagrams():
@@ -435,11 +438,11 @@ def test_robots_txt_lets_the_spider_in_and_keeps_gptbot_out():
     assert not parser.can_fetch("microscout/0.1", BASE + "/accounts/login/")
 
 
-def test_sandbox_process_serves_instagram_with_knobs_from_the_environment(monkeypatch):
-    monkeypatch.setenv(KNOBS_ENV, "login_wall=0.5")
+def test_sandbox_process_serves_instagram_with_knobs_from_its_config():
     walled = next(a for a in World(60, 3).accounts
                   if wall_of(3, a.username, login_wall=0.5) == "login_required")
-    with SandboxProcess(accounts=60, seed=3, platform="instagram") as sandbox:
+    with SandboxProcess(accounts=60, seed=3, platform="instagram",
+                        knobs={"login_wall": 0.5}) as sandbox:
         assert sandbox.health()["platform"] == "instagram"
         parts = urlsplit(sandbox.base_url)
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
@@ -452,6 +455,61 @@ def test_sandbox_process_serves_instagram_with_knobs_from_the_environment(monkey
         assert response.status == 302
         assert "/accounts/login/" in response.getheader("location")
         assert sandbox.stats()["responses"] == {"302": 1}
+
+
+def test_knobs_configure_check_and_report_their_state():
+    knobbed = InstagramApp(world(), checkpoint=0.2)
+    knobbed.configure({"login_wall": "0.3"})
+    assert knobbed.knob_state() == {"knobs": {"login_wall": 0.3, "checkpoint": 0.2, "og_only": 0.0}}
+    for knobs, message in (({"walls": "0.1"}, "^unknown knob 'walls' for the instagram sandbox"),
+                           ({"og_only": "x"}, "^bad rate 'x'"),
+                           ({"og_only": "0.1", "checkpoint": "0.8"}, "more than 1")):
+        with pytest.raises(ValueError, match=message):
+            knobbed.configure(knobs)
+    assert knobbed.knob_state()["knobs"] == {"login_wall": 0.3, "checkpoint": 0.2, "og_only": 0.0}
+
+
+def test_server_knobs_endpoint_changes_instagram_walls_at_run_time():
+    walled = next(a for a in world().accounts
+                  if wall_of(SEED, a.username, login_wall=0.5) == "login_required")
+    target = f"/api/v1/users/web_profile_info/?username={walled.username}"
+    server = make_server(SandboxConfig(accounts=ACCOUNTS, seed=SEED, platform="instagram"))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        assert fetch(server.base_url, target)[0] == 200
+        status, body = fetch(server.base_url, "/__platform__/knobs?login_wall=0.5")
+        assert status == 200
+        assert json.loads(body) == {"knobs": {"login_wall": 0.5, "checkpoint": 0.0, "og_only": 0.0}}
+        assert fetch(server.base_url, target)[0] == 302
+        status, body = fetch(server.base_url, "/__platform__/knobs", method="POST",
+                             body=b'{"login_wall": 0, "og_only": 0.25}',
+                             headers={"Content-Type": "application/json"})
+        assert (status, json.loads(body)["knobs"]["og_only"]) == (200, 0.25)
+        assert fetch(server.base_url, target)[0] == 200
+        status, body = fetch(server.base_url, "/__platform__/knobs?checkpoint=2")
+        assert status == 400
+        assert "between 0 and 1" in json.loads(body)["error"]
+        status, body = fetch(server.base_url, "/__platform__/knobs?captcha=0.1")
+        assert status == 400
+        assert json.loads(body)["error"].startswith("unknown knob 'captcha'")
+        assert server.stats.snapshot()["requests"] == 3  # the knobs endpoint is not counted
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def fetch(base_url: str, target: str, *, method: str = "GET", body: bytes | None = None,
+          headers: dict | None = None) -> tuple[int, bytes]:
+    parts = urlsplit(base_url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request(method, target, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
 
 def test_every_sandbox_format_is_read_by_the_parsers():

@@ -23,7 +23,8 @@ from crawler.parsers import BlockedPage, UnrecognisedDocument
 from crawler.parsers import tiktok as tt
 from crawler.parsers import youtube as yt
 from crawler.sandbox import SandboxConfig, World, make_server
-from crawler.sandbox.common import Request
+from crawler.sandbox.common import KNOBS_PATH, Request
+from crawler.sandbox.server import SandboxProcess, knobs_response
 from crawler.sandbox.tiktok import BlockInjector, TikTokApp, round_sig, video_numbers
 from crawler.sandbox.youtube import (
     YouTubeApp,
@@ -56,6 +57,9 @@ def youtube(world) -> YouTubeApp:
 
 
 def call(app, path: str, query: dict | None = None):
+    """The answer to a GET, in-process: the app's, or the server's for its knobs endpoint."""
+    if path == KNOBS_PATH:
+        return knobs_response(app, dict(query or {}))
     target = path + (f"?{urlencode(query)}" if query else "")
     return app.handle(Request("GET", path, dict(query or {}), BASE, target))
 
@@ -518,3 +522,41 @@ def test_knobs_reject_bad_values_with_400(youtube_server):
     status, body = fetch(youtube_server, "/__platform__/knobs?consent=lots")
     assert status == 400
     assert "error" in json.loads(body)
+
+
+def test_knobs_from_the_config_and_a_bad_one_is_a_one_line_error(world):
+    youtube = YouTubeApp.from_config(world, SandboxConfig(
+        platform="youtube", knobs={"captcha": "0.5", "scope": "listings", "quota": "300"}))
+    assert youtube.knob_state() == {"knobs": {"captcha": 0.5, "scope": "listings"}, "served": {},
+                                    "quota": {"limit": 300, "used": 0}, "api_keys_seen": 0}
+    for knobs, message in (({"quota": "lots"}, "knob quota"), ({"scope": "some"}, "knob scope"),
+                           ({"consent": "0.6", "bot_check": "0.6"}, "more than 1"),
+                           ({"login_wall": "0.1"}, "^unknown knob 'login_wall' for the youtube")):
+        with pytest.raises(ValueError, match=message) as caught:
+            YouTubeApp.from_config(world, SandboxConfig(platform="youtube", knobs=knobs))
+        assert "\n" not in str(caught.value)
+    with pytest.raises(ValueError, match="quota"):  # nothing changes when one knob is bad
+        youtube.configure({"consent": "0.1", "quota": "x"})
+    assert youtube.knob_state()["knobs"] == {"captcha": 0.5, "scope": "listings"}
+    tiktok = TikTokApp.from_config(world, SandboxConfig(platform="tiktok", knobs={"captcha": "1"}))
+    assert tiktok.knob_state() == {"knobs": {"captcha": 1.0, "scope": "all"}, "served": {}}
+    with pytest.raises(ValueError, match=r"^bad rate 'often' for knob 'captcha'$"):
+        TikTokApp.from_config(world, SandboxConfig(platform="tiktok", knobs={"captcha": "often"}))
+
+
+def test_sandbox_process_passes_its_knobs_and_changes_them_while_serving(world):
+    account = world.accounts[0]
+    with SandboxProcess(accounts=ACCOUNTS, seed=SEED, platform="tiktok",
+                        knobs={"captcha": 1, "scope": "profiles"}) as sandbox:
+        assert sandbox.set_knobs() == {"knobs": {"captcha": 1.0, "scope": "profiles"},
+                                       "served": {}}
+        status, body = fetch(sandbox.base_url, f"/@{account.username}")
+        with pytest.raises(BlockedPage):
+            tt.parse_document(body)
+        assert sandbox.set_knobs(captcha=0)["served"] == {"captcha": 1}
+        status, body = fetch(sandbox.base_url, f"/@{account.username}")
+        assert status == 200
+        assert any(isinstance(i, ProfileItem) for i in tt.parse_document(body))
+        with pytest.raises(ValueError, match=r"^unknown knob 'consent' for the tiktok sandbox"):
+            sandbox.set_knobs(consent=0.5)
+        assert sandbox.stats()["requests"] == 2

@@ -33,7 +33,7 @@ from crawler.credentials import CredentialsMiddleware
 from crawler.items import HashtagSightingItem, ProfileItem, RejectedItem
 from crawler.parsers import bluesky as bsky
 from crawler.run import CrawlRun
-from crawler.sandbox.bluesky import APP_PASSWORD, ENV_HANDLE_EPOCH, ENV_SEARCH_AUTH, BlueskyApp
+from crawler.sandbox.bluesky import APP_PASSWORD, BlueskyApp
 from crawler.sandbox.common import Request as SandboxRequest
 from crawler.sandbox.vocab import HASHTAG_NICHE
 from crawler.sandbox.world import World
@@ -600,18 +600,13 @@ def rejected_of(items) -> list[dict]:
 
 
 @contextlib.contextmanager
-def bluesky_sandbox(env: dict[str, str] | None = None, **kwargs):
-    """A bluesky SandboxProcess; ``env`` sets the sandbox knobs for this child only."""
+def bluesky_sandbox(knobs: dict[str, str] | None = None, **kwargs):
+    """A bluesky SandboxProcess with these sandbox knobs (``handle_epoch``, ``search_auth``)."""
     from crawler.sandbox.server import SandboxProcess
 
-    with pytest.MonkeyPatch.context() as mp:
-        for name in (ENV_HANDLE_EPOCH, ENV_SEARCH_AUTH):
-            mp.delenv(name, raising=False)
-        for name, value in (env or {}).items():
-            mp.setenv(name, value)
-        process = SandboxProcess(platform="bluesky", **{"accounts": E2E_ACCOUNTS, "seed": E2E_SEED,
-                                                        "rate_limit": NO_LIMIT, **kwargs})
-        process.start()
+    process = SandboxProcess(platform="bluesky", knobs=knobs, **{
+        "accounts": E2E_ACCOUNTS, "seed": E2E_SEED, "rate_limit": NO_LIMIT, **kwargs})
+    process.start()
     try:
         yield process
     finally:
@@ -671,7 +666,7 @@ def test_sweep_gives_one_profile_per_in_range_author(sweep):
 
 @pytest.fixture(scope="module")
 def auth_sandbox():
-    with bluesky_sandbox({ENV_SEARCH_AUTH: "401"}) as sb:
+    with bluesky_sandbox({"search_auth": "401"}) as sb:
         yield sb
 
 
@@ -791,7 +786,7 @@ def test_two_sweeps_with_renamed_handles_keep_one_row_per_account(tmp_path):
     sweep = {"tags": tag, "max_posts": "80", "recent_posts": "8", "max_followers": "2000000"}
     expected = expected_authors([tag], hi=2_000_000, max_posts=80)
     runs = []
-    with bluesky_sandbox({ENV_HANDLE_EPOCH: "0"}) as sb:
+    with bluesky_sandbox({"handle_epoch": "0"}) as sb:
         runs.append(run_spider("bluesky", settings, use_project_settings=True, crawl_timeout=60,
                                appview=sb.base_url, **sweep))
     first = dict(_rows(url, "SELECT platform_user_id, handle FROM profiles"))
@@ -803,7 +798,7 @@ def test_two_sweeps_with_renamed_handles_keep_one_row_per_account(tmp_path):
 
     names = e2e_app().names
     epoch = next(e for e in range(1, 50) if any(names.renamed(i, e) for i in expected.values()))
-    with bluesky_sandbox({ENV_HANDLE_EPOCH: str(epoch)}) as sb:
+    with bluesky_sandbox({"handle_epoch": str(epoch)}) as sb:
         runs.append(run_spider("bluesky", settings, use_project_settings=True, crawl_timeout=60,
                                appview=sb.base_url, **sweep))
     renamed = BlueskyApp(World(E2E_ACCOUNTS, E2E_SEED), handle_epoch=epoch).names

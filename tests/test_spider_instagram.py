@@ -38,7 +38,7 @@ from crawler.credentials import CredentialsMiddleware
 from crawler.items import HashtagSightingItem, ProfileItem, RejectedItem
 from crawler.parsers import instagram as ig
 from crawler.sandbox.common import Request as SandboxRequest
-from crawler.sandbox.instagram import KNOBS_ENV, InstagramApp, og_only_of
+from crawler.sandbox.instagram import InstagramApp, og_only_of
 from crawler.sandbox.world import World
 from crawler.spiders.instagram import InstagramSpider, normalize_base_url
 from tests.spider_helpers import run_callback
@@ -627,15 +627,12 @@ def in_range(index: int) -> bool:
 
 @contextmanager
 def instagram_sandbox(faults: dict | None = None, **knobs: float):
-    """SandboxProcess(platform="instagram") with the knobs passed in its environment."""
+    """SandboxProcess(platform="instagram") with these knobs (``login_wall``, ...)."""
     from crawler.sandbox.server import SandboxProcess
 
-    spec = ",".join(f"{name}={rate}" for name, rate in knobs.items())
     sandbox = SandboxProcess(accounts=ACCOUNTS, seed=SEED, platform="instagram",
-                             rate_limit=1_000_000, faults=faults)
-    with pytest.MonkeyPatch.context() as patch:  # the child reads it once, when it starts
-        patch.setenv(KNOBS_ENV, spec)
-        sandbox.start()
+                             rate_limit=1_000_000, faults=faults, knobs=knobs)
+    sandbox.start()
     try:
         yield sandbox
     finally:

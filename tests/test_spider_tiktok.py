@@ -69,7 +69,7 @@ def sandbox_response(request: Request, knobs: dict | None = None) -> TextRespons
     sandbox = app()
     if knobs is not None:
         sandbox = TikTokApp(world())
-        sandbox.blocks.configure(knobs)
+        sandbox.configure(knobs)
     answer = sandbox.handle(SandboxRequest("GET", parts.path, query, BASE, target))
     cls = HtmlResponse if answer.content_type.startswith("text/html") else TextResponse
     return cls(url=request.url, status=answer.status, body=answer.body, request=request,

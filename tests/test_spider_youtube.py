@@ -78,7 +78,7 @@ def sandbox_response(request: Request, knobs: dict | None = None) -> TextRespons
     sandbox = app()
     if knobs is not None:
         sandbox = YouTubeApp(world())
-        sandbox.blocks.configure(knobs)
+        sandbox.configure(knobs)
     request_in = SandboxRequest("GET", parts.path, query, BASE, target)
     if parts.path.startswith("/youtube/v3/"):  # no headers in-process: skip the key check
         answer = getattr(sandbox, "api_" + parts.path.rsplit("/", 1)[1])(request_in)

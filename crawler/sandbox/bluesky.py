@@ -39,14 +39,17 @@ Every XRPC answer carries ``ratelimit-limit`` / ``-remaining`` / ``-reset`` (epo
 ``{"error": ..., "message": ...}``; an injected 429 is ``RateLimitExceeded`` with the budget
 shown spent and the reset one second ahead.
 
-Knobs, read when the app is built (:meth:`BlueskyApp.from_env`, so ``SandboxProcess`` children
-inherit them from the parent's environment):
+Knobs (``--knob NAME=VALUE``, ``SandboxProcess(knobs=...)``, or at run time
+``GET /__platform__/knobs?handle_epoch=2``, which answers
+``{"knobs": {"handle_epoch": 2, "search_auth": "off"}}``):
 
-* ``MICROSCOUT_SANDBOX_BLUESKY_HANDLE_EPOCH`` (integer, default 0): the handle epoch above.
-* ``MICROSCOUT_SANDBOX_BLUESKY_SEARCH_AUTH``: off by default. ``401`` (or ``1``/``true``/``on``):
-  searchPosts without a session answers 401 ``{"error": "AuthMissing"}``, as api.bsky.app does;
-  ``403``: the HTML "Request forbidden by administrative rules" page public.api.bsky.app has
-  served anonymous search since 2025.
+* ``handle_epoch`` (a whole number, default 0): the handle epoch above.
+* ``search_auth``: ``off`` by default (also ``0``/``false``/``no``/empty). ``401`` (or
+  ``1``/``true``/``on``/``yes``): searchPosts without a session answers 401
+  ``{"error": "AuthMissing"}``, as api.bsky.app does; ``403``: the HTML "Request forbidden by
+  administrative rules" page public.api.bsky.app has served anonymous search since 2025.
+
+The rate limit in the headers is the config's ``rate_limit`` (``--rate-limit``).
 
 The server hands the app request headers and (``accepts_post``) POST bodies on ``Request``.
 """
@@ -57,7 +60,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import re
 import threading
 import time
@@ -66,19 +68,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from crawler.sandbox.common import PNG_1X1, Request, Response, dump_json, iso_ms
+from crawler.sandbox.common import (
+    PNG_1X1,
+    AppConfig,
+    Request,
+    Response,
+    dump_json,
+    iso_ms,
+    unknown_knob,
+)
 from crawler.sandbox.vocab import NICHE_NAMES, NICHES
 from crawler.sandbox.world import EPOCH, Post, World, snowflake_index
 
-ENV_HANDLE_EPOCH = "MICROSCOUT_SANDBOX_BLUESKY_HANDLE_EPOCH"
-ENV_SEARCH_AUTH = "MICROSCOUT_SANDBOX_BLUESKY_SEARCH_AUTH"
 #: The one app password createSession accepts (any identifier).
 APP_PASSWORD = "sandbox-app-password"  # noqa: S105 - a published test credential
 #: searchPosts auth modes: None (open), "401" (JSON AuthMissing), "403" (HTML, as the CDN).
 SEARCH_AUTH_MODES = (None, "401", "403")
+_SEARCH_AUTH_WORDS = {**dict.fromkeys(("", "0", "false", "off", "no"), None),
+                      **dict.fromkeys(("1", "true", "on", "yes", "401"), "401"), "403": "403"}
 
 MAX_PROFILES = 25
 MAX_LIMIT = 100
@@ -329,6 +339,12 @@ class BlueskyApp:
     name = "bluesky"
     accepts_post = True
 
+    #: The knobs (``--knob NAME=VALUE``, ``/__platform__/knobs``) and what each does.
+    KNOBS: ClassVar[dict[str, str]] = {
+        "handle_epoch": "renames about one account in five per epoch (a whole number, 0)",
+        "search_auth": "searchPosts without a session: off, 401 (AuthMissing) or 403 (CDN page)",
+    }
+
     def __init__(self, world: World, *, rate_limit: int = 3000, handle_epoch: int = 0,
                  search_auth: str | None = None) -> None:
         if search_auth not in SEARCH_AUTH_MODES:
@@ -359,24 +375,37 @@ class BlueskyApp:
         }
 
     @classmethod
-    def from_env(cls, world: World, *, rate_limit: int = 3000,
-                 environ: Mapping[str, str] | None = None) -> BlueskyApp:
-        """The app with the knobs of the module docstring read from ``environ`` (os.environ)."""
-        env = os.environ if environ is None else environ
-        epoch_text = (env.get(ENV_HANDLE_EPOCH) or "0").strip()
-        if not epoch_text.isdigit():
-            raise ValueError(f"{ENV_HANDLE_EPOCH} must be a whole number >= 0, got {epoch_text!r}")
-        auth_text = (env.get(ENV_SEARCH_AUTH) or "").strip().lower()
-        if auth_text in ("", "0", "false", "off", "no"):
-            search_auth = None
-        elif auth_text in ("1", "true", "on", "yes", "401"):
-            search_auth = "401"
-        elif auth_text == "403":
-            search_auth = "403"
-        else:
-            raise ValueError(f"{ENV_SEARCH_AUTH} must be off, 401 or 403, got {auth_text!r}")
-        return cls(world, rate_limit=rate_limit, handle_epoch=int(epoch_text),
-                   search_auth=search_auth)
+    def from_config(cls, world: World, config: AppConfig) -> BlueskyApp:
+        """The app for the sandbox server: ``config.rate_limit`` and ``config.knobs`` (see the
+        module docstring); ValueError with a one-line message for a bad knob."""
+        app = cls(world, rate_limit=config.rate_limit)
+        app.configure(config.knobs)
+        return app
+
+    def configure(self, knobs: Mapping[str, str]) -> None:
+        epoch, search_auth = self.names.epoch, self.search_auth
+        for name, value in knobs.items():
+            text = value.strip().lower()
+            if name == "handle_epoch":
+                if not (text.isascii() and text.isdigit()):
+                    raise ValueError(f"knob handle_epoch must be a whole number >= 0, "
+                                     f"not {value.strip()!r}")
+                epoch = int(text)
+            elif name == "search_auth":
+                if text not in _SEARCH_AUTH_WORDS:
+                    raise ValueError(f"knob search_auth must be off, 401 or 403, "
+                                     f"not {value.strip()!r}")
+                search_auth = _SEARCH_AUTH_WORDS[text]
+            else:
+                raise unknown_knob("bluesky", name, self.KNOBS)
+        if epoch != self.names.epoch:  # post views name handles: render them afresh
+            self.names = Names(self.world, epoch)
+            self._post_view = lru_cache(maxsize=16_384)(self._render_post)
+        self.search_auth = search_auth
+
+    def knob_state(self) -> dict:
+        return {"knobs": {"handle_epoch": self.names.epoch,
+                          "search_auth": self.search_auth or "off"}}
 
     # -- the server's interface ----------------------------------------------------------
 

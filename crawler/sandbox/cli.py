@@ -11,6 +11,17 @@ import sys
 from crawler.platforms import SANDBOXED
 from crawler.sandbox.faults import FAULT_KINDS, FaultSpecError, parse_faults
 
+#: The knobs of each platform, for ``--help`` (the app modules' docstrings say more; importing
+#: them here would slow every ``microscout --help``; a test keeps this in step with ``KNOBS``).
+KNOB_HELP = {
+    "bluesky": "handle_epoch=N (renames), search_auth=off|401|403",
+    "instagram": "login_wall=RATE, checkpoint=RATE, og_only=RATE",
+    "mastodon": "none",
+    "tiktok": "captcha=RATE, scope=all|profiles|listings",
+    "youtube": "consent=RATE, bot_check=RATE, captcha=RATE, scope=all|profiles|listings, "
+               "quota=UNITS",
+}
+
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accounts", type=int, default=500, help="accounts in the world (500)")
@@ -25,15 +36,24 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds a 'slow' fault waits (2)")
     parser.add_argument("--platform", choices=sorted(SANDBOXED), default="mastodon")
     parser.add_argument("--rate-limit", type=int, default=300,
-                        help="x-ratelimit-limit per 5 minutes, advisory (300, as Mastodon)")
+                        help="rate-limit budget per 5 minutes in the mastodon and bluesky headers, "
+                        "advisory (300, as Mastodon)")
+    knobs = "; ".join(f"{name}: {KNOB_HELP.get(name, 'see its module')}" for name in sorted(SANDBOXED))
+    parser.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                        help=f"a knob of the platform, repeatable (RATE: 0 to 1). {knobs}. "
+                        "Change them while serving: GET /__platform__/knobs?NAME=VALUE")
     parser.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)
 
 
 def run_serve(args: argparse.Namespace, prog: str = "microscout sandbox serve") -> int:
-    """Handler of ``serve``: returns the exit code; a bad option is one line on stderr, 2."""
-    from crawler.sandbox.server import SandboxConfig, serve
+    """Handler of ``serve``: returns the exit code; a bad option or knob is one line on
+    stderr, 2; an address that cannot be bound, 1."""
+    from crawler.sandbox.common import parse_knob_args
+    from crawler.sandbox.server import SandboxConfig, make_server, serve
 
     try:
+        if not 0 <= args.port <= 65535:
+            raise ValueError(f"--port must be from 0 to 65535 (0 picks a free one), got {args.port}")
         config = SandboxConfig(
             accounts=args.accounts,
             seed=args.seed,
@@ -44,21 +64,22 @@ def run_serve(args: argparse.Namespace, prog: str = "microscout sandbox serve") 
             slow_delay=args.slow_delay,
             platform=args.platform,
             rate_limit=args.rate_limit,
+            knobs=parse_knob_args(args.knob),
         )
+        server = make_server(config)  # the app checks its knobs here
     except (FaultSpecError, ValueError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
-    try:
-        return serve(config, watch_stdin=args.watch_stdin)
     except OSError as exc:  # port in use, address not available
         print(f"{prog}: error: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
+    return serve(config, watch_stdin=args.watch_stdin, server=server)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m crawler.sandbox",
-        description="Deterministic synthetic social network on 127.0.0.1 (Mastodon API).",
+        description="Deterministic synthetic social network on 127.0.0.1 (one platform's API).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve_parser = commands.add_parser("serve", help="serve the sandbox until Ctrl-C")

@@ -1,8 +1,16 @@
 """What every sandbox platform module shares: the request and response types and helpers.
 
-A platform module (``mastodon.py`` today; ``pixelfed.py`` and others later) exposes an app
-class with the interface of :class:`PlatformApp`; the HTTP server knows nothing about any
-platform's formats.
+A platform module (``mastodon.py``, ``bluesky.py``, ``instagram.py``, ``tiktok.py``,
+``youtube.py``) exposes an app class with the interface of :class:`PlatformApp`; the HTTP
+server knows nothing about any platform's formats.
+
+Knobs: every app is built by ``App.from_config(world, config)`` from the one config object
+(:class:`~crawler.sandbox.server.SandboxConfig`, seen here as :class:`AppConfig`): its
+``knobs`` (knob name -> text value, ``--knob NAME=VALUE`` on the command line) and, where the
+platform has one, its ``rate_limit``. ``App.KNOBS`` names the platform's knobs (with a line of
+help each); ``configure`` validates and applies them (a bad name or value is a one-line
+``ValueError`` and changes nothing), at start and at run time through the server's
+``/__platform__/knobs`` (:data:`KNOBS_PATH`); ``knob_state`` is what that endpoint answers.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -43,8 +52,27 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
+#: The server's endpoint for an app's knobs at run time (GET ``?name=value&...``, or POST a
+#: form or a JSON object): applies them, answers :meth:`PlatformApp.knob_state` (400 when bad).
+KNOBS_PATH = "/__platform__/knobs"
+
+
+class AppConfig(Protocol):
+    """What ``App.from_config`` reads of :class:`~crawler.sandbox.server.SandboxConfig`."""
+
+    @property
+    def knobs(self) -> Mapping[str, str]: ...
+
+    @property
+    def rate_limit(self) -> int: ...
+
+
 class PlatformApp(Protocol):
-    """The interface the server drives. ``name`` is the ``--platform`` value."""
+    """The interface the server drives. ``name`` is the ``--platform`` value.
+
+    Each app class also has ``KNOBS`` (knob name -> one line of help) and the classmethod
+    ``from_config(world, config: AppConfig)`` the server builds it with.
+    """
 
     name: str
 
@@ -56,6 +84,43 @@ class PlatformApp(Protocol):
 
     def fault_response(self, kind: str, request: Request) -> Response:
         """The platform's own answer for an injected "429", "500" or "503"."""
+
+    def configure(self, knobs: Mapping[str, str]) -> None:
+        """Apply knobs (name -> text value); the ones not named keep their values. Raises
+        ValueError with a one-line message, and changes nothing, for a bad name or value."""
+
+    def knob_state(self) -> dict:
+        """The knobs in force and what they did so far, as JSON (``{"knobs": {...}, ...}``)."""
+
+
+def unknown_knob(platform: str, name: str, known: Iterable[str]) -> ValueError:
+    """The error for a knob the platform does not have."""
+    names = ", ".join(known)
+    return ValueError(f"unknown knob {name!r} for the {platform} sandbox: "
+                      + (f"use {names}" if names else "it has no knobs"))
+
+
+def parse_rate(name: str, value: str) -> float:
+    """A knob's rate: a number from 0 to 1 (ValueError otherwise)."""
+    try:
+        rate = float(value)
+    except ValueError:
+        raise ValueError(f"bad rate {value.strip()!r} for knob {name!r}") from None
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate for knob {name!r} must be between 0 and 1, not {rate:g}")
+    return rate
+
+
+def parse_knob_args(items: Iterable[str] | None) -> dict[str, str]:
+    """``["login_wall=0.1", "og_only=0.2"]`` (``--knob`` values) -> ``{"login_wall": "0.1", ...}``;
+    a later value of the same knob wins."""
+    knobs: dict[str, str] = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"bad --knob {item!r}: use NAME=VALUE")
+        knobs[name.strip()] = value.strip()
+    return knobs
 
 
 def dump_json(value: object) -> bytes:

@@ -31,18 +31,19 @@ and i.instagram.com onto it):
 * ``/accounts/login/``, ``/challenge/``: the login and checkpoint pages; ``/robots.txt``;
   ``/media/...``: a 1x1 PNG for every picture and video.
 
-Knobs (deterministic per account, so the same accounts are walled in every run):
+Knobs (``--knob NAME=RATE``, ``SandboxProcess(knobs=...)``, or at run time
+``GET /__platform__/knobs?login_wall=0.1``; rates from 0 to 1, all 0 by default; deterministic
+per account, so the same accounts are walled in every run):
 
 * ``login_wall``: share of accounts whose profile requests (web_profile_info, users/{id}/info,
   the profile page) answer ``302`` to ``/accounts/login/?next=...``;
 * ``checkpoint``: share whose API profile requests answer ``400``
   ``{"message": "checkpoint_required", "checkpoint_url": ..., "status": "fail"}`` (the profile
-  page redirects to ``/challenge/``);
+  page redirects to ``/challenge/``); ``login_wall + checkpoint`` is at most 1;
 * ``og_only``: share of profile pages served without ``_sharedData``.
 
-They are keyword arguments of :class:`InstagramApp`; the sandbox process reads them from the
-environment variable :data:`KNOBS_ENV` (``login_wall=0.1,checkpoint=0.05,og_only=0.2``), which
-:class:`~crawler.sandbox.server.SandboxProcess` passes on to its child. Injected faults
+In-process they are also keyword arguments of :class:`InstagramApp`. The knobs endpoint
+answers ``{"knobs": {"login_wall": ..., "checkpoint": ..., "og_only": ...}}``. Injected faults
 (``--faults``) answer as Instagram does: 429 ``{"message": "Please wait a few minutes before
 you try again.", ...}`` with ``Retry-After: 1``; 500/503 error pages.
 """
@@ -53,14 +54,23 @@ import base64
 import binascii
 import hashlib
 import json
-import os
 import re
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from typing import ClassVar
 from urllib.parse import quote, unquote
 
-from crawler.sandbox.common import PNG_1X1, Request, Response, dump_json, escape_html
+from crawler.sandbox.common import (
+    PNG_1X1,
+    AppConfig,
+    Request,
+    Response,
+    dump_json,
+    escape_html,
+    parse_rate,
+    unknown_knob,
+)
 from crawler.sandbox.world import Account, Post, World
 
 APP_ID = "936619743392459"
@@ -71,7 +81,6 @@ DEFAULT_FIRST = 12
 MAX_FIRST = 50
 TOP_POSTS = 9
 TOP_POOL = 500  # top posts are picked among a tag's newest posts
-KNOBS_ENV = "MICROSCOUT_SANDBOX_INSTAGRAM"
 KNOB_NAMES = ("login_wall", "checkpoint", "og_only")
 
 ROBOTS_TXT = """\
@@ -169,7 +178,7 @@ def _unit(*parts: object) -> float:
 
 def parse_knobs(spec: str | None) -> dict[str, float]:
     """``"login_wall=0.1,checkpoint=0.05"`` -> ``{"login_wall": 0.1, "checkpoint": 0.05}``."""
-    knobs: dict[str, float] = {}
+    knobs: dict[str, str] = {}
     for item in (spec or "").split(","):
         item = item.strip()
         if not item:
@@ -178,16 +187,22 @@ def parse_knobs(spec: str | None) -> dict[str, float]:
         name = name.strip()
         if not sep or name not in KNOB_NAMES:
             raise ValueError(f"bad Instagram sandbox knob {item!r}: use {'/'.join(KNOB_NAMES)}=RATE")
-        try:
-            rate = float(value)
-        except ValueError:
-            raise ValueError(f"bad rate {value.strip()!r} for knob {name!r}") from None
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"rate for knob {name!r} must be between 0 and 1, not {rate}")
-        knobs[name] = rate
-    if knobs.get("login_wall", 0.0) + knobs.get("checkpoint", 0.0) > 1.0 + 1e-9:
+        knobs[name] = value
+    return check_knobs(knobs)
+
+
+def check_knobs(knobs: Mapping[str, str], current: Mapping[str, float] | None = None,
+                ) -> dict[str, float]:
+    """The rates of ``current`` (none by default) with ``knobs`` (name -> text) applied;
+    ValueError with a one-line message for an unknown name, a bad rate, or walls over 1."""
+    rates = dict(current or {})
+    for name, value in knobs.items():
+        if name not in KNOB_NAMES:
+            raise unknown_knob("instagram", name, KNOB_NAMES)
+        rates[name] = parse_rate(name, value)
+    if rates.get("login_wall", 0.0) + rates.get("checkpoint", 0.0) > 1.0 + 1e-9:
         raise ValueError("login_wall and checkpoint add up to more than 1")
-    return knobs
+    return rates
 
 
 def wall_of(seed: int, username: str, *, login_wall: float = 0.0,
@@ -227,14 +242,20 @@ def compact_count(number: int) -> str:
 class InstagramApp:
     name = "instagram"
 
+    #: The knobs (``--knob NAME=VALUE``, ``/__platform__/knobs``) and what each does.
+    KNOBS: ClassVar[dict[str, str]] = {
+        "login_wall": "share of accounts whose profile requests redirect to the login page",
+        "checkpoint": "share whose API profile requests answer 400 checkpoint_required",
+        "og_only": "share of profile pages served without _sharedData",
+    }
+
     def __init__(self, world: World, *, login_wall: float = 0.0, checkpoint: float = 0.0,
                  og_only: float = 0.0) -> None:
-        parse_knobs(f"login_wall={login_wall},checkpoint={checkpoint},og_only={og_only}")
         self.world = world
         self.seed = world.seed
-        self.login_wall = login_wall
-        self.checkpoint = checkpoint
-        self.og_only = og_only
+        self.login_wall = self.checkpoint = self.og_only = 0.0
+        self.configure({"login_wall": str(login_wall), "checkpoint": str(checkpoint),
+                        "og_only": str(og_only)})
         self._profile_bytes = lru_cache(maxsize=4_096)(self._render_profile)
         self._top_ids = lru_cache(maxsize=1_024)(self._compute_top_ids)
         self._routes = (
@@ -251,19 +272,19 @@ class InstagramApp:
         )
 
     @classmethod
-    def from_config(cls, world: World, config: object, environ: Mapping[str, str] | None = None,
-                    ) -> InstagramApp:
-        """The app for the sandbox process: knobs from :data:`KNOBS_ENV` (see the docstring).
+    def from_config(cls, world: World, config: AppConfig) -> InstagramApp:
+        """The app for the sandbox server, with ``config.knobs`` (see the module docstring);
+        ValueError with a one-line message for a bad knob."""
+        app = cls(world)
+        app.configure(config.knobs)
+        return app
 
-        A bad value stops the process with a one-line message on stderr (exit code 1), not a
-        traceback.
-        """
-        environ = os.environ if environ is None else environ
-        try:
-            knobs = parse_knobs(environ.get(KNOBS_ENV))
-        except ValueError as exc:
-            raise SystemExit(f"sandbox: error: {KNOBS_ENV}: {exc}") from None
-        return cls(world, **knobs)
+    def configure(self, knobs: Mapping[str, str]) -> None:
+        rates = check_knobs(knobs, {name: getattr(self, name) for name in KNOB_NAMES})
+        self.login_wall, self.checkpoint, self.og_only = (rates[name] for name in KNOB_NAMES)
+
+    def knob_state(self) -> dict:
+        return {"knobs": {name: getattr(self, name) for name in KNOB_NAMES}}
 
     def wall(self, username: str) -> str | None:
         return wall_of(self.seed, username, login_wall=self.login_wall,
@@ -866,9 +887,10 @@ def _newest_first(ids: Sequence[int], first: int, after: int | None) -> tuple[li
 __all__ = [
     "APP_ID",
     "HASHTAG_QUERY_HASH",
-    "KNOBS_ENV",
+    "KNOB_NAMES",
     "USER_MEDIA_QUERY_HASH",
     "InstagramApp",
+    "check_knobs",
     "compact_count",
     "media_id_of",
     "og_only_of",

@@ -14,6 +14,9 @@ Routes (GET and HEAD):
 * ``/api/v1/statuses/:id``
 * ``/robots.txt``; ``/@user`` and ``/@user/:id`` (small HTML pages); avatars, headers and
   media files (a 1x1 PNG).
+
+Knobs: none (a ``--knob`` is refused). The ``x-ratelimit-limit`` is the config's ``rate_limit``
+(``--rate-limit``); ``/__platform__/knobs`` answers ``{"knobs": {}}``.
 """
 
 from __future__ import annotations
@@ -24,19 +27,22 @@ import threading
 import time
 import uuid
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
+from typing import ClassVar
 from urllib.parse import unquote, urlencode
 
 from crawler.sandbox.common import (
     PNG_1X1,
+    AppConfig,
     Request,
     Response,
     dump_json,
     escape_html,
     iso_ms,
     quote_segment,
+    unknown_knob,
 )
 from crawler.sandbox.world import Account, Media, Post, World
 
@@ -147,6 +153,8 @@ def paginate(
 
 class MastodonApp:
     name = "mastodon"
+    #: No knobs: the Mastodon API has no walls to model (its rate limit is ``rate_limit``).
+    KNOBS: ClassVar[dict[str, str]] = {}
 
     def __init__(self, world: World, *, rate_limit: int = 300, rate_window: int = 300) -> None:
         self.world = world
@@ -166,7 +174,21 @@ class MastodonApp:
             (re.compile(r"/(?:system|avatars|headers)/.+"), self.media_file),
         )
 
+    @classmethod
+    def from_config(cls, world: World, config: AppConfig) -> MastodonApp:
+        """The app for the sandbox server: ``config.rate_limit``; any knob is a ValueError."""
+        app = cls(world, rate_limit=config.rate_limit)
+        app.configure(config.knobs)
+        return app
+
     # -- the server's interface --------------------------------------------------------
+
+    def configure(self, knobs: Mapping[str, str]) -> None:
+        for name in knobs:
+            raise unknown_knob(self.name, name, self.KNOBS)
+
+    def knob_state(self) -> dict:
+        return {"knobs": {}}
 
     def faultable(self, path: str) -> bool:
         return path.startswith("/api/")

@@ -1,13 +1,20 @@
 """The sandbox's HTTP server, its knobs, and :class:`SandboxProcess` to run it in a child.
 
 A threaded HTTP/1.1 server (stdlib ``ThreadingHTTPServer``, keep-alive, Nagle off) in
-front of one platform app. Knobs: world size and seed, host, port (0 = any free port),
-latency added to every answer, fault rates (see :mod:`crawler.sandbox.faults`).
+front of one platform app. Everything is set through one object, :class:`SandboxConfig`:
+world size and seed, host, port (0 = any free port), latency added to every answer, fault
+rates (see :mod:`crawler.sandbox.faults`), the advisory rate limit, and the platform's own
+knobs (``knobs``: name -> text value; each platform module's docstring lists its knobs). Every
+app is built by ``App.from_config(world, config)``; a bad knob is a one-line ``ValueError``.
 
-Two endpoints never fault, never wait and are not counted:
+Three endpoints never fault, never wait and are not counted:
 
 * ``/__sandbox__/health``: ``{"status": "ok", ...}``
 * ``/__sandbox__/stats``: requests served, answers by status, faults injected by kind.
+* ``/__platform__/knobs``: the platform's knobs at run time. ``GET ?name=value&...`` (or POST
+  a form or a JSON object) applies them with the same validation as at start (400
+  ``{"error": ...}`` and nothing changed when one is bad); every answer is the app's
+  ``knob_state()``, e.g. ``{"knobs": {...}, "served": {...}}``.
 """
 
 from __future__ import annotations
@@ -25,16 +32,18 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from crawler.platforms import SANDBOXED
-from crawler.sandbox.common import PlatformApp, Request, Response, dump_json
+from crawler.sandbox.common import KNOBS_PATH, PlatformApp, Request, Response, dump_json
 from crawler.sandbox.faults import FAULT_KINDS, FaultInjector, check_faults
 from crawler.sandbox.world import World
 
@@ -45,13 +54,13 @@ MAX_BODY = 64 * 1024  # largest POST body an app is handed
 def _mastodon(world: World, config: SandboxConfig) -> PlatformApp:
     from crawler.sandbox.mastodon import MastodonApp
 
-    return MastodonApp(world, rate_limit=config.rate_limit)
+    return MastodonApp.from_config(world, config)
 
 
 def _bluesky(world: World, config: SandboxConfig) -> PlatformApp:
     from crawler.sandbox.bluesky import BlueskyApp
 
-    return BlueskyApp.from_env(world, rate_limit=config.rate_limit)
+    return BlueskyApp.from_config(world, config)
 
 
 def _instagram(world: World, config: SandboxConfig) -> PlatformApp:
@@ -63,13 +72,13 @@ def _instagram(world: World, config: SandboxConfig) -> PlatformApp:
 def _tiktok(world: World, config: SandboxConfig) -> PlatformApp:
     from crawler.sandbox.tiktok import TikTokApp
 
-    return TikTokApp(world)
+    return TikTokApp.from_config(world, config)
 
 
 def _youtube(world: World, config: SandboxConfig) -> PlatformApp:
     from crawler.sandbox.youtube import YouTubeApp
 
-    return YouTubeApp(world)
+    return YouTubeApp.from_config(world, config)
 
 
 #: ``--platform`` name -> factory of its app, for the platforms the registry gives a sandbox app.
@@ -89,15 +98,27 @@ class SandboxConfig:
     slow_delay: float = 2.0  # seconds a "slow" fault waits
     platform: str = "mastodon"
     rate_limit: int = 300  # x-ratelimit-limit (advisory, per 5 minutes, as Mastodon)
+    #: The platform's knobs (name -> text value), validated by its app when it is built.
+    knobs: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.faults = check_faults(self.faults)
+        self.knobs = {str(name).strip(): _knob_text(value) for name, value in self.knobs.items()}
         if self.platform not in PLATFORMS:
             raise ValueError(f"unknown platform {self.platform!r}: {', '.join(PLATFORMS)}")
         if self.accounts < 1:
             raise ValueError("accounts must be at least 1")
         if self.latency < 0 or self.slow_delay < 0:
             raise ValueError("latency and slow delay cannot be negative")
+
+
+def _knob_text(value: object) -> str:
+    """A knob's value as text: ``0.5`` -> ``"0.5"``, ``None`` -> ``""``, ``True`` -> ``"true"``."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value).strip()
 
 
 class Stats:
@@ -126,6 +147,18 @@ class Stats:
             }
 
 
+def knobs_response(app: PlatformApp, values: Mapping[str, str]) -> Response:
+    """The answer of ``/__platform__/knobs``: apply ``values`` (if any) to the app, answer its
+    knob state (200), or 400 ``{"error": ...}`` with nothing changed when a knob is bad."""
+    headers = [("cache-control", "no-store")]
+    try:
+        if values:
+            app.configure(values)
+    except ValueError as exc:
+        return Response(400, dump_json({"error": str(exc)}), headers=headers)
+    return Response(200, dump_json(app.knob_state()), headers=headers)
+
+
 class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
@@ -146,6 +179,10 @@ class SandboxServer(ThreadingHTTPServer):
     def base_url(self) -> str:
         host = self.config.host
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+    def knobs(self, values: Mapping[str, str]) -> Response:
+        """``/__platform__/knobs``: see :func:`knobs_response`."""
+        return knobs_response(self.app, values)
 
     def internal(self, path: str) -> Response | None:
         if path == SANDBOX_PREFIX + "health":
@@ -196,9 +233,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(int(length))
         self._send(Response(405, dump_json({"error": "Method not allowed"})), head=False)
 
+    def _target(self) -> str:
+        """Path and query of the request line (also for an absolute-form proxy request)."""
+        target = self.path
+        if target.startswith(("http://", "https://")):
+            parts = urlsplit(target)
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+        return target
+
     def do_POST(self) -> None:
-        """POST for apps that set ``accepts_post`` (XRPC procedures, youtubei browse)."""
-        if not getattr(self.server.app, "accepts_post", False):
+        """POST for apps that set ``accepts_post`` (XRPC procedures, youtubei browse), and for
+        the knobs endpoint."""
+        path = self._target().partition("?")[0]
+        if path != KNOBS_PATH and not getattr(self.server.app, "accepts_post", False):
             self._refuse()
             return
         length = self.headers.get("Content-Length") or "0"
@@ -210,18 +257,37 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_PUT = do_PATCH = do_DELETE = _refuse
 
+    def _knob_values(self, query: str, body: bytes) -> dict[str, str]:
+        """The knobs a request names: its query, then a POSTed form or JSON object on top."""
+        values = dict(reversed(parse_qsl(query, keep_blank_values=True)))
+        if not body.strip():
+            return values
+        if "json" in (self.headers.get("Content-Type") or "") or body.lstrip()[:1] == b"{":
+            data = json.loads(body)  # ValueError when it is not JSON
+            if not isinstance(data, dict):
+                raise ValueError("the knobs must be a JSON object")
+            values.update({str(k): _knob_text(v) for k, v in data.items()})
+        else:
+            values.update(parse_qsl(body.decode(), keep_blank_values=True))
+        return values
+
     def _answer(self, head: bool, body: bytes = b"") -> None:
         server = self.server
-        target = self.path
-        if target.startswith(("http://", "https://")):  # absolute form (a proxy request)
-            parts = urlsplit(target)
-            target = parts.path + (f"?{parts.query}" if parts.query else "")
+        target = self._target()
         path, _, query = target.partition("?")
         if path.startswith(SANDBOX_PREFIX):
             response = server.internal(path)
             if response is None:
                 response = Response(404, dump_json({"error": "Not Found"}))
             self._send(response, head)
+            return
+        if path == KNOBS_PATH:
+            try:
+                values = self._knob_values(query, body)
+            except ValueError as exc:  # a body that is neither a form nor a JSON object
+                self._send(Response(400, dump_json({"error": f"bad knobs body: {exc}"})), head)
+                return
+            self._send(server.knobs(values), head)
             return
 
         fault = server.faults.decide(target) if server.app.faultable(path) else None
@@ -267,18 +333,24 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def make_server(config: SandboxConfig, world: World | None = None) -> SandboxServer:
-    """A bound server, not yet serving (call ``serve_forever``, e.g. in a thread)."""
+    """A bound server, not yet serving (call ``serve_forever``, e.g. in a thread).
+
+    Raises ValueError (one line) for a bad knob, OSError when the address cannot be bound.
+    """
     return SandboxServer(config, world)
 
 
-def serve(config: SandboxConfig, *, watch_stdin: bool = False, out=None) -> int:
+def serve(config: SandboxConfig, *, watch_stdin: bool = False, out=None,
+          server: SandboxServer | None = None) -> int:
     """Build the world, bind, print one line with the URL, serve until Ctrl-C or SIGTERM.
 
+    ``server``: one :func:`make_server` already built for ``config`` (the command line builds
+    it first, to report a bad knob or a busy port as a one-line error).
     With ``watch_stdin`` the server also stops when its standard input closes: the parent
     (:class:`SandboxProcess`) holds the other end, so the child cannot outlive it.
     """
     out = out or sys.stdout
-    server = make_server(config)
+    server = server or make_server(config)
     # This process is ours alone: keep the world out of the cyclic GC's way (a full
     # collection over the caches costs milliseconds, a third of the serving time otherwise).
     gc.collect()
@@ -328,6 +400,10 @@ class SandboxProcess:
     >>> with SandboxProcess(accounts=500, seed=42, faults={"429": 0.05}) as sandbox:
     ...     urllib.request.urlopen(sandbox.base_url + "/api/v1/timelines/tag/vegan")
 
+    ``knobs`` are the platform's knobs (``SandboxConfig.knobs``), passed to the child as
+    ``--knob NAME=VALUE``; a bad one fails :meth:`start` with the child's one-line error.
+    :meth:`set_knobs` changes them while it serves.
+
     The child is ``python -m crawler.sandbox serve ...``; it stops when the block exits
     (also on an exception), and by itself if this process dies (it watches its stdin).
     """
@@ -343,6 +419,7 @@ class SandboxProcess:
         platform: str = "mastodon",
         slow_delay: float = 2.0,
         rate_limit: int = 300,
+        knobs: Mapping[str, object] | None = None,
         host: str = "127.0.0.1",
         startup_timeout: float | None = None,
     ) -> None:
@@ -356,6 +433,7 @@ class SandboxProcess:
             slow_delay=slow_delay,
             platform=platform,
             rate_limit=rate_limit,
+            knobs={name: _knob_text(value) for name, value in (knobs or {}).items()},
         )
         # building the world is ~1.5 s per 50,000 accounts; interpreter start and imports
         self.startup_timeout = startup_timeout or 30.0 + accounts / 5_000
@@ -384,6 +462,8 @@ class SandboxProcess:
         ]  # fmt: skip
         if c.faults:
             cmd += ["--faults", ",".join(f"{k}={v!r}" for k, v in c.faults.items())]
+        for name, value in c.knobs.items():
+            cmd += ["--knob", f"{name}={value}"]
         return cmd
 
     def start(self) -> SandboxProcess:
@@ -422,6 +502,9 @@ class SandboxProcess:
         line = lines[0].decode(errors="replace") if lines else ""
         match = _URL_LINE.search(line)
         if not match:
+            if lines and not lines[0]:  # end of its output: the child is exiting, let it finish
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=5)
             if process.poll() is not None:
                 raise SandboxError(
                     f"sandbox exited with code {process.returncode} before serving: "
@@ -470,6 +553,17 @@ class SandboxProcess:
         """Requests served, answers by status, faults injected by kind (see :class:`Stats`)."""
         return self._get(SANDBOX_PREFIX + "stats")
 
+    def set_knobs(self, **knobs: object) -> dict:
+        """Change the platform's knobs while it serves (none: just read them); the app's knob
+        state. ValueError with the sandbox's message for a bad knob."""
+        query = urlencode({name: _knob_text(value) for name, value in knobs.items()})
+        try:
+            return self._get(KNOBS_PATH + (f"?{query}" if query else ""))
+        except urllib.error.HTTPError as exc:
+            with exc:
+                message = json.loads(exc.read() or b"{}").get("error") or str(exc)
+            raise ValueError(message) from None
+
     def stop(self) -> None:
         """Stop the child and reap it: closes its stdin, then SIGTERM, then SIGKILL."""
         process, self._process = self._process, None
@@ -509,6 +603,7 @@ __all__ = [
     "SandboxProcess",
     "SandboxServer",
     "Stats",
+    "knobs_response",
     "make_server",
     "serve",
 ]

@@ -18,20 +18,25 @@ Routes (GET and HEAD):
 * ``/api/post/item_list/?secUid=&cursor=&count=``: an account's videos, newest first,
   ``cursor`` the ``createTime`` in milliseconds of the last video returned.
 * ``/robots.txt``; avatars and covers (a 1x1 PNG).
-* ``/__platform__/knobs``: the block-page knobs (below). Never faulted, never blocked.
 
 Data the world lacks is derived deterministically from the post (a seeded hash): play
 counts (``views``: interactions divided by a per-video rate between 3% and 14%), video
 duration, music id. TikTok's words map onto the world's: diggs = favourites, comments =
 replies, shares = reblogs, collects = quotes.
 
-Block pages (knobs): ``GET /__platform__/knobs?captcha=0.1&scope=profiles`` makes 10% of
-the profile pages (``scope``: ``all``, ``profiles``, ``listings``) answer TikTok's captcha
-instead of data: ``{"code":"10000","type":"verify",...}`` on the JSON API, the slider
-verification page on HTML routes. Whether a URL is blocked is a function of (seed, URL): the
-same URL is blocked every time, whatever the timing. ``GET /__platform__/knobs`` alone
-returns the knobs and the block pages served so far. :class:`BlockInjector` and
-:func:`video_numbers` are shared with :mod:`crawler.sandbox.youtube`.
+Knobs (``--knob NAME=VALUE``, ``SandboxProcess(knobs=...)``, or at run time through the
+server's ``GET /__platform__/knobs?captcha=0.1&scope=profiles``, never faulted or blocked):
+
+* ``captcha`` (a rate from 0 to 1, default 0): the share of eligible requests answered with
+  TikTok's captcha instead of data: ``{"code":"10000","type":"verify",...}`` on the JSON API,
+  the slider verification page on HTML routes;
+* ``scope``: which requests are eligible: ``all`` (default), ``profiles`` (profile and video
+  pages, an account's post list) or ``listings`` (tag pages, a tag's item list).
+
+Whether a URL is blocked is a function of (seed, URL): the same URL is blocked every time,
+whatever the timing. The knobs endpoint answers the knobs and the block pages served so far:
+``{"knobs": {"captcha": 0.1, "scope": "profiles"}, "served": {"captcha": 3}}``.
+:class:`BlockInjector` and :func:`video_numbers` are shared with :mod:`crawler.sandbox.youtube`.
 """
 
 from __future__ import annotations
@@ -42,16 +47,25 @@ import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import ClassVar
 from urllib.parse import unquote
 
-from crawler.sandbox.common import PNG_1X1, Request, Response, dump_json, escape_html
+from crawler.sandbox.common import (
+    PNG_1X1,
+    AppConfig,
+    Request,
+    Response,
+    dump_json,
+    escape_html,
+    parse_rate,
+    unknown_knob,
+)
 from crawler.sandbox.world import Account, Post, World
 
 PAGE_SIZE = 30  # what the web app asks for
 MAX_COUNT = 35
-KNOBS_PATH = "/__platform__/knobs"
 SEC_UID_PREFIX = "MS4wLjABAAAA"  # every real secUid starts with it
 CDN_PATH = "/tos-sandbox"
 
@@ -118,30 +132,29 @@ class BlockInjector:
 
     SCOPES = ("all", "profiles", "listings")
 
-    def __init__(self, kinds: Iterable[str], seed: int) -> None:
+    def __init__(self, kinds: Iterable[str], seed: int, *, platform: str = "tiktok") -> None:
         self.kinds = tuple(kinds)
         self.seed = seed
+        self.platform = platform
         self.rates: dict[str, float] = {}
         self.scope = "all"
         self.served: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def configure(self, query: dict[str, str]) -> None:
-        """Apply ``kind=rate`` and ``scope=`` from a knobs request; raises ValueError."""
+    def configure(self, knobs: Mapping[str, str]) -> None:
+        """Apply ``kind=rate`` and ``scope=``; raises ValueError (one line), changing nothing."""
         rates = dict(self.rates)
         scope = self.scope
-        for name, value in query.items():
+        for name, value in knobs.items():
             if name == "scope":
                 if value not in self.SCOPES:
-                    raise ValueError(f"scope must be one of {', '.join(self.SCOPES)}")
+                    raise ValueError(f"knob scope must be one of {', '.join(self.SCOPES)}, "
+                                     f"not {value!r}")
                 scope = value
             elif name in self.kinds:
-                rate = float(value)
-                if not 0.0 <= rate <= 1.0:
-                    raise ValueError(f"rate for {name} must be between 0 and 1")
-                rates[name] = rate
+                rates[name] = parse_rate(name, value)
             else:
-                raise ValueError(f"unknown knob {name!r}: {', '.join((*self.kinds, 'scope'))}")
+                raise unknown_knob(self.platform, name, (*self.kinds, "scope"))
         if sum(rates.values()) > 1.0 + 1e-9:
             raise ValueError("block rates add up to more than 1")
         with self._lock:
@@ -166,14 +179,6 @@ class BlockInjector:
         with self._lock:
             return {"knobs": {**self.rates, "scope": self.scope}, "served": dict(self.served)}
 
-    def handle(self, request: Request) -> Response:
-        """``GET /__platform__/knobs[?kind=rate&scope=...]``: set and/or show the knobs."""
-        try:
-            self.configure(request.query)
-        except ValueError as exc:
-            return Response(400, dump_json({"error": str(exc)}))
-        return Response(200, dump_json(self.state()), headers=[("cache-control", "no-store")])
-
 
 def script_json(value: object) -> str:
     """JSON safe inside ``<script>``: ``</script>`` in user text cannot end the element."""
@@ -185,10 +190,15 @@ def script_json(value: object) -> str:
 
 class TikTokApp:
     name = "tiktok"
+    #: The knobs (``--knob NAME=VALUE``, ``/__platform__/knobs``) and what each does.
+    KNOBS: ClassVar[dict[str, str]] = {
+        "captcha": "share of eligible requests answered with the captcha (0 to 1)",
+        "scope": "which requests are eligible: all, profiles or listings",
+    }
 
     def __init__(self, world: World) -> None:
         self.world = world
-        self.blocks = BlockInjector(("captcha",), world.seed)
+        self.blocks = BlockInjector(("captcha",), world.seed, platform=self.name)
         self._challenges: dict[str, str] | None = None  # challenge id -> tag
         self._challenges_lock = threading.Lock()
         self._routes = (
@@ -201,14 +211,26 @@ class TikTokApp:
             (re.compile(CDN_PATH + r"/.+"), self.media_file, None),
         )
 
+    @classmethod
+    def from_config(cls, world: World, config: AppConfig) -> TikTokApp:
+        """The app for the sandbox server, with ``config.knobs`` (see the module docstring);
+        ValueError with a one-line message for a bad knob."""
+        app = cls(world)
+        app.configure(config.knobs)
+        return app
+
     # -- the server's interface --------------------------------------------------------
 
+    def configure(self, knobs: Mapping[str, str]) -> None:
+        self.blocks.configure(knobs)
+
+    def knob_state(self) -> dict:
+        return self.blocks.state()
+
     def faultable(self, path: str) -> bool:
-        return path != "/robots.txt" and not path.startswith((CDN_PATH, "/__platform__/"))
+        return path != "/robots.txt" and not path.startswith(CDN_PATH)
 
     def handle(self, request: Request) -> Response:
-        if request.path == KNOBS_PATH:
-            return self.blocks.handle(request)
         for pattern, handler, route_class in self._routes:
             match = pattern.fullmatch(request.path)
             if match:

@@ -33,12 +33,17 @@ Counts and times come in the page's language, ``hl`` (query or the browse body's
 "vor 3 Tagen" / "hace 3 días", measured from the world's fixed "now"
 (:data:`crawler.sandbox.world.EPOCH`). Views come from :func:`video_numbers`.
 
-Knobs (``GET /__platform__/knobs?consent=0.1&bot_check=0.05&captcha=0&scope=profiles&quota=N``):
-block pages at a rate, decided by (seed, URL) like :class:`~crawler.sandbox.tiktok.BlockInjector`:
-``consent`` the "Before you continue to YouTube" page, ``bot_check`` the "Sign in to confirm
-you're not a bot" page (both 200), ``captcha`` Google's "unusual traffic" page (429). ``scope``
-is ``all``, ``profiles`` (channel pages) or ``listings`` (hashtag pages and continuations).
-``quota`` caps the Data API units a run may spend (then 403 ``quotaExceeded``).
+Knobs (``--knob NAME=VALUE``, ``SandboxProcess(knobs=...)``, or at run time through the
+server's ``GET /__platform__/knobs?consent=0.1&bot_check=0.05&captcha=0&scope=profiles&quota=N``):
+block pages at a rate from 0 to 1 (default 0), decided by (seed, URL) like
+:class:`~crawler.sandbox.tiktok.BlockInjector`: ``consent`` the "Before you continue to YouTube"
+page, ``bot_check`` the "Sign in to confirm you're not a bot" page (both 200), ``captcha``
+Google's "unusual traffic" page (429). ``scope`` is ``all`` (default), ``profiles`` (channel
+pages) or ``listings`` (hashtag pages and continuations). ``quota`` caps the Data API units a
+run may spend (then 403 ``quotaExceeded``): a whole number, or empty (or ``none``) for no cap,
+the default; setting it starts the count afresh. The knobs endpoint answers
+``{"knobs": {...rates, "scope"}, "served": {kind: count}, "quota": {"limit", "used"},
+"api_keys_seen": n}``.
 
 The server hands the app request headers and (``accepts_post``) POST bodies on ``Request``.
 """
@@ -50,12 +55,21 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal, TypedDict
+from typing import Any, ClassVar, Literal, TypedDict
 from urllib.parse import quote, unquote
 
-from crawler.sandbox.common import PNG_1X1, Request, Response, dump_json, escape_html
-from crawler.sandbox.tiktok import KNOBS_PATH, BlockInjector, script_json, seeded, video_numbers
+from crawler.sandbox.common import (
+    PNG_1X1,
+    AppConfig,
+    Request,
+    Response,
+    dump_json,
+    escape_html,
+    unknown_knob,
+)
+from crawler.sandbox.tiktok import BlockInjector, script_json, seeded, video_numbers
 from crawler.sandbox.world import EPOCH, Account, Post, World
 
 PAGE_SIZE = 30  # videos per hashtag page, channel tab page
@@ -358,10 +372,19 @@ def iso_z(moment: datetime) -> str:
 class YouTubeApp:
     name = "youtube"
     accepts_post = True
+    #: The knobs (``--knob NAME=VALUE``, ``/__platform__/knobs``) and what each does.
+    KNOBS: ClassVar[dict[str, str]] = {
+        "consent": "share of eligible requests answered with the consent page (0 to 1)",
+        "bot_check": "share answered with the 'confirm you're not a bot' page (0 to 1)",
+        "captcha": "share answered with Google's 'unusual traffic' page, 429 (0 to 1)",
+        "scope": "which requests are eligible: all, profiles or listings",
+        "quota": "Data API units a run may spend (a whole number; empty: no cap)",
+    }
 
     def __init__(self, world: World) -> None:
         self.world = world
-        self.blocks = BlockInjector(("consent", "bot_check", "captcha"), world.seed)
+        self.blocks = BlockInjector(("consent", "bot_check", "captcha"), world.seed,
+                                    platform=self.name)
         self.quota: int | None = None
         self.quota_used = 0
         self.keys_seen = 0
@@ -376,14 +399,46 @@ class YouTubeApp:
             (re.compile(IMAGE_PATH + r"/.+"), self.image, None),
         )
 
+    @classmethod
+    def from_config(cls, world: World, config: AppConfig) -> YouTubeApp:
+        """The app for the sandbox server, with ``config.knobs`` (see the module docstring);
+        ValueError with a one-line message for a bad knob."""
+        app = cls(world)
+        app.configure(config.knobs)
+        return app
+
     # -- the server's interface --------------------------------------------------------
 
+    def configure(self, knobs: Mapping[str, str]) -> None:
+        for name in knobs:
+            if name not in self.KNOBS:
+                raise unknown_knob(self.name, name, self.KNOBS)
+        blocks = {name: value for name, value in knobs.items() if name != "quota"}
+        quota: int | None = None
+        if "quota" in knobs:
+            text = knobs["quota"].strip().lower()
+            if text.isascii() and text.isdigit():
+                quota = int(text)
+            elif text not in ("", "none", "null", "off"):
+                raise ValueError(f"knob quota must be a whole number of units (empty: no cap), "
+                                 f"not {knobs['quota'].strip()!r}")
+        self.blocks.configure(blocks)  # raises before anything changed
+        if "quota" in knobs:
+            with self._lock:
+                self.quota = quota
+                self.quota_used = 0
+
+    def knob_state(self) -> dict:
+        state = self.blocks.state()
+        with self._lock:
+            state["quota"] = {"limit": self.quota, "used": self.quota_used}
+            state["api_keys_seen"] = self.keys_seen
+        return state
+
     def faultable(self, path: str) -> bool:
-        return path != "/robots.txt" and not path.startswith((IMAGE_PATH, "/__platform__/"))
+        return path != "/robots.txt" and not path.startswith(IMAGE_PATH)
 
     def handle(self, request: Request) -> Response:
-        if request.path == KNOBS_PATH:
-            return self.knobs(request)
         if request.method == "POST":
             if request.path.rstrip("/") != "/youtubei/v1/browse":
                 return Response(404, dump_json({"error": {"code": 404, "status": "NOT_FOUND"}}))
@@ -406,22 +461,6 @@ class YouTubeApp:
             body = b"<!DOCTYPE html><html><body><p>Oops, something went wrong.</p></body></html>"
             return Response(int(kind), body, _HTML)
         raise ValueError(f"no {kind!r} response")
-
-    def knobs(self, request: Request) -> Response:
-        query = dict(request.query)
-        quota = query.pop("quota", None)
-        if quota is not None:
-            with self._lock:
-                self.quota = int(quota) if quota.isdigit() else None
-                self.quota_used = 0
-        response = self.blocks.handle(Request(request.method, request.path, query,
-                                              request.base_url, request.target))
-        if response.status == 200:
-            state = json.loads(response.body)
-            state["quota"] = {"limit": self.quota, "used": self.quota_used}
-            state["api_keys_seen"] = self.keys_seen
-            response.body = dump_json(state)
-        return response
 
     @staticmethod
     def block_page(kind: str) -> Response:
