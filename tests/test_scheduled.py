@@ -110,6 +110,7 @@ def test_refresh_filters_by_tier_and_limit(swept):
 
 
 def test_two_concurrent_runs_of_one_job_do_the_work_once(tmp_path):
+    """The first run holds the job's lock (the sandbox holds its requests) while the second starts."""
     url = f"sqlite:///{tmp_path / 'w.sqlite'}"
     migrate.upgrade(url)
     with SandboxProcess(accounts=ACCOUNTS, seed=SEED, rate_limit=1_000_000, latency=0.05) as sandbox:
@@ -117,15 +118,30 @@ def test_two_concurrent_runs_of_one_job_do_the_work_once(tmp_path):
                 _tag(), "--max-pages", "2", "--recent-posts", "5", "--database-url", url, "--quiet",
                 "--set", "MICROSCOUT_BATCH_SIZE=5", "--job", "nightly"]
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        procs = [subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
-        outs = [proc.communicate(timeout=180) for proc in procs]
+        sandbox.gate(hold_after=0)  # the first run's first request waits: it holds the lock meanwhile
+        first = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: sandbox.gate()["waiting"] > 0, "the first run to reach the sandbox")
+        second = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        second_out = second.communicate(timeout=180)
+        sandbox.gate(open=1)
+        procs, outs = [first, second], [first.communicate(timeout=180), second_out]
     assert [p.returncode for p in procs] == [0, 0], outs
     statuses = sorted(s for (s,) in rows(url, "SELECT status FROM crawl_runs"))
     assert statuses == ["ok", "skipped"]
     (profiles, snapshots), = rows(url, "SELECT (SELECT count(*) FROM profiles), "
                                        "(SELECT count(*) FROM profile_snapshots)")
     assert snapshots == profiles > 0
+
+
+def wait_for(condition, what: str, timeout: float = 120) -> None:
+    """Poll a condition the test controls (not a timer race): fail with ``what`` if it never holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
 
 
 def test_stale_lock_expires(tmp_path):
@@ -184,23 +200,28 @@ def test_sigkilled_sweep_resumes_to_the_same_rows(tmp_path):
                     *extra]
 
         env = {**os.environ, "PYTHONPATH": str(REPO)}
+        before = sandbox.stats()["requests"]
         subprocess.run(command(clean), cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
         expected = rows(clean, "SELECT handle FROM profiles ORDER BY handle")
 
+        requests = sandbox.stats()["requests"] - before  # what a whole sweep asks
+
         jobdir = tmp_path / "job"
+        sandbox.gate(hold_after=requests // 2)  # hold the sweep half-way: the kill lands part-way
         proc = subprocess.Popen(command(resumed, jobdir), cwd=tmp_path, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            time.sleep(0.2)
+
+        def loaded() -> int:
             try:
-                loaded = rows(resumed, "SELECT count(*) FROM profiles")[0][0]
-            except Exception:  # noqa: S112 - the database may be locked for a moment
-                continue
-            if loaded >= max(5, len(expected) // 3):
-                break
+                return rows(resumed, "SELECT count(*) FROM profiles")[0][0]
+            except Exception:  # the database may be locked for a moment
+                return 0
+
+        wait_for(lambda: sandbox.gate()["waiting"] > 0 and loaded() > 0,
+                 "the sweep to load some accounts and stop at the gate")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        sandbox.gate(open=1)
         partial = rows(resumed, "SELECT count(*) FROM profiles")[0][0]
         assert 0 < partial < len(expected), "the kill must land part-way"
 

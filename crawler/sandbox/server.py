@@ -11,6 +11,10 @@ Three endpoints never fault, never wait and are not counted:
 
 * ``/__sandbox__/health``: ``{"status": "ok", ...}``
 * ``/__sandbox__/stats``: requests served, answers by status, faults injected by kind.
+* ``/__sandbox__/gate``: ``?hold_after=N`` lets N more platform requests through, then holds
+  every later one until ``?open=1``; answers ``{"hold_after", "passed", "waiting"}``. Tests stop a
+  crawl at a point they choose with it (kill it part-way, start a second run while the first
+  holds its lock) instead of racing a timer.
 * ``/__platform__/knobs``: the platform's knobs at run time. ``GET ?name=value&...`` (or POST
   a form or a JSON object) applies them with the same validation as at start (400
   ``{"error": ...}`` and nothing changed when one is bad); every answer is the app's
@@ -159,6 +163,42 @@ def knobs_response(app: PlatformApp, values: Mapping[str, str]) -> Response:
     return Response(200, dump_json(app.knob_state()), headers=headers)
 
 
+class Gate:
+    """Holds platform requests after a count until opened (``/__sandbox__/gate``)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.hold_after: int | None = None
+        self.passed = 0
+        self.waiting = 0
+
+    def set(self, query: Mapping[str, str]) -> None:
+        with self._cond:
+            if query.get("open"):
+                self.hold_after = None
+            elif "hold_after" in query:
+                count = query["hold_after"]
+                if not count.isdigit():
+                    raise ValueError(f"hold_after must be a whole number >= 0, got {count!r}")
+                self.hold_after, self.passed = int(count), 0
+            self._cond.notify_all()
+
+    def pass_through(self) -> None:
+        """Wait while the gate holds, then count this request as passed."""
+        with self._cond:
+            while self.hold_after is not None and self.passed >= self.hold_after:
+                self.waiting += 1
+                try:
+                    self._cond.wait(timeout=1.0)
+                finally:
+                    self.waiting -= 1
+            self.passed += 1
+
+    def state(self) -> dict[str, int | None]:
+        with self._cond:
+            return {"hold_after": self.hold_after, "passed": self.passed, "waiting": self.waiting}
+
+
 class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
@@ -169,6 +209,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.app = PLATFORMS[config.platform](self.world, config)
         self.faults = FaultInjector(config.faults, seed=config.seed)
         self.stats = Stats()
+        self.gate = Gate()
         super().__init__((config.host, config.port), _Handler)
 
     @property
@@ -184,8 +225,14 @@ class SandboxServer(ThreadingHTTPServer):
         """``/__platform__/knobs``: see :func:`knobs_response`."""
         return knobs_response(self.app, values)
 
-    def internal(self, path: str) -> Response | None:
-        if path == SANDBOX_PREFIX + "health":
+    def internal(self, path: str, query: str = "") -> Response | None:
+        if path == SANDBOX_PREFIX + "gate":
+            try:
+                self.gate.set(dict(parse_qsl(query)))
+            except ValueError as exc:
+                return Response(400, dump_json({"error": str(exc)}))
+            value: dict = self.gate.state()
+        elif path == SANDBOX_PREFIX + "health":
             value = {
                 "status": "ok",
                 "platform": self.config.platform,
@@ -276,7 +323,7 @@ class _Handler(BaseHTTPRequestHandler):
         target = self._target()
         path, _, query = target.partition("?")
         if path.startswith(SANDBOX_PREFIX):
-            response = server.internal(path)
+            response = server.internal(path, query)
             if response is None:
                 response = Response(404, dump_json({"error": "Not Found"}))
             self._send(response, head)
@@ -290,6 +337,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(server.knobs(values), head)
             return
 
+        server.gate.pass_through()
         fault = server.faults.decide(target) if server.app.faultable(path) else None
         request = Request(
             method=self.command,
@@ -548,6 +596,10 @@ class SandboxProcess:
 
     def health(self) -> dict:
         return self._get(SANDBOX_PREFIX + "health")
+
+    def gate(self, **query: object) -> dict:
+        """Set or read the request gate: ``gate(hold_after=N)``, ``gate(open=1)``, ``gate()``."""
+        return self._get(SANDBOX_PREFIX + "gate" + (f"?{urlencode(query)}" if query else ""))
 
     def stats(self) -> dict:
         """Requests served, answers by status, faults injected by kind (see :class:`Stats`)."""
