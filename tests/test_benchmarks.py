@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import common, crawl_overhead, handrolled, parsers, run_all, scale, warehouse_load
+from benchmarks import common, crawl_overhead, handrolled, parsers, reliability, run_all, scale, warehouse_load
 
 pytestmark = pytest.mark.slow
 
@@ -100,3 +100,12 @@ def test_results_markdown_has_the_table_and_the_machine():
     text = run_all.results_markdown(rows, info, 60.0, "python -m benchmarks.run_all")
     assert "| scale | time per account | 2.25 ms | 2.5 ms | 0.90 | <= 1.2 | yes |" in text
     assert f"**nproc**: {info['nproc']}" in text
+
+
+def test_reliability_reports_every_case_with_nothing_lost(capsys):
+    rows = reliability.run(120, outage=2.0, fuzz=False)
+    out = _printed(capsys, "Reliability", rows)
+    cases = [row.case for row in rows]
+    assert cases[:2] == ["20% of requests failing", "SIGKILL half-way + resume"]
+    assert all(row.met for row in rows), out
+    assert all(", 0 lost" in row.note for row in rows)
