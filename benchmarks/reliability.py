@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -258,11 +259,11 @@ def _outage_case(base_url: str, tag: str, tmp: Path, expected: set[str], outage_
 
 def _fuzz_row() -> Row:
     """Run the fuzz suite (seeded) and read how many inputs it tried and how many crashed."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "MICROSCOUT_FUZZ_REPORT": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-s",
                            "tests/test_fuzz.py"], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=1800, check=False)
-    tried = sum(int(line.split()[1]) for line in done.stdout.splitlines() if line.startswith("FUZZED "))
+    tried = sum(int(found) for found in re.findall(r"(\d+) fuzzed inputs tried", done.stdout))
     crashed = 0 if done.returncode == 0 else 1
     say(f"  fuzz: {tried} inputs tried, pytest exit {done.returncode}")
     return Row("reliability", "fuzzed inputs (parsers + pipelines)", float(tried), None, unit="inputs",

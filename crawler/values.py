@@ -4,6 +4,36 @@ No Scrapy here. Counts ("46.3m", "1.234", "4,69 M de suscriptores"), timestamps,
 times ("vor 2 Monaten"), handles, hashtags, mentions, HTML, text and URLs. A value that is
 present but cannot be read raises :class:`UnreadableValue` (the caller quarantines it);
 missing values (None, "") come back as None.
+
+Plausible bounds (:data:`BOUNDS`, checked by :func:`check_bound`). A value outside them reads
+but cannot be true; it raises :class:`ImplausibleValue` and the pipelines quarantine it with
+reason ``implausible_value`` (a profile whose follower count is out of bounds is rejected; any
+other field is stored as NULL and gets its own quarantine row). Every bound is far below
+2^63, so a stored count always fits BIGINT on PostgreSQL and INTEGER on SQLite.
+
+=========================  ==================  ================================================
+field                      bounds              why
+=========================  ==================  ================================================
+followers, following       0 .. 10^10          more than there are people (8.2 billion); the
+                                               largest accounts have under 10^9 followers
+posts_count                0 .. 10^9           a post a second for 31 years; the busiest bots
+                                               have tens of millions
+likes, comments, shares    0 .. 10^10          more than there are people; the most-liked
+                                               posts have under 10^8 likes
+views                      0 .. 10^12          views repeat, but the most-viewed video has
+                                               1.6 x 10^10
+posts_per_week             0 .. 10,080         one post a minute, every minute; computed over
+                                               at least a day (pipelines/engagement.py)
+engagement_rate,           0 .. 2 x 10^10      what the count bounds allow: a viral post on a
+engagement_rate_median,                        new account really gives rates in the
+engagement_per_view                            thousands, so no tighter bound; never NaN/inf
+position (sightings)       0 .. 2^31 - 1       the INTEGER column
+=========================  ==================  ================================================
+
+Text that is stored in a sized column (:data:`TEXT_LIMITS`: handles, ids and hashtags 255
+characters, media type and listing 32, ...) is held to that length the same way, and
+:func:`storable_text` replaces what neither database stores (NUL; lone surrogates, which are
+not UTF-8) with U+FFFD.
 """
 
 from __future__ import annotations
@@ -34,6 +64,69 @@ class UnreadableValue(ValueError):
         super().__init__(message or f"unreadable {kind}: {raw!r}")
         self.raw = raw
         self.kind = kind
+
+
+class ImplausibleValue(UnreadableValue):
+    """A value that reads but cannot be true (more followers than people); see BOUNDS."""
+
+    reason = "implausible_value"
+
+    def __init__(self, raw: Any, kind: str) -> None:
+        super().__init__(raw, kind, f"implausible {kind}: {_short(raw)}")
+
+
+def _short(raw: Any) -> str:
+    text = repr(raw)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
+
+
+# --- Plausible bounds (table in the module docstring) -------------------------------------
+
+BOUNDS: dict[str, tuple[int, int]] = {
+    "followers": (0, 10**10),
+    "following": (0, 10**10),
+    "posts_count": (0, 10**9),
+    "likes": (0, 10**10),
+    "comments": (0, 10**10),
+    "shares": (0, 10**10),
+    "views": (0, 10**12),
+    "posts_per_week": (0, 7 * 24 * 60),
+    "engagement_rate": (0, 2 * 10**10),
+    "engagement_rate_median": (0, 2 * 10**10),
+    "engagement_per_view": (0, 2 * 10**10),
+    "position": (0, 2**31 - 1),
+}
+#: Characters of the sized text columns (models/tables.py; tests/test_bounds.py keeps them equal).
+TEXT_LIMITS: dict[str, int] = {
+    "platform": 32, "handle": 255, "platform_user_id": 255, "category": 255,
+    "discovered_via": 255, "post_id": 255, "author_handle": 255, "hashtag": 255,
+    "media_type": 32, "posted_at_precision": 16, "listing": 32, "tier": 16, "tier_scheme": 16,
+}
+# No count is written in more characters than this ("1 234 567 890 Abonnenten" has 24).
+_COUNT_TEXT_LIMIT = 200
+_COUNT_DIGITS_LIMIT = 30
+
+
+def check_bound(name: str, value: Any) -> Any:
+    """``value`` when it is None or within ``BOUNDS[name]``; raises :class:`ImplausibleValue`
+    otherwise (a float must also be finite)."""
+    if value is None:
+        return None
+    low, high = BOUNDS[name]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ImplausibleValue(value, name)
+    if not low <= value <= high:
+        raise ImplausibleValue(value, name)
+    return value
+
+
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """``text`` with NUL and lone surrogates replaced by U+FFFD: PostgreSQL stores no NUL,
+    and neither database stores a surrogate (it is not UTF-8)."""
+    return _UNSTORABLE_RE.sub("\ufffd", text)
 
 
 # --- Counts ------------------------------------------------------------------------------
@@ -179,6 +272,8 @@ def parse_count(value: Any, locale: str | None = None) -> int | None:
     """A count as platforms print it ("46.3m", "1 234", "1,2 Mio. Abonnenten") as an int."""
     if value is None:
         return None
+    if not isinstance(locale, str):
+        locale = None  # a page language that is not text says nothing
     if isinstance(value, bool):
         raise UnreadableValue(value, "count")
     if isinstance(value, int):
@@ -195,7 +290,11 @@ def parse_count(value: Any, locale: str | None = None) -> int | None:
     if not text:
         return None
     if text.isascii() and text.isdigit():
+        if len(text.lstrip("0")) > _COUNT_DIGITS_LIMIT:
+            raise ImplausibleValue(value, "count")
         return int(text)  # the common case, "4001943"
+    if len(text) > _COUNT_TEXT_LIMIT:
+        raise UnreadableValue(value, "count", f"unreadable count: {_short(value)}")
     match = _NUMBER_RE.search(text)  # words before the number are ignored
     if match is None:
         if _ZERO_RE.match(text):
@@ -220,7 +319,11 @@ def parse_count(value: Any, locale: str | None = None) -> int | None:
         if split is None:
             raise ValueError("bad grouping")
         whole, frac = split
+        if len(whole.lstrip("0")) > _COUNT_DIGITS_LIMIT:
+            raise ImplausibleValue(value, "count")
         number = Decimal(f"{whole}.{frac or 0}")
+    except ImplausibleValue:
+        raise
     except (KeyError, ValueError, InvalidOperation):
         raise UnreadableValue(value, "count") from None
     number *= multiplier
@@ -241,13 +344,23 @@ _EPOCH_RE = re.compile(r"^\d+(?:\.\d+)?$")
 
 
 def _from_epoch(number: float, raw: Any) -> datetime:
-    if not math.isfinite(number) or number < 0:
-        raise UnreadableValue(raw, "timestamp")
-    if number >= 1e11:  # milliseconds
-        number /= 1000
     try:
+        if not math.isfinite(number) or number < 0:
+            raise UnreadableValue(raw, "timestamp")
+        if number >= 1e11:  # milliseconds
+            number /= 1000
         return datetime.fromtimestamp(number, UTC)
-    except (OverflowError, OSError, ValueError):
+    except (OverflowError, OSError, ValueError):  # 10**400 is no float; year 10000 no date
+        raise UnreadableValue(raw, "timestamp") from None
+
+
+def _as_utc(moment: datetime, raw: Any) -> datetime:
+    """``moment`` in UTC (naive taken as UTC); UnreadableValue when UTC is out of range."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 00:00 +01:00 is before year 1 in UTC
         raise UnreadableValue(raw, "timestamp") from None
 
 
@@ -269,7 +382,7 @@ def parse_timestamp(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return _as_utc(value, value)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, bool):
@@ -295,7 +408,7 @@ def parse_timestamp(value: Any) -> datetime | None:
         raise UnreadableValue(value, "timestamp") from None
     if parsed is None:
         raise UnreadableValue(value, "timestamp")
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return _as_utc(parsed, value)
 
 
 # --- Relative times ----------------------------------------------------------------------
@@ -348,12 +461,17 @@ def parse_relative_time(text: Any, now: datetime) -> tuple[datetime, str] | None
     """("8 years ago", now) -> (now minus 8 years, "year"); None when not a relative time."""
     if not isinstance(text, str) or not text.strip():
         return None
-    now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+    try:
+        now = _as_utc(now, now)
+    except UnreadableValue:
+        return None
     for pattern in _RELATIVE_RES:
         match = pattern.search(text)
         if match is None:
             continue
         word = match["n"]
+        if len(word) > 9:
+            return None  # "10000000000 years ago" reaches before year 1
         amount = int(word) if word.isdigit() else 1
         unit = TIME_UNITS[match["unit"].lower()]
         try:
@@ -508,9 +626,9 @@ def _unique(values: Any) -> list[str]:
     return list(seen)
 
 
-def extract_hashtags(text: str | None) -> list[str]:
-    """Normalised hashtags in ``text``, in order of first appearance."""
-    if not text or ("#" not in text and "\uff03" not in text):
+def extract_hashtags(text: Any) -> list[str]:
+    """Normalised hashtags in ``text``, in order of first appearance ([] for anything but text)."""
+    if not text or not isinstance(text, str) or ("#" not in text and "\uff03" not in text):
         return []
     return _unique(
         normalize_tag(body) for body in _HASHTAG_RE.findall(text)
@@ -518,9 +636,10 @@ def extract_hashtags(text: str | None) -> list[str]:
     )
 
 
-def extract_mentions(text: str | None) -> list[str]:
-    """Mentioned accounts ("user", "user@instance.social", "name.bsky.social"), lower-case."""
-    if not text or "@" not in text:
+def extract_mentions(text: Any) -> list[str]:
+    """Mentioned accounts ("user", "user@instance.social", "name.bsky.social"), lower-case;
+    [] for anything but text."""
+    if not text or not isinstance(text, str) or "@" not in text:
         return []
     return _unique(m.lower() for m in _MENTION_RE.findall(text))
 
@@ -541,10 +660,11 @@ _LINE_EDGE_RE = re.compile(r"[ \t]*\n[ \t]*")
 _BLANK_LINES_RE = re.compile(r"\n{3,}")
 
 
-def html_to_text(html: str | None) -> str:
+def html_to_text(html: Any) -> str:
     """Mastodon/Pixelfed status or bio HTML to plain text. A field that is HTML stays HTML without
-    a tag: "Musician &amp; photographer" (a Pixelfed note) decodes to "Musician & photographer"."""
-    if not html:
+    a tag: "Musician &amp; photographer" (a Pixelfed note) decodes to "Musician & photographer".
+    Anything but text (None, a number or list where HTML belongs) gives ""."""
+    if not html or not isinstance(html, str):
         return ""
     if not _TAG_RE.search(html):
         return replace_entities(html).strip()
@@ -620,21 +740,32 @@ def _lower_host(netloc: str) -> str:
 
 # --- JSON --------------------------------------------------------------------------------
 
+#: Payloads keep this many levels of nesting (a real body has under 30); deeper parts would
+#: overflow the recursion of every JSON encoder on the way to the database.
+JSON_DEPTH_LIMIT = 100
 
-def to_jsonable(obj: Any) -> Any:
-    """``obj`` (an item, nested lists, datetimes, ...) as JSON-serialisable values."""
-    if obj is None or isinstance(obj, (str, bool, int)):
+
+def to_jsonable(obj: Any, _depth: int = 0) -> Any:
+    """``obj`` (an item, nested lists, datetimes, ...) as JSON-serialisable values that both
+    databases store: text through :func:`storable_text`, non-finite floats as text, and what
+    lies deeper than :data:`JSON_DEPTH_LIMIT` levels as a note saying so."""
+    if isinstance(obj, str):
+        return storable_text(obj)
+    if obj is None or isinstance(obj, (bool, int)):
         return obj
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else str(obj)
     if isinstance(obj, (datetime, date)):
         return obj.isoformat()
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return [to_jsonable(v) for v in obj]
     if isinstance(obj, (bytes, bytearray)):
-        return bytes(obj).decode("utf-8", "replace")
-    return str(obj)  # Decimal, Path, ...
+        return storable_text(bytes(obj).decode("utf-8", "replace"))
+    inner = _depth + 1
+    if inner > JSON_DEPTH_LIMIT and isinstance(obj, (dict, list, tuple, set, frozenset)):
+        return f"<{type(obj).__name__} nested deeper than {JSON_DEPTH_LIMIT} levels, not kept>"
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name), inner) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {storable_text(str(k)): to_jsonable(v, inner) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [to_jsonable(v, inner) for v in obj]
+    return storable_text(str(obj))  # Decimal, Path, ...

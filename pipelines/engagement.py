@@ -4,19 +4,30 @@
   industry formula; N = MICROSCOUT_ENGAGEMENT_POSTS, default 12);
 - engagement_rate_median = the same with the median, robust to one viral post;
 - engagement_per_view = mean((likes + comments) / views) over posts that have views (video);
-- posts_per_week = posts per week over the span of those posts.
+- posts_per_week = posts per week over the span of those posts, the span taken as at least
+  one day (MIN_SPAN), or the unit of the coarsest relative time ("3 weeks ago": a week): ten
+  posts a tenth of a second apart are ten posts in a day, 63 a week, not 5.4 million.
 Each is None (NULL) when undefined: no followers, no usable posts, no views, one post only.
-A post counts when its likes are known; unknown comments count as 0.
+A post counts when its likes are known; unknown comments count as 0. A figure outside
+``crawler.values.BOUNDS`` (only reachable through a huge MICROSCOUT_ENGAGEMENT_POSTS) is
+stored as NULL and recorded in ``item.problems`` with reason ``implausible_value``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from statistics import mean, median
 
 from crawler.items import PostItem, ProfileItem
+from crawler.values import ImplausibleValue, check_bound
+from pipelines import quarantine
 
 _OLDEST = datetime.min.replace(tzinfo=UTC)
+#: The shortest span posting frequency is measured over; longer for posts whose time is only
+#: known to the week, month or year (relative times such as "2 months ago").
+MIN_SPAN = timedelta(days=1)
+PRECISION_SPANS = {"week": timedelta(weeks=1), "month": timedelta(days=30),
+                   "year": timedelta(days=365)}
 
 
 def recent(posts: list[PostItem], limit: int) -> list[PostItem]:
@@ -52,13 +63,14 @@ def figures(followers: int | None, posts: list[PostItem]) -> dict:
 
 
 def posts_per_week(posts: list[PostItem]) -> float | None:
-    times = sorted(p.posted_at for p in posts if isinstance(p.posted_at, datetime))
-    if len(times) < 2:
+    dated = [(p.posted_at, p.posted_at_precision) for p in posts
+             if isinstance(p.posted_at, datetime)]
+    if len(dated) < 2:
         return None
-    span_days = (times[-1] - times[0]).total_seconds() / 86400
-    if span_days <= 0:
-        return None
-    return (len(times) - 1) / span_days * 7
+    times = sorted(moment for moment, _ in dated)
+    shortest = max(PRECISION_SPANS.get(precision or "", MIN_SPAN) for _, precision in dated)
+    span = max(times[-1] - times[0], MIN_SPAN, shortest)
+    return (len(times) - 1) / (span / timedelta(weeks=1))
 
 
 class EngagementPipeline:
@@ -75,7 +87,19 @@ class EngagementPipeline:
             return item
         values = figures(item.followers, recent(item.recent_posts, self.limit))
         for name, value in values.items():
-            setattr(item, name, round(value, 6) if isinstance(value, float) else value)
+            if isinstance(value, float):
+                value = self._bounded(item, name, round(value, 6))
+            setattr(item, name, value)
         key = "computed" if item.engagement_rate is not None else "undefined"
         self.stats.inc_value(f"microscout/engagement/{key}")
         return item
+
+    def _bounded(self, item: ProfileItem, name: str, value: float) -> float | None:
+        try:
+            return check_bound(name, value)
+        except ImplausibleValue:
+            item.problems.append({"reason": "implausible_value", "field": name, "raw": value,
+                                  "post_id": None})
+            quarantine.count(self.stats, "implausible_value")
+            self.stats.inc_value(f"microscout/engagement/implausible_{name}")
+            return None

@@ -6,6 +6,15 @@ becomes a :class:`RejectedItem`; any other unreadable value is set to None and r
 ``item.problems`` (one quarantine row each), with a ``microscout/normalize/unreadable_<field>``
 stat. Rejections are also counted under ``microscout/quarantined/<reason>``. RejectedItem and
 unknown items pass through untouched.
+
+Values that read but cannot be true (outside ``crawler.values.BOUNDS``: a follower count of
+10^18; or longer than their column, ``TEXT_LIMITS``: a 300-character hashtag) are treated the
+same way with reason ``implausible_value`` and a ``microscout/normalize/implausible_<field>``
+stat. Out-of-bounds followers, an over-long handle, or an over-long key of a post or sighting
+on its own reject the item; a recent post with an over-long id is left out and an over-long
+hashtag left out of its post, each with a problem; any other field is stored as NULL with a
+problem. A handle that normalises to nothing ("@") is ``missing_handle``. Text is made
+storable on both databases (``crawler.values.storable_text``: no NUL, no lone surrogates).
 """
 
 from __future__ import annotations
@@ -18,7 +27,10 @@ from urllib.parse import urlsplit
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem, reject
 from crawler.values import (
+    TEXT_LIMITS,
+    ImplausibleValue,
     UnreadableValue,
+    check_bound,
     extract_hashtags,
     extract_mentions,
     merge_tags,
@@ -29,6 +41,7 @@ from crawler.values import (
     parse_count,
     parse_relative_time,
     parse_timestamp,
+    storable_text,
     to_jsonable,
 )
 from pipelines import quarantine
@@ -65,6 +78,39 @@ def _clean_id(value: Any) -> str | None:
     return str(value).strip() or None
 
 
+def _storable(item: Any) -> None:
+    """Every text field of ``item`` (and its lists of text) through ``storable_text``."""
+    for field in dataclasses.fields(item):
+        value = getattr(item, field.name)
+        if isinstance(value, str):
+            setattr(item, field.name, storable_text(value))
+        elif isinstance(value, list) and any(isinstance(v, str) for v in value):
+            setattr(item, field.name,
+                    [storable_text(v) if isinstance(v, str) else v for v in value])
+
+
+def _too_long(item: Any, name: str) -> bool:
+    value = getattr(item, name)
+    return isinstance(value, str) and len(value) > TEXT_LIMITS[name]
+
+
+def _kind(reason: str) -> str:
+    """The stat prefix of a reason: unreadable_count -> unreadable, implausible_value ->
+    implausible, missing_handle -> missing."""
+    return reason.split("_", 1)[0]
+
+
+def _shorten(value: Any) -> Any:
+    """A raw value for a quarantine row: over-long text cut to 300 characters and numbers of
+    more than 30 digits to their first 20 (1e308 read as an int has 309), saying so."""
+    if isinstance(value, str) and len(value) > 300:
+        return f"{value[:300]}... ({len(value)} characters)"
+    if isinstance(value, int) and not -10**30 < value < 10**30:
+        digits = str(abs(value))
+        return f"{'-' if value < 0 else ''}{digits[:20]}... ({len(digits)} digits)"
+    return value
+
+
 class NormalizePipeline:
     def __init__(self, stats: StatsCollector | None = None) -> None:
         self.stats = stats
@@ -85,19 +131,15 @@ class NormalizePipeline:
             for problem in problems:
                 logger.warning("post %s: %s %s=%r", problem["post_id"], problem["reason"],
                                problem["field"], problem["raw"])
+            return self._check_length(item, ("post_id",)) or item
         return item  # RejectedItem and anything else pass through untouched
 
     def normalize_profile(self, item: ProfileItem) -> ProfileItem | RejectedItem:
         try:
-            followers = parse_count(item.followers, item.locale)
+            followers = check_bound("followers", parse_count(item.followers, item.locale))
         except UnreadableValue as exc:
-            self._inc("unreadable_followers")
-            self._quarantined("unreadable_count")
-            return reject(
-                "unreadable_count", to_jsonable(item), detail=f"followers: {exc.raw!r}",
-                platform=_lower(item.platform), source_url=item.source_url,
-                item_type=type(item).__name__,
-            )
+            reason = exc.reason if isinstance(exc, ImplausibleValue) else "unreadable_count"
+            return self._reject(item, reason, "followers", item.followers)
         problems = item.problems
         item.followers = followers
         item.platform = _lower(item.platform)
@@ -105,6 +147,7 @@ class NormalizePipeline:
         item.profile_url = normalize_url(item.profile_url, item.source_url)
         item.external_url = normalize_url(item.external_url)
         instance = _host(item.profile_url) or _host(item.source_url)
+        raw_handle = item.handle
         item.handle = normalize_handle(item.handle or item.profile_url, item.platform,
                                        instance=instance)
         item.platform_user_id = _clean_id(item.platform_user_id)
@@ -127,8 +170,33 @@ class NormalizePipeline:
                 posts.append(self.normalize_post(post, item, problems, item.fetched_at))
             else:
                 self._record(problems, "unreadable_post", "recent_posts", post, None)
-        item.recent_posts = posts
+        item.recent_posts = [post for post in posts if self._storable_id(post, problems)]
+        _storable(item)
+        if not item.handle:  # "@" or a bare instance: nothing left to key the account on
+            return self._reject(item, "missing_handle", "handle", raw_handle)
+        rejected = self._check_length(item, ("handle",))
+        if rejected is not None:
+            return rejected
+        for name in ("platform_user_id", "category", "discovered_via"):
+            if _too_long(item, name):
+                self._record(problems, "implausible_value", name, getattr(item, name), None)
+                setattr(item, name, None)
         return item
+
+    def _storable_id(self, post: PostItem, problems: list[dict]) -> bool:
+        """False (and a problem recorded) when ``post``'s id is longer than its column."""
+        if _too_long(post, "post_id"):
+            self._record(problems, "implausible_value", "post_id", post.post_id, None)
+            return False
+        return True
+
+    def _check_length(self, item: Any, names: tuple[str, ...]) -> RejectedItem | None:
+        """A RejectedItem when a field that keys ``item`` in the warehouse is longer than its
+        column; None when the item can be stored."""
+        for name in names:
+            if _too_long(item, name):
+                return self._reject(item, "implausible_value", name, getattr(item, name))
+        return None
 
     def normalize_post(self, post: PostItem, profile: ProfileItem | None,
                        problems: list[dict], now: datetime) -> PostItem:
@@ -151,7 +219,24 @@ class NormalizePipeline:
         post.hashtags = merge_tags(post.hashtags, extract_hashtags(post.text))
         given = [normalize_handle(m, post.platform) for m in post.mentions or []]
         post.mentions = merge_tags(given, extract_mentions(post.text))
+        self._fit_post(post, problems)
         return post
+
+    def _fit_post(self, post: PostItem, problems: list[dict]) -> None:
+        """Text storable; over-long author, media type and hashtags become problems."""
+        _storable(post)
+        for name in ("author_handle", "media_type", "posted_at_precision"):
+            if _too_long(post, name):
+                self._record(problems, "implausible_value", name, getattr(post, name),
+                             post.post_id)
+                setattr(post, name, None)
+        kept = []
+        for tag in post.hashtags:
+            if len(tag) > TEXT_LIMITS["hashtag"]:
+                self._record(problems, "implausible_value", "hashtags", tag, post.post_id)
+            else:
+                kept.append(tag)
+        post.hashtags = kept
 
     def _posted_at(self, post: PostItem, problems: list[dict], now: datetime) -> None:
         raw = post.posted_at
@@ -191,23 +276,36 @@ class NormalizePipeline:
             logger.warning("hashtag sighting: unreadable seen_at %r, using now", item.seen_at)
             seen_at = None
         item.seen_at = seen_at or datetime.now(timezone.utc)
-        return item
+        _storable(item)
+        return self._check_length(item, ("hashtag", "post_id", "author_handle", "listing")) or item
 
     def _count(self, holder: Any, name: str, locale: str | None, problems: list[dict],
                post_id: str | None = None) -> int | None:
         raw = getattr(holder, name)
         try:
-            return parse_count(raw, locale)
+            return check_bound(name, parse_count(raw, locale))
+        except ImplausibleValue:
+            self._record(problems, "implausible_value", name, raw, post_id)
         except UnreadableValue:
             self._record(problems, "unreadable_count", name, raw, post_id)
-            return None
+        return None
 
     def _record(self, problems: list[dict], reason: str, name: str, raw: Any,
                 post_id: str | None) -> None:
-        problems.append({"reason": reason, "field": name, "raw": to_jsonable(raw),
+        problems.append({"reason": reason, "field": name, "raw": to_jsonable(_shorten(raw)),
                          "post_id": post_id})
-        self._inc(f"unreadable_{name}")
+        self._inc(f"{_kind(reason)}_{name}")
         self._quarantined(reason)  # each problem becomes its own quarantine row
+
+    def _reject(self, item: Any, reason: str, name: str, raw: Any) -> RejectedItem:
+        """``item`` as a RejectedItem because its field ``name`` holds ``raw``."""
+        self._inc(f"{_kind(reason)}_{name}")
+        self._quarantined(reason)
+        return reject(
+            reason, to_jsonable(item), detail=f"{name}: {to_jsonable(_shorten(raw))!r}",
+            platform=_lower(item.platform), source_url=getattr(item, "source_url", None),
+            item_type=type(item).__name__,
+        )
 
     def _quarantined(self, reason: str) -> None:
         if self.stats is not None:

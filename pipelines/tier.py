@@ -9,6 +9,7 @@ is written inline: MICROSCOUT_TIER_SCHEME="nano=0,micro=5000,macro=50000,mega=50
 from __future__ import annotations
 
 from crawler.items import ProfileItem
+from crawler.values import TEXT_LIMITS
 
 SCHEMES: dict[str, list[tuple[str, int]]] = {
     "seed": [("nano", 0), ("micro", 1_000), ("macro", 100_000), ("mega", 1_000_000)],
@@ -29,6 +30,9 @@ def parse_scheme(spec: str) -> tuple[str, list[tuple[str, int]]]:
         name, _, bound = part.partition("=")
         if not name.strip() or not bound.strip().isdigit():
             raise ValueError(f"bad tier bound {part!r} in {spec!r}")
+        if len(name.strip()) > TEXT_LIMITS["tier"]:
+            raise ValueError(f"tier name {name.strip()!r} is longer than "
+                             f"{TEXT_LIMITS['tier']} characters in {spec!r}")
         bounds.append((name.strip(), int(bound)))
     bounds.sort(key=lambda pair: pair[1])
     if bounds[0][1] != 0:

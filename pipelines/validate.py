@@ -2,6 +2,8 @@
 
 An invalid item is not dropped: it continues as a RejectedItem (reason, raw payload, source URL)
 that the warehouse writes to ``rejected_items``. Stats: ``microscout/quarantined/<reason>``.
+A sighting's position outside ``crawler.values.BOUNDS`` (the INTEGER column) is
+``implausible_value``. A spider's RejectedItem gets its detail made storable (no NUL).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Any, TypeGuard
 
 from crawler.items import PLATFORMS, HashtagSightingItem, PostItem, ProfileItem, RejectedItem
+from crawler.values import BOUNDS, storable_text, to_jsonable
 from pipelines import quarantine
 
 COUNT_FIELDS = ("followers", "following", "posts_count")
@@ -72,6 +75,9 @@ def sighting_problem(item: HashtagSightingItem) -> tuple[str, str] | None:
         return "unknown_platform", f"platform {item.platform!r}"
     if item.position is not None and (isinstance(item.position, bool) or not isinstance(item.position, int)):
         return "bad_type", f"position is {type(item.position).__name__}"
+    low, high = BOUNDS["position"]
+    if item.position is not None and not low <= item.position <= high:
+        return "implausible_value", f"position: {item.position}"
     return None
 
 
@@ -86,6 +92,8 @@ class ValidatePipeline:
     def process_item(self, item: Any) -> Any:
         if isinstance(item, RejectedItem):  # yielded by a spider: count it once, here
             quarantine.count(self.stats, item.reason)
+            if isinstance(item.detail, str):
+                item.detail = storable_text(item.detail)
             return item
         if isinstance(item, ProfileItem):
             problem = profile_problem(item)
@@ -107,9 +115,10 @@ class ValidatePipeline:
         """A post without an id cannot be stored; it is noted as a problem, the profile kept."""
         kept = []
         for post in item.recent_posts:
-            if post.post_id in (None, ""):
+            if post.post_id is None or (isinstance(post.post_id, str) and not post.post_id.strip()):
+                text = post.text[:200] if isinstance(post.text, str) else post.text
                 item.problems.append({"reason": "missing_post_id", "field": "post_id",
-                                      "raw": (post.text or "")[:200], "post_id": None})
+                                      "raw": to_jsonable(text or ""), "post_id": None})
                 quarantine.count(self.stats, "missing_post_id")
             else:
                 kept.append(post)

@@ -216,3 +216,57 @@ def test_rejected_item_passes_untouched(pipeline):
     rejected = RejectedItem(reason="login_wall", payload={"followers": "lots"})
     assert pipeline.process_item(rejected) is rejected
     assert rejected.payload == {"followers": "lots"}
+
+
+# --- plausible bounds (crawler.values.BOUNDS, TEXT_LIMITS) ------------------------------------
+
+
+def test_implausible_followers_becomes_rejected_item(pipeline, crawler):
+    item = pipeline.process_item(make_profile(followers=10**18))
+    assert isinstance(item, RejectedItem)
+    assert (item.reason, item.detail) == ("implausible_value", "followers: 1000000000000000000")
+    assert item.source_url == " https://www.instagram.com/foo.bar/ "  # as it came
+    assert stat(crawler, STAT + "implausible_followers") == 1
+    assert stat(crawler, "microscout/quarantined/implausible_value") == 1
+    assert stat(crawler, STAT + "unreadable_followers") is None
+
+
+def test_implausible_following_recorded_as_problem(pipeline, crawler):
+    item = pipeline.process_item(make_profile(following="12 billion"))
+    assert item.following is None
+    assert item.problems == [
+        {"reason": "implausible_value", "field": "following", "raw": "12 billion", "post_id": None}
+    ]
+    assert stat(crawler, STAT + "implausible_following") == 1
+
+
+def test_implausible_post_likes_recorded_as_problem(pipeline):
+    posts = [PostItem(post_id="p1", likes=2**63, comments="3")]
+    item = pipeline.process_item(make_profile(recent_posts=posts))
+    assert (item.recent_posts[0].likes, item.recent_posts[0].comments) == (None, 3)
+    assert item.problems == [
+        {"reason": "implausible_value", "field": "likes", "raw": 2**63, "post_id": "p1"}
+    ]
+
+
+def test_problem_raw_of_309_digits_is_shortened(pipeline):
+    item = pipeline.process_item(make_profile(posts_count=10**308))
+    assert item.problems[0]["raw"] == "10000000000000000000... (309 digits)"
+
+
+def test_handle_that_normalises_to_nothing_is_rejected(pipeline, crawler):
+    item = pipeline.process_item(make_profile(handle="@"))
+    assert isinstance(item, RejectedItem)
+    assert (item.reason, item.detail) == ("missing_handle", "handle: '@'")
+    assert stat(crawler, "microscout/quarantined/missing_handle") == 1
+
+
+def test_standalone_post_with_an_over_long_id_is_rejected(pipeline):
+    item = pipeline.process_item(PostItem(platform="youtube", post_id="v" * 256))
+    assert isinstance(item, RejectedItem)
+    assert (item.reason, item.item_type) == ("implausible_value", "PostItem")
+
+
+def test_text_fields_are_made_storable(pipeline):
+    item = pipeline.process_item(make_profile(display_name="N\x00ame", category="c\ud800"))
+    assert (item.display_name, item.category) == ("N\ufffdame", "c\ufffd")

@@ -663,3 +663,61 @@ def test_parse_document_does_not_mutate_a_decoded_body():
     before = copy.deepcopy(data)
     md.parse_document(data)
     assert data == before
+
+
+# --- a single status (GET /api/v1/statuses/:id, or saved to a file) ---------------------------
+# The POST /api/v1/statuses answers of the PAGING cassette are the same Status document that
+# GET /api/v1/statuses/:id returns; read here as if fetched from that URL, or from a saved file.
+
+STATUS_URL = f"http://localhost:3000/api/v1/statuses/{TOOT_IDS[0]}"
+
+
+def single_status() -> str:
+    _, body, _ = recorded(PAGING, 1)  # "Toot number 0!" by mastodonpy_test (John Lennon)
+    return body
+
+
+@pytest.mark.parametrize("url", [STATUS_URL, None], ids=["get-url", "saved-file"])
+def test_single_status_yields_its_author_with_the_status_as_recent_post(url):
+    items = md.parse_document(single_status(), url=url, fetched_at=FETCHED_AT)
+    assert [type(i) for i in items] == [ProfileItem]
+    profile = items[0]
+    assert profile.handle == "mastodonpy_test@localhost"
+    assert profile.platform_user_id == LENNON_ID
+    assert profile.display_name == "John Lennon"
+    assert profile.bio == "I walk funny"
+    # "followers_count":0,"following_count":0,"statuses_count":2 in the status' account
+    assert (profile.followers, profile.following, profile.posts_count) == (0, 0, 2)
+    assert (profile.source_url, profile.fetched_at) == (url, FETCHED_AT)
+    (post,) = profile.recent_posts
+    assert (post.post_id, post.text) == (TOOT_IDS[0], "Toot number 0!")
+    assert post.author_handle == profile.handle
+
+
+def test_single_reblog_yields_the_reblogged_author():
+    """Variant of the real status: it boosts the #hoot status of mastodonpy_test_2."""
+    _, hoot, _ = recorded(HASHTAG, 0)
+    status = dict(json.loads(single_status()), reblog=json.loads(hoot), content="")
+    profile = only(md.parse_document(status, url=STATUS_URL), ProfileItem)
+    assert profile.handle == "mastodonpy_test_2@localhost"
+    assert [p.post_id for p in profile.recent_posts] == [HOOT_ID]
+
+
+def test_deleted_status_is_still_a_post_only():
+    """DELETE /statuses/:id answers at the same URL with the source "text": no longer a post."""
+    uri, body, _ = recorded(PAGING, 14)
+    assert uri == STATUS_URL
+    assert [type(i) for i in md.parse_document(body, url=uri)] == [PostItem]
+
+
+def test_parse_command_reads_a_saved_status_as_its_author(tmp_path, capsys):
+    from crawler.cli import main
+
+    saved = tmp_path / "saved-status.json"
+    saved.write_text(single_status(), encoding="utf-8")
+    assert main(["parse", "mastodon", str(saved)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    record = json.loads(line)
+    assert (record["_type"], record["handle"]) == ("ProfileItem", "mastodonpy_test@localhost")
+    assert [p["post_id"] for p in record["recent_posts"]] == [TOOT_IDS[0]]
+    assert record["tier"] == "nano"

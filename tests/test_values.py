@@ -11,7 +11,11 @@ import pytest
 
 from crawler.items import PostItem, ProfileItem
 from crawler.values import (
+    BOUNDS,
+    JSON_DEPTH_LIMIT,
+    ImplausibleValue,
     UnreadableValue,
+    check_bound,
     extract_hashtags,
     extract_mentions,
     html_to_text,
@@ -24,6 +28,7 @@ from crawler.values import (
     parse_count,
     parse_relative_time,
     parse_timestamp,
+    storable_text,
     to_jsonable,
 )
 
@@ -465,3 +470,119 @@ def test_to_jsonable_profile_with_posts():
 )
 def test_to_jsonable_values(value, expected):
     assert to_jsonable(value) == expected
+
+
+def test_to_jsonable_makes_text_storable():
+    assert to_jsonable({"a\x00": ["b\ud800", b"c\x00"]}) == {"a\ufffd": ["b\ufffd", "c\ufffd"]}
+
+
+def test_to_jsonable_cuts_nesting_deeper_than_the_limit():
+    deep: list = ["bottom"]
+    for _ in range(5_000):
+        deep = [deep]
+    data = to_jsonable({"payload": deep})
+    json.dumps(data)  # no RecursionError on the way to the database
+    for _ in range(JSON_DEPTH_LIMIT - 1):
+        data = data["payload"] if isinstance(data, dict) else data[0]
+    assert data == [f"<list nested deeper than {JSON_DEPTH_LIMIT} levels, not kept>"]
+
+
+# --- plausible bounds --------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("name", "value", "plausible"),
+    [
+        ("followers", 0, True),
+        ("followers", 10**10, True),
+        ("followers", 10**10 + 1, False),
+        ("followers", 2**63, False),
+        ("following", 10**18, False),
+        ("posts_count", 10**9, True),
+        ("posts_count", 10**9 + 1, False),
+        ("likes", 10**10 + 1, False),
+        ("views", 10**12, True),
+        ("views", 10**12 + 1, False),
+        ("posts_per_week", 10_080.0, True),
+        ("posts_per_week", 10_080.5, False),
+        ("engagement_rate", 4_000.0, True),
+        ("engagement_rate", float("nan"), False),
+        ("engagement_per_view", float("inf"), False),
+        ("position", 2**31, False),
+        ("comments", -1, False),
+    ],
+)
+def test_check_bound(name, value, plausible):
+    if plausible:
+        assert check_bound(name, value) == value
+    else:
+        with pytest.raises(ImplausibleValue) as caught:
+            check_bound(name, value)
+        assert caught.value.kind == name
+        assert caught.value.reason == "implausible_value"
+
+
+def test_check_bound_passes_none():
+    assert check_bound("followers", None) is None
+
+
+def test_bounds_cover_every_count_and_figure():
+    counts = {"followers", "following", "posts_count", "likes", "comments", "shares", "views"}
+    figures = {"engagement_rate", "engagement_rate_median", "engagement_per_view",
+               "posts_per_week"}
+    assert counts | figures | {"position"} == set(BOUNDS)
+
+
+@pytest.mark.parametrize("raw", ["9" * 31, "9" * 5_000, "1," + "000," * 15 + "000"])
+def test_parse_count_of_more_than_30_digits_is_implausible(raw):
+    with pytest.raises(ImplausibleValue):
+        parse_count(raw)
+
+
+def test_parse_count_of_30_digits_still_reads():
+    assert parse_count("9" * 30) == 10**30 - 1  # the bound is the pipeline's to check
+
+
+def test_parse_count_of_long_text_is_unreadable():
+    with pytest.raises(UnreadableValue) as caught:
+        parse_count("about " + "lots and " * 50 + "5 followers")
+    assert not isinstance(caught.value, ImplausibleValue)
+
+
+def test_parse_count_ignores_a_locale_that_is_not_text():
+    assert parse_count("1.234", ["de"]) == 1234
+
+
+def test_storable_text():
+    assert storable_text("ok \u00e9 \U0001f600") == "ok \u00e9 \U0001f600"
+    assert storable_text("a\x00b\ud83d") == "a\ufffdb\ufffd"
+
+
+# --- input that is out of range or not text ------------------------------------------------
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        10**400,
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))),
+        datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5))),
+    ],
+)
+def test_parse_timestamp_out_of_range_is_unreadable(raw):
+    with pytest.raises(UnreadableValue):
+        parse_timestamp(raw)
+
+
+def test_parse_relative_time_with_a_huge_number_is_not_relative():
+    assert parse_relative_time("9" * 5_000 + " years ago", T0) is None
+
+
+def test_parse_relative_time_with_an_out_of_range_now_is_not_relative():
+    now = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1)))
+    assert parse_relative_time("3 days ago", now) is None
+
+
+@pytest.mark.parametrize("value", [5, ["<p>#a @b</p>"], {"text": "#a"}, True])
+def test_text_helpers_give_nothing_for_what_is_not_text(value):
+    assert html_to_text(value) == ""
+    assert extract_hashtags(value) == []
+    assert extract_mentions(value) == []

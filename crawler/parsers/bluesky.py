@@ -35,7 +35,6 @@ error name, and anything that is not one of the shapes above, raises
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -43,7 +42,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem
-from crawler.parsers import BlockedPage, UnrecognisedDocument
+from crawler.parsers import BlockedPage, UnrecognisedDocument, loads_json
 from crawler.values import extract_hashtags, normalize_tag
 
 PLATFORM = "bluesky"
@@ -201,6 +200,8 @@ def profile_web_url(handle_or_did: str) -> str:
 def parse_profile(data: Mapping[str, Any], *, url: str | None = None,
                   fetched_at: datetime | None = None) -> ProfileItem:
     """A ``ProfileViewDetailed`` (or plain ``ProfileView``) -> ProfileItem with raw counts."""
+    if not isinstance(data, Mapping):
+        raise UnrecognisedDocument("Bluesky profile that is not an object")
     did = data.get("did")
     if not isinstance(did, str) or not did.startswith("did:"):
         raise UnrecognisedDocument("Bluesky profile without a did")
@@ -312,7 +313,7 @@ def post_mentions(record: Mapping[str, Any]) -> list[str]:
     text without a facet. Lower-cased, no duplicates, in order."""
     text = record.get("text")
     text = text if isinstance(text, str) else ""
-    encoded = text.encode("utf-8")
+    encoded = text.encode("utf-8", "surrogatepass")  # a lone surrogate keeps its 3 bytes
     found: list[str | None] = []
     for index, feature in _features(record):
         if feature.get("$type") != FACET_MENTION:
@@ -407,9 +408,10 @@ def feed_owner(data: Mapping[str, Any]) -> str | None:
     dids = set()
     for entry in _entries(data, "feed"):
         if _reason_type(entry) == REASON_REPOST:
-            dids.add(_mapping(entry["reason"].get("by")).get("did"))
+            did = _mapping(entry["reason"].get("by")).get("did")
         else:
-            dids.add(_mapping(_mapping(entry.get("post")).get("author")).get("did"))
+            did = _mapping(_mapping(entry.get("post")).get("author")).get("did")
+        dids.add(did if isinstance(did, str) else None)
     return dids.pop() if len(dids) == 1 and None not in dids else None
 
 
@@ -548,7 +550,7 @@ def _decode(body: str | bytes | Mapping[str, Any] | list) -> Any:
             raise UnrecognisedDocument("Bluesky body is not UTF-8") from None
     text = body.lstrip("\ufeff")
     try:
-        return json.loads(text)
+        return loads_json(text)
     except ValueError:
         # The App View's proxy answers anonymous post search (or a search with a cursor) with
         # an HTML "403 Forbidden - Request forbidden by administrative rules." page.

@@ -29,7 +29,6 @@ language for the normalise pipeline. Login walls, checkpoints and rate-limit bod
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,8 +40,8 @@ import chompjs
 from parsel import Selector
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem, reject
-from crawler.parsers import BlockedPage, UnrecognisedDocument
-from crawler.values import extract_hashtags
+from crawler.parsers import BlockedPage, UnrecognisedDocument, check_depth, loads_json
+from crawler.values import extract_hashtags, storable_text
 
 PLATFORM = "instagram"
 BASE_URL = "https://www.instagram.com"
@@ -91,6 +90,29 @@ def _get(data: Any, *path: str | int) -> Any:
         if data is None:
             return None
     return data
+
+
+def _obj(value: Any) -> dict:
+    """``value`` when it is an object, else {} (a body mangled where an object belongs)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _seq(value: Any) -> list:
+    """``value`` when it is a list, else []."""
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str | None:
+    """``value`` when it is non-empty text, else None (ids, names, languages must be text)."""
+    return value if isinstance(value, str) and value else None
+
+
+def _path(url: Any) -> str:
+    """The path of a URL; "" for anything unreadable."""
+    try:
+        return urlparse(str(url)).path
+    except ValueError:  # "http://[" and other unsplittable text
+        return ""
 
 
 def _count(edge: Any) -> Any:
@@ -150,7 +172,7 @@ def _caption(node: dict) -> str | None:
 
 
 def _graph_media_type(node: dict) -> str | None:
-    kind = _MEDIA_TYPES.get(node.get("__typename", ""))
+    kind = _MEDIA_TYPES.get(_text(node.get("__typename")) or "")
     if kind is None and node.get("is_video") is not None:
         kind = "video" if node["is_video"] else "image"
     return kind
@@ -163,9 +185,9 @@ def post_from_node(node: dict, *, author_handle: str | None = None) -> PostItem:
     ``author_handle`` stays None and ``node.owner.id`` is what the spider resolves.
     """
     text = _caption(node)
-    typename = node.get("__typename") or ""
+    typename = _text(node.get("__typename")) or ""
     is_video = node.get("is_video") is True or typename.endswith("GraphVideo")
-    shortcode = node.get("shortcode")
+    shortcode = _text(node.get("shortcode"))
     return PostItem(
         platform=PLATFORM,
         post_id=_str_id(node.get("id")),
@@ -191,8 +213,9 @@ def post_from_node(node: dict, *, author_handle: str | None = None) -> PostItem:
 def post_from_app_media(media: dict) -> PostItem:
     """An app-style media object (``/api/v1/media/{id}/info/`` ``items[]``, feed items)."""
     text = _caption(media)
-    kind = _APP_MEDIA_TYPES.get(media.get("media_type"))
-    code = media.get("code")
+    media_type = media.get("media_type")
+    kind = _APP_MEDIA_TYPES.get(media_type) if isinstance(media_type, int) else None
+    code = _text(media.get("code"))
     pk = media.get("pk")
     if pk is None and isinstance(media.get("id"), str):
         pk = media["id"].split("_", 1)[0]
@@ -213,7 +236,7 @@ def post_from_app_media(media: dict) -> PostItem:
 
 
 def _timeline_posts(user: dict, handle: str | None) -> list[PostItem]:
-    edges = _get(user, "edge_owner_to_timeline_media", "edges") or []
+    edges = _seq(_get(user, "edge_owner_to_timeline_media", "edges"))
     return [
         post_from_node(edge["node"], author_handle=handle)
         for edge in edges
@@ -441,8 +464,8 @@ def _shared_data(sel: Selector) -> dict | None:
         if start < 0:
             continue
         try:
-            data: Any = chompjs.parse_js_object(script[start:])
-        except ValueError:
+            data: Any = check_depth(chompjs.parse_js_object(script[start:]))
+        except (ValueError, RecursionError):
             continue
         if isinstance(data, dict):
             return data
@@ -456,8 +479,8 @@ def _additional_data(sel: Selector) -> list[dict]:
         if not match:
             continue
         try:
-            data: Any = chompjs.parse_js_object(match.group(1))
-        except ValueError:
+            data: Any = check_depth(chompjs.parse_js_object(match.group(1)))
+        except (ValueError, RecursionError):
             continue
         if isinstance(data, dict):
             found.append(data)
@@ -472,11 +495,11 @@ def _meta(sel: Selector, name: str) -> str | None:
 
 
 def _is_login_url(url: str | None) -> bool:
-    return bool(url) and urlparse(str(url)).path.rstrip("/").startswith("/accounts/login")
+    return bool(url) and _path(url).rstrip("/").startswith("/accounts/login")
 
 
 def _is_challenge_url(url: str | None) -> bool:
-    return bool(url) and urlparse(str(url)).path.startswith(("/challenge", "/checkpoint"))
+    return bool(url) and _path(url).startswith(("/challenge", "/checkpoint"))
 
 
 def parse_profile_html(
@@ -487,11 +510,11 @@ def parse_profile_html(
     Raises :class:`BlockedPage` for a login wall or checkpoint page and
     :class:`UnrecognisedDocument` for any other page.
     """
-    sel = Selector(text=_to_text(html))
+    sel = Selector(text=storable_text(_to_text(html)))
     locale = sel.xpath("/html/@lang").get() or None
     shared = _shared_data(sel)
     if shared is not None:
-        locale = locale or shared.get("language_code") or None
+        locale = locale or _text(shared.get("language_code"))
         try:
             return parse_shared_data(shared, url=url, fetched_at=fetched_at, locale=locale)
         except UnrecognisedDocument:
@@ -528,14 +551,14 @@ def parse_profile_html(
 def _handle_from_url(url: str | None) -> str | None:
     if not url:
         return None
-    segments = [s for s in urlparse(url).path.split("/") if s]
+    segments = [s for s in _path(url).split("/") if s]
     if len(segments) == 1 and re.fullmatch(r"[A-Za-z0-9._]{1,30}", segments[0]):
         return _handle(segments[0])
     return None
 
 
 def _raise_if_blocked_html(sel: Selector, shared: dict | None) -> None:
-    entry = (shared or {}).get("entry_data") or {}
+    entry = _obj(_obj(shared).get("entry_data"))
     if "Challenge" in entry or sel.xpath("//form[contains(@action, '/challenge/')]"):
         raise BlockedPage("checkpoint_required", "challenge page")
     for link in (_meta(sel, "og:url"), sel.xpath("//link[@rel='canonical']/@href").get()):
@@ -563,7 +586,7 @@ def parse_shared_data(
     entry = data.get("entry_data")
     if not isinstance(entry, dict):
         raise UnrecognisedDocument("_sharedData without entry_data")
-    locale = locale or data.get("language_code") or None
+    locale = locale or _text(data.get("language_code"))
     user = _get(entry, "ProfilePage", 0, "graphql", "user")
     if isinstance(user, dict) and user.get("username"):
         return [_graph_profile(user, url=url, fetched_at=fetched_at, locale=locale)]
@@ -608,8 +631,8 @@ class MediaPage:
 
 
 def _page_info(connection: Any) -> tuple[str | None, bool]:
-    info = _get(connection, "page_info") or {}
-    cursor = info.get("end_cursor") or None
+    info = _obj(_get(connection, "page_info"))
+    cursor = _text(info.get("end_cursor"))
     return cursor, bool(info.get("has_next_page")) and cursor is not None
 
 
@@ -620,7 +643,7 @@ def _collect_post(
     post = post_from_node(node, author_handle=_handle(handles.get(owner_id)) if owner_id else None)
     if post.author_handle is None and owner_id and post.post_id:
         page.owner_of[post.post_id] = owner_id
-        if node.get("shortcode"):
+        if _text(node.get("shortcode")):
             page.owners.setdefault(owner_id, node["shortcode"])
     if post.post_id not in seen:
         seen.add(post.post_id or "")
@@ -645,7 +668,7 @@ def parse_user_media_page(
     page = MediaPage(total=connection.get("count"))
     page.end_cursor, page.has_next = _page_info(connection)
     seen: set[str] = set()
-    for edge in connection.get("edges") or []:
+    for edge in _seq(connection.get("edges")):
         if isinstance(_get(edge, "node"), dict):
             _collect_post(page, edge["node"], handles or {}, seen)
     return page
@@ -674,18 +697,18 @@ def parse_hashtag_page(
     tag = _first(_get(data, "data", "hashtag"), _get(data, "graphql", "hashtag"))
     if not isinstance(tag, dict):
         raise UnrecognisedDocument("not a hashtag page (no data.hashtag / graphql.hashtag)")
-    recent = tag.get("edge_hashtag_to_media") or {}
+    recent = _obj(tag.get("edge_hashtag_to_media"))
     page = MediaPage(total=recent.get("count"))
     page.end_cursor, page.has_next = _page_info(recent)
     handles = handles or {}
-    name = tag.get("name")
-    listings = [("top", tag.get("edge_hashtag_to_top_posts") or {}, 0)] if include_top else []
+    name = _text(tag.get("name"))
+    listings = [("top", _obj(tag.get("edge_hashtag_to_top_posts")), 0)] if include_top else []
     listings.append(("recent", recent, position_offset))
     sightings: list[Item] = []
     posts = MediaPage()
     seen: set[str] = set()
     for listing, connection, offset in listings:
-        edges = connection.get("edges") or []
+        edges = _seq(connection.get("edges"))
         nodes = [e["node"] for e in edges if isinstance(_get(e, "node"), dict)]
         for position, node in enumerate(nodes, start=offset):
             post = _collect_post(posts, node, handles, seen)
@@ -781,7 +804,7 @@ def owner_of_post(body: str | bytes | dict) -> PostOwner:
     if not isinstance(body, dict):
         text = _to_text(body).lstrip()
         if text.startswith("<"):
-            sel = Selector(text=text)
+            sel = Selector(text=storable_text(text))
             data = _shared_data(sel)
             if data is None:
                 _raise_if_blocked_html(sel, None)
@@ -793,7 +816,7 @@ def owner_of_post(body: str | bytes | dict) -> PostOwner:
     _raise_if_blocked_json(data)
     media = _post_media(data)
     if media is not None:
-        owner = media.get("owner") or {}
+        owner = _obj(media.get("owner"))
         return PostOwner(_str_id(owner.get("id")), _handle(owner.get("username")),
                          _int_or_none(_count(owner.get("edge_followed_by"))))
     user = _get(data, "items", 0, "user")
@@ -853,7 +876,7 @@ def _load_json(text: str) -> Any:
     if text.startswith("for (;;);"):
         text = text[len("for (;;);"):]
     try:
-        return json.loads(text)
+        return loads_json(text)
     except ValueError as exc:
         raise UnrecognisedDocument(f"body is not valid JSON: {exc}") from None
 
@@ -938,7 +961,7 @@ def page_info(body: str | bytes | dict) -> tuple[str | None, bool]:
     else:
         text = _to_text(body).lstrip()
         if text.startswith("<"):
-            data = _shared_data(Selector(text=text))
+            data = _shared_data(Selector(text=storable_text(text)))
         else:
             try:
                 data = _load_json(text)

@@ -36,7 +36,12 @@ v2 search ``{accounts, hashtags,      sightings for the statuses that carry the 
 statuses}``                           (``q=`` of the URL, or the only hashtag in the result),
                                       listing ``"top"``; a ProfileItem per account / author
 other status lists (public timeline)  one ``ProfileItem`` per author with their statuses
-a single status                       ``[PostItem]`` (the reblogged status for a reblog)
+a single status (URL                  ``[ProfileItem]`` of its author (the reblogged status'
+``/statuses/:id``, or none: a         author for a reblog) with the status as the one
+saved file)                           ``recent_posts`` entry, like a tag timeline's authors
+the answer to ``POST /statuses`` or   ``[PostItem]`` (the reblogged status for a reblog): a
+``DELETE /statuses/:id`` (the source  status just written, or one that is gone
+``text`` instead of ``content``)
 ``{"error": ...}``                    ``[RejectedItem]``: ``not_found``, ``login_required``,
                                       ``rate_limited`` or ``api_error`` (recorded, not silent)
 instance metadata, ``[]``             ``[]`` (a valid body that holds no items)
@@ -46,7 +51,6 @@ anything else                         raises :class:`~crawler.parsers.Unrecognis
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -56,7 +60,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from w3lib.html import replace_entities
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem
-from crawler.parsers import UnrecognisedDocument
+from crawler.parsers import UnrecognisedDocument, loads_json
 from crawler.values import extract_hashtags, html_to_text, merge_tags, normalize_handle
 from crawler.values import normalize_tag as _normalize_tag
 
@@ -83,6 +87,7 @@ _HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 _PIXELFED_POST_URL = re.compile(r"^/p/[^/]+/\d+/?$")
 _ACCOUNT_STATUSES_PATH = re.compile(r"/api/v1/accounts/([^/]+)/statuses/?$")
 _TAG_TIMELINE_PATH = re.compile(r"/api/v1/timelines/tag/([^/?#]+)/?$")
+_STATUS_PATH = re.compile(r"/api/v1/statuses/[^/]+/?$")
 
 
 def normalize_tag(tag: str) -> str:
@@ -90,11 +95,19 @@ def normalize_tag(tag: str) -> str:
     return _normalize_tag(tag) or ""
 
 
-def _host(url: str | None) -> str | None:
-    if not url:
+def _host(url: Any) -> str | None:
+    if not url or not isinstance(url, str):
         return None
-    netloc = urlsplit(url).netloc.lower()
+    try:
+        netloc = urlsplit(url).netloc.lower()
+    except ValueError:  # "http://[" and other unsplittable text
+        return None
     return netloc.rsplit("@", 1)[-1] or None
+
+
+def _list(value: Any) -> list:
+    """``value`` when it is a list, else [] (a field the API sends as a list, mangled)."""
+    return value if isinstance(value, list) else []
 
 
 def _instance(data: Mapping[str, Any], instance: str | None) -> str | None:
@@ -124,7 +137,10 @@ def _timestamp(value: Any) -> datetime | Any:
         return value
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:  # "0001-01-01T00:00:00+01:00" is before year 1 in UTC
+        return value
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -150,7 +166,8 @@ def _account_is_pixelfed(account: Mapping[str, Any]) -> bool:
 def _status_is_pixelfed(status: Mapping[str, Any]) -> bool:
     if "pf_type" in status or "content_text" in status:
         return True
-    path = urlsplit(str(status.get("url") or "")).path
+    url = status.get("url")
+    path = urlsplit(url).path if isinstance(url, str) and _host(url) else ""
     if _PIXELFED_POST_URL.match(path):
         return True
     account = status.get("account")
@@ -181,8 +198,7 @@ def account_followers(account: Mapping[str, Any]) -> int | None:
 
 
 def _external_url(account: Mapping[str, Any]) -> str | None:
-    fields = account.get("fields") or []
-    for field in fields if isinstance(fields, list) else []:
+    for field in _list(account.get("fields")):
         if not isinstance(field, Mapping):
             continue
         value = str(field.get("value") or "")
@@ -196,10 +212,9 @@ def _external_url(account: Mapping[str, Any]) -> str | None:
 
 
 def _is_verified(account: Mapping[str, Any]) -> bool:
-    fields = account.get("fields") or []
     return any(
         isinstance(field, Mapping) and field.get("verified_at")
-        for field in (fields if isinstance(fields, list) else [])
+        for field in _list(account.get("fields"))
     )
 
 
@@ -248,7 +263,7 @@ def is_reblog(status: Mapping[str, Any]) -> bool:
 
 
 def _media_type(status: Mapping[str, Any]) -> str:
-    media = status.get("media_attachments") or []
+    media = _list(status.get("media_attachments"))
     if len(media) > 1:
         return "carousel"
     if len(media) == 1 and isinstance(media[0], Mapping):
@@ -258,7 +273,7 @@ def _media_type(status: Mapping[str, Any]) -> str:
 
 def _status_hashtags(status: Mapping[str, Any], text: str) -> list[str]:
     api_tags = [
-        str(tag.get("name") or "") for tag in status.get("tags") or [] if isinstance(tag, Mapping)
+        str(tag.get("name") or "") for tag in _list(status.get("tags")) if isinstance(tag, Mapping)
     ]
     return merge_tags(api_tags, extract_hashtags(text))
 
@@ -296,7 +311,7 @@ def parse_status(
         hashtags=_status_hashtags(data, text),
         mentions=list(dict.fromkeys(
             handle
-            for mention in data.get("mentions") or []
+            for mention in _list(data.get("mentions"))
             if isinstance(mention, Mapping)
             and (handle := _qualify(mention.get("acct"), home, kind))
         )),
@@ -421,7 +436,7 @@ def _decode(body: str | bytes | dict | list) -> Any:
     if text.startswith("<"):
         raise UnrecognisedDocument("HTML, not a Mastodon API JSON body")
     try:
-        return json.loads(text)
+        return loads_json(text)
     except ValueError as exc:
         raise UnrecognisedDocument(f"not JSON (truncated body?): {exc}") from None
 
@@ -507,6 +522,23 @@ def _status_list(
     return [*seen, *profiles]
 
 
+def _single_status(
+    data: Mapping[str, Any],
+    *,
+    url: str | None,
+    fetched_at: datetime | None,
+    instance: str | None,
+) -> list[Item]:
+    """A status read on its own (``GET /statuses/:id`` or a saved file): its author's profile
+    with the status as recent post. The answers to ``POST /statuses`` and ``DELETE
+    /statuses/:id`` (whose ``text`` replaces ``content``) stay the bare post."""
+    path = urlsplit(url).path if url else ""
+    read = data.get("content") is not None and (not path or bool(_STATUS_PATH.search(path)))
+    profiles = _profiles_by_author([data], instance=instance, fetched_at=fetched_at,
+                                   url=url) if read else []
+    return list(profiles) or [parse_status(_original(data), instance=instance)]
+
+
 def _search_result(
     data: Mapping[str, Any],
     *,
@@ -514,13 +546,13 @@ def _search_result(
     fetched_at: datetime | None,
     instance: str | None,
 ) -> list[Item]:
-    statuses = [s for s in data.get("statuses") or [] if isinstance(s, Mapping)]
+    statuses = [s for s in _list(data.get("statuses")) if isinstance(s, Mapping)]
     tag = None
     query = parse_qs(urlsplit(url).query).get("q") if url else None
     if query and query[0].strip():
         tag = normalize_tag(query[0])
     else:
-        hashtags = [h for h in data.get("hashtags") or [] if isinstance(h, (Mapping, str))]
+        hashtags = [h for h in _list(data.get("hashtags")) if isinstance(h, (Mapping, str))]
         if len(hashtags) == 1:
             only = hashtags[0]
             tag = normalize_tag(only if isinstance(only, str) else str(only.get("name") or ""))
@@ -541,7 +573,7 @@ def _search_result(
         )
     items.extend(_profiles_by_author(statuses, instance=instance, fetched_at=fetched_at,
                                      url=url, discovered_via=tag,
-                                     extra_accounts=data.get("accounts") or []))
+                                     extra_accounts=_list(data.get("accounts"))))
     return items
 
 
@@ -574,7 +606,7 @@ def parse_document(
             item_type="ProfileItem" if url and "/accounts" in url else None,
         )]
     if _looks_like_status(data):
-        return [parse_status(_original(data), instance=instance)]
+        return _single_status(data, url=url, fetched_at=fetched_at, instance=instance)
     if _looks_like_account(data):
         return [parse_account(data, instance=instance, fetched_at=fetched_at, source_url=url)]
     if {"accounts", "statuses", "hashtags"} <= data.keys():

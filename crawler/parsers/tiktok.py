@@ -56,8 +56,8 @@ import chompjs
 import parsel
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem
-from crawler.parsers import BlockedPage, UnrecognisedDocument
-from crawler.values import extract_hashtags, extract_mentions, normalize_tag
+from crawler.parsers import BlockedPage, UnrecognisedDocument, check_depth, loads_json
+from crawler.values import extract_hashtags, extract_mentions, normalize_tag, storable_text
 
 PLATFORM = "tiktok"
 BASE_URL = "https://www.tiktok.com"
@@ -153,7 +153,7 @@ def challenge_info(data: Mapping[str, Any]) -> dict[str, Any] | None:
     if not info:
         return None
     challenge = info.get("challenge") or {}
-    stats = info.get("statsV2") or info.get("stats") or {}
+    stats = _map(info.get("statsV2") or info.get("stats"))
     return {
         "id": _str_or_none(challenge.get("id")),
         "title": challenge.get("title"),
@@ -205,7 +205,7 @@ def parse_document(body: str | bytes | dict | list, *, url: str | None = None,
         raise UnrecognisedDocument("empty body")
     if stripped[0] in "{[":
         try:
-            data = json.loads(stripped)
+            data = loads_json(stripped)
         except ValueError:
             return _parse_javascript(stripped, ctx)
         return parse_data(data, ctx=ctx)
@@ -217,7 +217,7 @@ def parse_document(body: str | bytes | dict | list, *, url: str | None = None,
 def parse_html(html: str, *, ctx: _Context | None = None) -> list:
     """A whole page (or a fragment holding one of the three data scripts)."""
     ctx = ctx or _Context()
-    sel = parsel.Selector(text=html)
+    sel = parsel.Selector(text=storable_text(html))  # lxml takes no NUL, no lone surrogate
     if ctx.locale is None:
         ctx.locale = sel.xpath("/html/@lang").get() or None
     return parse_data(_html_data(html, sel), ctx=ctx)
@@ -225,19 +225,19 @@ def parse_html(html: str, *, ctx: _Context | None = None) -> list:
 
 def _html_data(html: str, sel: parsel.Selector | None = None) -> Any:
     """The decoded data script of a page; raises BlockedPage / UnrecognisedDocument."""
-    sel = sel or parsel.Selector(text=html)
+    sel = sel or parsel.Selector(text=storable_text(html))
     for script_id in (UNIVERSAL_DATA_SCRIPT_ID, SIGI_STATE_SCRIPT_ID, NEXT_DATA_SCRIPT_ID):
         raw = sel.xpath(f'//script[@id="{script_id}"]/text()').get()
         if raw and raw.strip():
             try:
-                return json.loads(raw)
+                return loads_json(raw)
             except ValueError as exc:
                 raise UnrecognisedDocument(f"{script_id} is not JSON: {exc}") from None
     match = _SIGI_ASSIGN_RE.search(html)
     if match:
         try:
-            return chompjs.parse_js_object(html[match.end():])
-        except ValueError as exc:
+            return check_depth(chompjs.parse_js_object(html[match.end():]))
+        except (ValueError, RecursionError) as exc:
             raise UnrecognisedDocument(f"unreadable SIGI_STATE: {exc}") from None
     lowered = html.lower()
     if any(marker in lowered for marker in _HTML_BLOCK_MARKERS):
@@ -266,7 +266,7 @@ def page_data(body: str | bytes | dict | list, *, url: str | None = None) -> Any
             data = _html_data(stripped)
         else:
             try:
-                data = json.loads(stripped)
+                data = loads_json(stripped)
             except ValueError as exc:
                 raise UnrecognisedDocument(f"invalid JSON: {exc}") from None
     if isinstance(data, Mapping):
@@ -284,7 +284,7 @@ def sec_uid(data: Any) -> str | None:
             or _dig(data, "userInfo", "user"))
     if isinstance(user, Mapping) and user.get("secUid"):
         return str(user["secUid"])
-    for user in (_dig(data, "UserModule", "users") or {}).values():
+    for user in _map(_dig(data, "UserModule", "users")).values():
         if isinstance(user, Mapping) and user.get("secUid"):
             return str(user["secUid"])
     feed = _dig(data, "props", "pageProps", "feedConfig", "secUid")
@@ -315,13 +315,13 @@ def parse_data(data: Any, *, ctx: _Context | None = None) -> list:
 
 def parse_universal_data(data: Mapping[str, Any], *, ctx: _Context | None = None) -> list:
     ctx = ctx or _Context()
-    scope = data[DEFAULT_SCOPE]
-    ctx.locale = ctx.locale or _dig(scope, APP_CONTEXT, "language")
+    scope = _map(data[DEFAULT_SCOPE])
+    ctx.locale = ctx.locale or _str(_dig(scope, APP_CONTEXT, "language"))
     user_detail = scope.get(USER_DETAIL)
     video_detail = scope.get(VIDEO_DETAIL)
     challenge_detail = scope.get(CHALLENGE_DETAIL)
     if _dig(user_detail, "userInfo", "user"):
-        return [parse_user_info(user_detail["userInfo"], ctx=ctx)]
+        return [parse_user_info(_map(_dig(user_detail, "userInfo")), ctx=ctx)]
     item = _dig(video_detail, "itemInfo", "itemStruct")
     if isinstance(item, Mapping) and item:
         return _assemble([item], {}, ctx)
@@ -337,26 +337,27 @@ def parse_universal_data(data: Mapping[str, Any], *, ctx: _Context | None = None
 def parse_sigi_state(data: Mapping[str, Any], *, ctx: _Context | None = None) -> list:
     ctx = ctx or _Context()
     ctx.locale = ctx.locale or _dig(data, "AppContext", "appContext", "language")
-    user_module = data.get("UserModule") or {}
-    users: dict[str, tuple[dict, dict, dict]] = {}
-    for key, user in (user_module.get("users") or {}).items():
-        stats = (user_module.get("stats") or {}).get(key) or {}
-        stats_v2 = (user_module.get("statsV2") or {}).get(key) or {}
+    user_module = _map(data.get("UserModule"))
+    users: dict[str, tuple[Mapping, Mapping, Mapping]] = {}
+    for key, user in _map(user_module.get("users")).items():
+        user = _map(user)  # a mangled user keeps its key: a profile without counts, rejected
+        stats = _map(_map(user_module.get("stats")).get(key))
+        stats_v2 = _map(_map(user_module.get("statsV2")).get(key))
         handle = _handle(user.get("uniqueId") or key)
         if handle:
             users[handle] = (user, stats, stats_v2)
-    item_module: Mapping[str, Any] = data.get("ItemModule") or {}
-    item_lists: Mapping[str, Any] = data.get("ItemList") or {}
+    item_module = _map(data.get("ItemModule"))
+    item_lists = _map(data.get("ItemList"))
     ordered_ids: list[str] = []
     for entry in item_lists.values():
         if isinstance(entry, Mapping):
-            ordered_ids.extend(str(i) for i in entry.get("list") or [] if str(i) in item_module)
+            ordered_ids.extend(str(i) for i in _seq(entry.get("list")) if str(i) in item_module)
     ordered_ids = list(dict.fromkeys([*ordered_ids, *item_module.keys()]))
     items = [item_module[i] for i in ordered_ids]
-    challenge = _dig(data, "ChallengePage", "challengeInfo", "challenge")
-    tag_ids = (item_lists.get("challenge") or {}).get("list") if challenge else None
+    challenge = _map(_dig(data, "ChallengePage", "challengeInfo", "challenge"))
+    tag_ids = _seq(_map(item_lists.get("challenge")).get("list")) if challenge else None
     if tag_ids:
-        ctx.hashtag = ctx.hashtag or challenge.get("title")
+        ctx.hashtag = ctx.hashtag or _str(challenge.get("title"))
         tag_items = [item_module[str(i)] for i in tag_ids if str(i) in item_module]
         return _assemble(tag_items, users, ctx, tag_listing=True)
     if not users and not items:
@@ -368,7 +369,7 @@ def parse_next_data(data: Mapping[str, Any], *, ctx: _Context | None = None) -> 
     ctx = ctx or _Context()
     props = data["props"]
     page = props["pageProps"]
-    ctx.locale = ctx.locale or _dig(props, "initialProps", "$language")
+    ctx.locale = ctx.locale or _str(_dig(props, "initialProps", "$language"))
     return _parse_response_object(page, ctx)
 
 
@@ -376,12 +377,12 @@ def _parse_response_object(data: Mapping[str, Any], ctx: _Context) -> list:
     """One API/page-props object: user info, a video, an item list, a tag listing."""
     challenge = _find_challenge_info(data)
     if challenge and not ctx.hashtag:
-        ctx.hashtag = _dig(challenge, "challenge", "title")
+        ctx.hashtag = _str(_dig(challenge, "challenge", "title"))
     items = _item_list(data)
     user_info = data.get("userInfo")
     if isinstance(user_info, Mapping) and user_info.get("user"):
         profile = parse_user_info(user_info, ctx=ctx)
-        extra = [item for item in items or [] if item not in (user_info.get("itemList") or [])]
+        extra = [item for item in items or [] if item not in _seq(user_info.get("itemList"))]
         if extra:
             profile.recent_posts.extend(parse_item(item, ctx=ctx) for item in extra)
         return [profile]
@@ -435,8 +436,9 @@ def _parse_javascript(text: str, ctx: _Context) -> list:
 def parse_user_info(info: Mapping[str, Any], *, ctx: _Context | None = None) -> ProfileItem:
     """``userInfo`` (``user``, ``stats``, ``statsV2``, ``itemList``) -> ProfileItem."""
     ctx = ctx or _Context()
-    profile = _profile(info["user"], info.get("stats") or {}, info.get("statsV2") or {}, ctx)
-    profile.recent_posts = [parse_item(item, ctx=ctx) for item in info.get("itemList") or []]
+    profile = _profile(_map(info["user"]), _map(info.get("stats")), _map(info.get("statsV2")),
+                       ctx)
+    profile.recent_posts = [parse_item(item, ctx=ctx) for item in _seq(info.get("itemList"))]
     for post in profile.recent_posts:
         post.author_handle = post.author_handle or profile.handle
         post.url = post.url or (video_url(profile.handle, post.post_id)
@@ -446,13 +448,13 @@ def parse_user_info(info: Mapping[str, Any], *, ctx: _Context | None = None) -> 
 
 def parse_item(item: Mapping[str, Any], *, ctx: _Context | None = None) -> PostItem:
     """One video (item_list entry, itemStruct, SIGI ItemModule value, legacy itemInfos)."""
-    item = _modernise_item(item)
-    stats = item.get("stats") or {}
-    stats_v2 = item.get("statsV2") or {}
+    item = _modernise_item(_map(item))  # a mangled item: a post without id, rejected
+    stats = _map(item.get("stats"))
+    stats_v2 = _map(item.get("statsV2"))
     author = item.get("author")
     handle = _handle(author.get("uniqueId") if isinstance(author, Mapping) else author)
     post_id = _str_or_none(item.get("id"))
-    text = item.get("desc")
+    text = _str(item.get("desc"))
     created = item.get("createTime")
     return PostItem(
         platform=PLATFORM,
@@ -509,7 +511,7 @@ def _profile(user: Mapping[str, Any], stats: Mapping[str, Any], stats_v2: Mappin
     )
 
 
-def _assemble(items: list, users: Mapping[str, tuple[dict, dict, dict]], ctx: _Context,
+def _assemble(items: list, users: Mapping[str, tuple[Mapping, Mapping, Mapping]], ctx: _Context,
               *, tag_listing: bool = False) -> list:
     """Posts grouped under their authors' profiles where the author's stats are known.
 
@@ -524,14 +526,14 @@ def _assemble(items: list, users: Mapping[str, tuple[dict, dict, dict]], ctx: _C
     sightings: list[HashtagSightingItem] = []
     tag = normalize_tag(ctx.hashtag) if tag_listing and ctx.hashtag else None
     for position, raw in enumerate(items, start=ctx.position_offset):
-        item = _modernise_item(raw)
+        item = _modernise_item(_map(raw))
         post = parse_item(item, ctx=ctx)
         handle = post.author_handle
         author = item.get("author")
         if handle and handle not in profiles and isinstance(author, Mapping) and (
                 item.get("authorStats") or item.get("authorStatsV2")):
-            profiles[handle] = _profile(author, item.get("authorStats") or {},
-                                        item.get("authorStatsV2") or {}, ctx)
+            profiles[handle] = _profile(author, _map(item.get("authorStats")),
+                                        _map(item.get("authorStatsV2")), ctx)
         if handle and handle in profiles:
             profiles[handle].recent_posts.append(post)
         else:
@@ -560,7 +562,7 @@ def _modernise_item(item: Mapping[str, Any]) -> Mapping[str, Any]:
     infos = item.get("itemInfos")
     if not isinstance(infos, Mapping):
         return item
-    author = item.get("authorInfos") or {}
+    author = _map(item.get("authorInfos"))
     return {
         "id": infos.get("id"),
         "desc": infos.get("text"),
@@ -576,27 +578,28 @@ def _modernise_item(item: Mapping[str, Any]) -> Mapping[str, Any]:
         },
         "authorStats": item.get("authorStats"),
         "challenges": [{"title": c.get("challengeName"), "id": c.get("challengeId")}
-                       for c in item.get("challengeInfoList") or []],
-        "textExtra": item.get("textExtra") or [],
+                       for c in map(_map, _seq(item.get("challengeInfoList")))],
+        "textExtra": _seq(item.get("textExtra")),
     }
 
 
 def _hashtags(item: Mapping[str, Any]) -> list[str]:
-    names: list[str] = []
-    extras = list(item.get("textExtra") or [])
-    for content in item.get("contents") or []:
-        extras.extend(content.get("textExtra") or [])
-    names.extend(_get_ci(extra, "hashtagName") or "" for extra in extras)
-    names.extend(c.get("title") or "" for c in item.get("challenges") or [])
+    names: list[Any] = []
+    extras = list(_seq(item.get("textExtra")))
+    contents = [_map(content) for content in _seq(item.get("contents"))]
+    for content in contents:
+        extras.extend(_seq(content.get("textExtra")))
+    names.extend(_get_ci(extra, "hashtagName") for extra in extras)
+    names.extend(_map(c).get("title") for c in _seq(item.get("challenges")))
     names.extend(extract_hashtags(item.get("desc")))
-    for content in item.get("contents") or []:
+    for content in contents:
         names.extend(extract_hashtags(content.get("desc")))
-    tags = (normalize_tag(name) for name in names)
+    tags = (normalize_tag(name) for name in names if isinstance(name, str))
     return list(dict.fromkeys(tag for tag in tags if tag))
 
 
 def _mentions(item: Mapping[str, Any]) -> list[str]:
-    names = [_get_ci(extra, "userUniqueId") or "" for extra in item.get("textExtra") or []]
+    names = [_get_ci(extra, "userUniqueId") for extra in _seq(item.get("textExtra"))]
     names.extend(extract_mentions(item.get("desc")))
     handles = (_handle(name) for name in names)
     return list(dict.fromkeys(h for h in handles if h))
@@ -632,10 +635,10 @@ def _challenge_title_from_items(items: list, challenge_id: str | None) -> str | 
     """The listing's tag: the challenge with the listing's id among the videos' challenges."""
     seen: dict[str, int] = {}
     for item in items:
-        for challenge in _modernise_item(item).get("challenges") or []:
+        for challenge in map(_map, _seq(_modernise_item(item).get("challenges"))):
             if challenge_id and str(challenge.get("id")) == challenge_id:
-                return challenge.get("title")
-            title = challenge.get("title")
+                return _str(challenge.get("title"))
+            title = _str(challenge.get("title"))
             if title:
                 seen[title] = seen.get(title, 0) + 1
     if challenge_id or not seen:
@@ -670,6 +673,8 @@ def _str_or_none(value: Any) -> str | None:
 
 def _get_ci(data: Mapping[str, Any], key: str) -> Any:
     """``data[key]`` trying the 2020 API's capitalised spelling (``HashtagName``) too."""
+    if not isinstance(data, Mapping):
+        return None
     if key in data:
         return data[key]
     return data.get(key[0].upper() + key[1:])
@@ -681,6 +686,21 @@ def _dig(data: Any, *keys: str) -> Any:
             return None
         data = data.get(key)
     return data
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is an object, else {} (a body mangled where an object belongs)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _seq(value: Any) -> list:
+    """``value`` when it is a list, else []."""
+    return value if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str | None:
+    """``value`` when it is non-empty text, else None (names and languages must be text)."""
+    return value if isinstance(value, str) and value else None
 
 
 def _copy_ctx(ctx: _Context) -> _Context:
@@ -748,16 +768,18 @@ def iter_js_objects(text: str) -> Iterator[dict]:
 
 
 def _readable_objects(text: str, spans: list[tuple[int, int, list]]) -> Iterator[dict]:
-    for start, end, children in spans:
+    stack = list(reversed(spans))  # depth first, in text order, without recursion
+    while stack:
+        start, end, children = stack.pop()
         obj: Any
         try:
-            obj = chompjs.parse_js_object(text[start:end + 1])
-        except (ValueError, TypeError):
+            obj = check_depth(chompjs.parse_js_object(text[start:end + 1]))
+        except (ValueError, TypeError, RecursionError):
             obj = None
         if isinstance(obj, dict) and obj:
             yield obj
         else:
-            yield from _readable_objects(text, children)
+            stack.extend(reversed(children))
 
 
 def _brace_spans(text: str) -> list[tuple[int, int, list]]:

@@ -57,12 +57,13 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlparse
 import parsel
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem
-from crawler.parsers import BlockedPage, UnrecognisedDocument
+from crawler.parsers import BlockedPage, UnrecognisedDocument, check_depth, loads_json
 from crawler.values import (
     UnreadableValue,
     extract_hashtags,
     parse_relative_time,
     parse_timestamp,
+    storable_text,
 )
 
 PLATFORM = "youtube"
@@ -257,7 +258,7 @@ def parse_document(body: str | bytes | dict | list, *, url: str | None = None,
     ``youtubei/v1/browse`` continuation of a ``/hashtag/X`` listing carries no token naming
     the tag; a Data API ``search.list`` page does not know its offset).
     """
-    if url and urlparse(url).netloc.lower() == CONSENT_HOST:
+    if _netloc(url) == CONSENT_HOST:
         raise BlockedPage("consent_required", f"redirected to {url}")
     ctx = _context_from_request(url, fetched_at, headers)
     if hashtag:
@@ -278,7 +279,7 @@ def _parse_any(body: Any, ctx: _Context) -> list:
         stripped = stripped[4:].lstrip()  # the XSSI guard some endpoints prefix
     if stripped[0] in "{[":
         try:
-            data = json.loads(stripped)
+            data = loads_json(stripped)
         except ValueError as exc:
             raise UnrecognisedDocument(f"invalid JSON: {exc}") from None
         return parse_data(data, ctx=ctx)
@@ -299,7 +300,7 @@ def parse_html(html: str, *, ctx: _Context | None = None) -> list:
         _raise_if_blocked_text(html)
         raise UnrecognisedDocument("HTML without ytInitialData")
     if ctx.locale is None:
-        sel = parsel.Selector(text=html[:5000])
+        sel = parsel.Selector(text=storable_text(html[:5000]))
         ctx.locale = sel.xpath("/html/@lang").get() or None
     if ctx.locale is None:
         match = _YTCFG_HL_RE.search(html)
@@ -315,7 +316,7 @@ def page_data(body: str | bytes | dict | list, *, url: str | None = None) -> Any
     :class:`BlockedPage` for consent, bot-check and captcha pages and Data API quota errors,
     :class:`UnrecognisedDocument` for bodies that are not YouTube data.
     """
-    if url and urlparse(url).netloc.lower() == CONSENT_HOST:
+    if _netloc(url) == CONSENT_HOST:
         raise BlockedPage("consent_required", f"redirected to {url}")
     if isinstance(body, (dict, list)):
         data: Any = body
@@ -336,7 +337,7 @@ def page_data(body: str | bytes | dict | list, *, url: str | None = None) -> Any
                 raise UnrecognisedDocument("HTML without ytInitialData")
         elif stripped[0] in "{[":
             try:
-                data = json.loads(stripped)
+                data = loads_json(stripped)
             except ValueError as exc:
                 raise UnrecognisedDocument(f"invalid JSON: {exc}") from None
         else:
@@ -378,10 +379,10 @@ def parse_data(data: Any, *, ctx: _Context | None = None) -> list:
 def parse_recording(data: Mapping[str, Any], *, ctx: _Context | None = None) -> list:
     """NewPipe's recorded request + response: the body, read with the request's language."""
     ctx = ctx or _Context()
-    request = data.get("request") or {}
+    request = _map(data.get("request"))
     response = data["response"]
     ctx.locale = ctx.locale or _recorded_locale(request)
-    ctx.source_url = ctx.source_url or request.get("url") or response.get("latestUrl")
+    ctx.source_url = ctx.source_url or _str(request.get("url")) or _str(response.get("latestUrl"))
     if ctx.fetched_at is None:
         ctx.fetched_at = _header_date(response.get("responseHeaders"))
     code = response.get("responseCode")
@@ -389,8 +390,8 @@ def parse_recording(data: Mapping[str, Any], *, ctx: _Context | None = None) -> 
         if code == 429:
             raise BlockedPage("rate_limited", f"HTTP {code}")
         raise UnrecognisedDocument(f"recorded response is HTTP {code}")
-    latest = response.get("latestUrl") or ""
-    if urlparse(latest).netloc.lower() == CONSENT_HOST:
+    latest = _str(response.get("latestUrl")) or ""
+    if _netloc(latest) == CONSENT_HOST:
         raise BlockedPage("consent_required", f"redirected to {latest}")
     return _parse_any(response["responseBody"], ctx)
 
@@ -410,7 +411,7 @@ def parse_browse(data: Mapping[str, Any], *, ctx: _Context | None = None,
     if position_offset is not None:
         ctx.position_offset = position_offset
     ctx.locale = ctx.locale or _locale_from_data(data)
-    header = data.get("header") or {}
+    header = _map(data.get("header"))
     channel_meta = _dig(data, "metadata", "channelMetadataRenderer")
     page_tag = _hashtag_from_header(header)
     if page_tag or _browse_id(data) == HASHTAG_BROWSE_ID:
@@ -433,14 +434,14 @@ def parse_browse(data: Mapping[str, Any], *, ctx: _Context | None = None,
 def parse_channel(data: Mapping[str, Any], *, ctx: _Context | None = None) -> ProfileItem:
     """The channel of a channel page/browse body, with the open tab's videos."""
     ctx = ctx or _Context()
-    meta = _dig(data, "metadata", "channelMetadataRenderer") or {}
-    header = _channel_header(data.get("header") or {})
-    channel_id = meta.get("externalId") or header.get("channel_id") or _browse_id(data)
+    meta = _map(_dig(data, "metadata", "channelMetadataRenderer"))
+    header = _channel_header(_map(data.get("header")))
+    channel_id = _str(meta.get("externalId")) or header.get("channel_id") or _browse_id(data)
     handle = (_handle_from_url(meta.get("vanityChannelUrl"))
-              or next((h for h in map(_handle_from_url, meta.get("ownerUrls") or []) if h),
+              or next((h for h in map(_handle_from_url, _seq(meta.get("ownerUrls"))) if h),
                       None)
               or header.get("handle")
-              or _handle_from_url(_find_key(data.get("header") or {}, "canonicalBaseUrl")))
+              or _handle_from_url(_find_key(_map(data.get("header")), "canonicalBaseUrl")))
     key = handle or channel_id
     ctx.channel_handle, ctx.channel_id = key, channel_id
     # Home-tab shelves can show other channels' videos: keep the channel's own.
@@ -493,13 +494,14 @@ def parse_video_renderer(name: str, renderer: Mapping[str, Any], *,
     if name == "lockupViewModel":
         return _lockup(renderer, ctx)
     if name == "shortsLockupViewModel":
-        video_id = _dig(renderer, "onTap", "innertubeCommand", "reelWatchEndpoint", "videoId")
+        video_id = _str(_dig(renderer, "onTap", "innertubeCommand", "reelWatchEndpoint",
+                             "videoId"))
         if not video_id:
             return None
         title = _text(_dig(renderer, "overlayMetadata", "primaryText"))
         views = _text(_dig(renderer, "overlayMetadata", "secondaryText"))
         return _post(video_id, title, views, None, ctx.channel_handle, ctx, short=True)
-    video_id = renderer.get("videoId")
+    video_id = _str(renderer.get("videoId"))
     if not video_id:
         return None
     title = _text(renderer.get("title")) or _text(renderer.get("headline"))
@@ -510,7 +512,7 @@ def parse_video_renderer(name: str, renderer: Mapping[str, Any], *,
     owner = None
     for key in ("ownerText", "longBylineText", "shortBylineText"):
         endpoint = _dig(_first_run(renderer.get(key)), "navigationEndpoint", "browseEndpoint")
-        if isinstance(endpoint, Mapping) and endpoint.get("browseId"):
+        if isinstance(endpoint, Mapping) and _str(endpoint.get("browseId")):
             if ctx.channel_id and endpoint["browseId"] == ctx.channel_id:
                 owner = ctx.channel_handle
             else:
@@ -528,13 +530,13 @@ def parse_video_renderer(name: str, renderer: Mapping[str, Any], *,
 def _lockup(renderer: Mapping[str, Any], ctx: _Context) -> PostItem | None:
     if renderer.get("contentType") not in (None, "LOCKUP_CONTENT_TYPE_VIDEO"):
         return None
-    video_id = renderer.get("contentId")
+    video_id = _str(renderer.get("contentId"))
     if not video_id:
         return None
-    meta = _dig(renderer, "metadata", "lockupMetadataViewModel") or {}
-    rows = _dig(meta, "metadata", "contentMetadataViewModel", "metadataRows") or []
-    parts = [_text(part.get("text")) for part in (rows[-1].get("metadataParts") or [])] \
-        if rows else []
+    meta = _map(_dig(renderer, "metadata", "lockupMetadataViewModel"))
+    rows = _seq(_dig(meta, "metadata", "contentMetadataViewModel", "metadataRows"))
+    parts = [_text(_map(part).get("text"))
+             for part in _seq(_map(rows[-1]).get("metadataParts"))] if rows else []
     parts = [p for p in parts if p]
     views = parts[0] if len(parts) >= 2 else None
     published = parts[-1] if len(parts) >= 2 else None
@@ -577,12 +579,12 @@ def _channel_header(header: Mapping[str, Any]) -> dict[str, Any]:
         handle = (_handle_text(_text(c4.get("channelHandleText")))
                   or _handle_from_url(_dig(c4, "navigationEndpoint", "browseEndpoint",
                                            "canonicalBaseUrl")))
-        styles = {_dig(b, "metadataBadgeRenderer", "style") for b in c4.get("badges") or []}
-        links = _dig(c4, "headerLinks", "channelHeaderLinksRenderer", "primaryLinks") or []
+        styles = _texts(_dig(b, "metadataBadgeRenderer", "style") for b in _seq(c4.get("badges")))
+        links = _seq(_dig(c4, "headerLinks", "channelHeaderLinksRenderer", "primaryLinks"))
         link = _dig(links[0], "navigationEndpoint", "urlEndpoint", "url") if links else None
         return {
             "title": c4.get("title"),
-            "channel_id": c4.get("channelId"),
+            "channel_id": _str(c4.get("channelId")),
             "handle": handle,
             "subscribers": _text(c4.get("subscriberCountText")),
             "videos": _text(c4.get("videosCountText")),
@@ -591,19 +593,19 @@ def _channel_header(header: Mapping[str, Any]) -> dict[str, Any]:
         }
     page = header.get("pageHeaderRenderer")
     if isinstance(page, Mapping):
-        model = _dig(page, "content", "pageHeaderViewModel") or {}
-        title_model = _dig(model, "title", "dynamicTextViewModel", "text") or {}
-        rows = _dig(model, "metadata", "contentMetadataViewModel", "metadataRows") or []
-        texts = [_text(part.get("text")) for row in rows for part in
-                 row.get("metadataParts") or []]
+        model = _map(_dig(page, "content", "pageHeaderViewModel"))
+        title_model = _map(_dig(model, "title", "dynamicTextViewModel", "text"))
+        rows = _seq(_dig(model, "metadata", "contentMetadataViewModel", "metadataRows"))
+        texts = [_text(_map(part).get("text")) for row in rows for part in
+                 _seq(_map(row).get("metadataParts"))]
         counts = _classify_header_parts([t for t in texts if t])
-        icons = {source.get("clientResource", {}).get("imageName")
-                 for run in title_model.get("attachmentRuns") or []
-                 for source in _dig(run, "element", "type", "imageType", "image",
-                                    "sources") or []}
-        attribution = _dig(model, "attribution", "attributionViewModel", "text") or {}
+        icons = _texts(_dig(source, "clientResource", "imageName")
+                       for run in _seq(title_model.get("attachmentRuns"))
+                       for source in _seq(_dig(run, "element", "type", "imageType", "image",
+                                               "sources")))
+        attribution = _map(_dig(model, "attribution", "attributionViewModel", "text"))
         link = None
-        for run in attribution.get("commandRuns") or []:
+        for run in _seq(attribution.get("commandRuns")):
             link = _find_key(run, "url")
             if link:
                 break
@@ -663,11 +665,11 @@ def parse_channels_list(data: Mapping[str, Any], *, ctx: _Context | None = None)
     """``channels.list``: counts stay the API's strings; hidden subscriber counts are None."""
     ctx = ctx or _Context()
     profiles = []
-    for item in data.get("items") or []:
-        snippet = item.get("snippet") or {}
-        stats = item.get("statistics") or {}
-        channel_id = item.get("id")
-        custom = snippet.get("customUrl")
+    for item in _seq(data.get("items")):  # an entry that is no object: a profile without handle
+        snippet = _map(_map(item).get("snippet"))
+        stats = _map(_map(item).get("statistics"))
+        channel_id = _str(_map(item).get("id"))
+        custom = _str(snippet.get("customUrl"))
         handle = custom.strip().lstrip("@").lower() if custom else channel_id
         hidden = bool(stats.get("hiddenSubscriberCount"))
         profiles.append(ProfileItem(
@@ -690,11 +692,11 @@ def parse_search_list(data: Mapping[str, Any], *, ctx: _Context | None = None) -
     """``search.list``: the video results (channels and playlists are skipped)."""
     ctx = ctx or _Context()
     posts = []
-    for item in data.get("items") or []:
-        video_id = _dig(item, "id", "videoId")
+    for item in _seq(data.get("items")):
+        video_id = _str(_dig(item, "id", "videoId"))
         if not video_id:
             continue
-        posts.append(_api_video(video_id, item.get("snippet") or {}, {}))
+        posts.append(_api_video(video_id, _map(item.get("snippet")), {}))
     if ctx.hashtag:
         return [*_sightings(posts, ctx), *posts]
     return posts
@@ -703,13 +705,14 @@ def parse_search_list(data: Mapping[str, Any], *, ctx: _Context | None = None) -
 def parse_videos_list(data: Mapping[str, Any], *, ctx: _Context | None = None) -> list:
     """``videos.list`` with ``statistics``: likes, comments and views as the API's strings."""
     ctx = ctx or _Context()
-    return [_api_video(item.get("id"), item.get("snippet") or {}, item.get("statistics") or {})
-            for item in data.get("items") or [] if item.get("id")]
+    items = [_map(item) for item in _seq(data.get("items"))]
+    return [_api_video(video_id, _map(item.get("snippet")), _map(item.get("statistics")))
+            for item in items if (video_id := _str(item.get("id")))]
 
 
 def _api_video(video_id: str, snippet: Mapping[str, Any], stats: Mapping[str, Any]) -> PostItem:
-    title = html_lib.unescape(snippet.get("title") or "") or None
-    description = html_lib.unescape(snippet.get("description") or "") or None
+    title = html_lib.unescape(_str(snippet.get("title")) or "") or None
+    description = html_lib.unescape(_str(snippet.get("description")) or "") or None
     published = snippet.get("publishedAt")
     try:
         posted_at = parse_timestamp(published)
@@ -718,7 +721,7 @@ def _api_video(video_id: str, snippet: Mapping[str, Any], stats: Mapping[str, An
     return PostItem(
         platform=PLATFORM,
         post_id=video_id,
-        author_handle=snippet.get("channelId"),
+        author_handle=_str(snippet.get("channelId")),
         url=video_url(video_id),
         posted_at=posted_at,
         posted_at_precision="exact" if posted_at is not None else None,
@@ -741,7 +744,7 @@ def _sightings(posts: list[PostItem], ctx: _Context) -> list[HashtagSightingItem
 
 
 def _api_error(error: Mapping[str, Any]) -> Exception:
-    reasons = {e.get("reason") for e in error.get("errors") or [] if isinstance(e, Mapping)}
+    reasons = _texts(e.get("reason") for e in _seq(error.get("errors")) if isinstance(e, Mapping))
     code = error.get("code")
     detail = f"Data API error {code}: {error.get('message') or ', '.join(map(str, reasons))}"
     if reasons & {"quotaExceeded", "dailyLimitExceeded"}:
@@ -829,21 +832,27 @@ def _text(value: Any) -> str | None:
     if isinstance(value.get("simpleText"), str):
         return value["simpleText"]
     if isinstance(value.get("runs"), list):
-        return "".join(run.get("text", "") for run in value["runs"] if isinstance(run, Mapping))
+        return "".join(text for run in value["runs"]
+                       if isinstance(run, Mapping) and isinstance(text := run.get("text"), str))
     if isinstance(value.get("content"), str):
         return value["content"]
     return None
 
 
 def _first_run(value: Any) -> Any:
-    runs = value.get("runs") if isinstance(value, Mapping) else None
+    runs = _seq(_map(value).get("runs"))
     return runs[0] if runs else None
 
 
+def _texts(values: Iterator[Any]) -> set[str]:
+    """The text values among ``values`` (a mangled body may put a list where text belongs)."""
+    return {value for value in values if isinstance(value, str)}
+
+
 def _is_live(renderer: Mapping[str, Any]) -> bool:
-    styles = {_dig(b, "metadataBadgeRenderer", "style") for b in renderer.get("badges") or []}
-    overlays = {_dig(o, "thumbnailOverlayTimeStatusRenderer", "style")
-                for o in renderer.get("thumbnailOverlays") or []}
+    styles = _texts(_dig(b, "metadataBadgeRenderer", "style") for b in _seq(renderer.get("badges")))
+    overlays = _texts(_dig(o, "thumbnailOverlayTimeStatusRenderer", "style")
+                      for o in _seq(renderer.get("thumbnailOverlays")))
     return "BADGE_STYLE_TYPE_LIVE_NOW" in styles or "LIVE" in overlays
 
 
@@ -865,26 +874,33 @@ def _unwrap_redirect(url: Any) -> str | None:
     """The target of a ``youtube.com/redirect?q=...`` link (other links as they are)."""
     if not isinstance(url, str) or not url:
         return None
-    parsed = urlparse(url)
+    try:
+        parsed = urlparse(url)
+    except ValueError:
+        return None
     if parsed.path == "/redirect":
         target = parse_qs(parsed.query).get("q")
         return target[0] if target else None
     return url
 
 
+def _tracking_params(data: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    for service in _seq(_dig(data, "responseContext", "serviceTrackingParams")):
+        for param in _seq(_map(service).get("params")):
+            yield _map(param)
+
+
 def _browse_id(data: Mapping[str, Any]) -> str | None:
-    for service in _dig(data, "responseContext", "serviceTrackingParams") or []:
-        for param in service.get("params") or []:
-            if param.get("key") == "browse_id" and param.get("value"):
-                return param["value"]
+    for param in _tracking_params(data):
+        if param.get("key") == "browse_id" and _str(param.get("value")):
+            return param["value"]
     return None
 
 
 def _locale_from_data(data: Mapping[str, Any]) -> str | None:
-    for service in _dig(data, "responseContext", "serviceTrackingParams") or []:
-        for param in service.get("params") or []:
-            if param.get("key") in ("hl", "locale") and param.get("value"):
-                return param["value"]
+    for param in _tracking_params(data):
+        if param.get("key") in ("hl", "locale") and _str(param.get("value")):
+            return param["value"]
     # The sign-in links a logged-out page carries name the interface language: "&hl=en-GB".
     match = _URL_HL_RE.search(json.dumps(data.get("header") or data.get("topbar") or {}))
     return match.group(1) if match else None
@@ -894,17 +910,17 @@ def _recorded_locale(request: Mapping[str, Any]) -> str | None:
     payload = request.get("dataToSend")
     if isinstance(payload, list):
         try:
-            body = json.loads(bytes(payload).decode("utf-8"))
+            body = loads_json(bytes(payload).decode("utf-8"))
         except (ValueError, TypeError):
             body = None
-        hl = _dig(body, "context", "client", "hl")
+        hl = _str(_dig(body, "context", "client", "hl"))
         if hl:
             return hl
-    loc = request.get("localization") or {}
-    if loc.get("languageCode"):
-        country = loc.get("countryCode")
+    loc = _map(request.get("localization"))
+    if _str(loc.get("languageCode")):
+        country = _str(loc.get("countryCode"))
         return f"{loc['languageCode']}-{country}" if country else loc["languageCode"]
-    match = _URL_HL_RE.search(request.get("url") or "")
+    match = _URL_HL_RE.search(_str(request.get("url")) or "")
     if match:
         return match.group(1)
     accept = _header(request.get("headers"), "Accept-Language")
@@ -912,7 +928,7 @@ def _recorded_locale(request: Mapping[str, Any]) -> str | None:
 
 
 def _alert_text(data: Mapping[str, Any]) -> str | None:
-    for alert in data.get("alerts") or []:
+    for alert in _seq(data.get("alerts")):
         text = _text(_find_key(alert, "text"))
         if text:
             return text
@@ -938,7 +954,8 @@ def _embedded_json(html: str, pattern: re.Pattern[str]) -> Any:
         text = html
     try:
         value, _ = json.JSONDecoder().raw_decode(text, start)
-    except ValueError:
+        check_depth(value)
+    except (ValueError, RecursionError):
         return None
     return value
 
@@ -949,6 +966,29 @@ def _dig(data: Any, *keys: str) -> Any:
             return None
         data = data.get(key)
     return data
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is an object, else {} (a body mangled where an object belongs)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _seq(value: Any) -> list:
+    """``value`` when it is a list, else []."""
+    return value if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str | None:
+    """``value`` when it is non-empty text, else None (ids, URLs and names must be text)."""
+    return value if isinstance(value, str) and value else None
+
+
+def _netloc(url: Any) -> str:
+    """The lower-case host[:port] of a URL; "" for anything unreadable."""
+    try:
+        return urlparse(url).netloc.lower() if isinstance(url, str) else ""
+    except ValueError:  # "http://[" and other unsplittable text
+        return ""
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -962,7 +1002,7 @@ def _header(headers: Any, name: str) -> str | None:
             value = value[0] if value else None
         if isinstance(value, bytes):
             value = value.decode("latin-1")
-        return value or None
+        return _str(value)
     return None
 
 
