@@ -11,7 +11,14 @@
 * the **resume checkpoint**: the accounts this run already loaded (``spider.loaded_handles``);
 * the **refresh**: the stale accounts a ``max_age`` crawl re-reads (``spider.add_stale_handles``),
   found before the spider's first request;
-* the **end-of-run checks** (``pipelines/monitor.py``) and the final ``crawl_runs`` row.
+* the **end-of-run checks** (``pipelines/monitor.py``) and the final ``crawl_runs`` row, written
+  after the last batch and after any feed export (``--output``) is stored; a row the database
+  refuses in full is finished with its status and counts alone, so it is never left ``running``
+  while the database answers.
+
+All warehouse I/O runs under the engine's watchdog (``models.db.guard``): with
+``MICROSCOUT_DB_CONNECT_TIMEOUT`` and ``MICROSCOUT_DB_STATEMENT_TIMEOUT`` set, a database that
+stops answering turns into connection errors (retried, then spooled) instead of a hang.
 
 The warehouse pipeline asks for the run when it opens (:meth:`CrawlRun.open`) and closes it after
 its last batch (:meth:`CrawlRun.close`); the ``spider_opened``/``spider_closed`` signals do the
@@ -78,6 +85,8 @@ class CrawlRun:
         self.stats = crawler.stats
         self.url: str = settings.get("MICROSCOUT_DATABASE_URL")
         self.lock_stale_after = settings.getfloat("MICROSCOUT_RUN_LOCK_STALE")
+        self.connect_timeout = settings.getfloat("MICROSCOUT_DB_CONNECT_TIMEOUT")
+        self.statement_timeout = settings.getfloat("MICROSCOUT_DB_STATEMENT_TIMEOUT")
         self.run_key = run_key_for(settings.get("JOBDIR"))
         self.run_id: int | None = None
         self.record: dict[str, Any] = {}
@@ -90,6 +99,9 @@ class CrawlRun:
         #: Called with the run's values when finishing it fails (the pipeline spools them).
         self.on_unfinished: Callable[[dict], None] | None = None
         crawler.microscout_run = self  # type: ignore[attr-defined]
+        from pipelines.monitor import FeedWatch
+
+        self.feeds = FeedWatch(crawler)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -106,9 +118,19 @@ class CrawlRun:
         return found if isinstance(found, CrawlRun) else cls.from_crawler(crawler)
 
     async def in_worker(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run blocking warehouse I/O on the run's worker thread."""
+        """Run blocking warehouse I/O on the run's worker thread, under the engine's watchdog."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, fn, *args)
+        return await loop.run_in_executor(self.executor, self._guarded, fn, *args)
+
+    def _guarded(self, fn: Callable[..., T], *args: Any) -> T:
+        from models.db import DatabaseUnavailable, guard
+
+        try:
+            engine = self.connect()
+        except DatabaseUnavailable:
+            engine = None  # fn meets the same error and reports it
+        with guard(engine):
+            return fn(*args)
 
     # --- opening ---------------------------------------------------------------------------------
 
@@ -152,7 +174,8 @@ class CrawlRun:
         from models.db import make_engine
 
         if self.engine is None:
-            self.engine = make_engine(self.url)
+            self.engine = make_engine(self.url, connect_timeout=self.connect_timeout or None,
+                                      statement_timeout=self.statement_timeout or None)
         return self.engine
 
     def _open_run(self) -> tuple[int | None, set]:
@@ -222,8 +245,9 @@ class CrawlRun:
     # --- closing -------------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Run the end-of-run checks and finish the run's row (once)."""
-        if self._closed:
+        """Run the end-of-run checks and finish the run's row (once). While a feed export is
+        still being stored (it closes after the item pipelines), ``spider_closed`` does it."""
+        if self._closed or self.feeds.pending():
             return
         self._closed = True
         try:
@@ -232,28 +256,57 @@ class CrawlRun:
             self.executor.shutdown(wait=True)
 
     def _close_run(self) -> None:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from models import loader
-        from models.db import DatabaseUnavailable, mask_url
         from pipelines import monitor
 
         try:
             if self.locked_out or self._opened is None:
                 return
+            self._purge_raw()
             values = self.final_values(monitor)
-            try:
-                if self.run_id is None:
-                    raise DatabaseUnavailable("run was never recorded")
-                with self.connect().begin() as conn:
-                    loader.finish_run(conn, self.run_key, **values)
-            except (SQLAlchemyError, DatabaseUnavailable) as exc:
-                logger.warning("Cannot finish the crawl run in %s: %s", mask_url(self.url), one_line(exc))
-                if self.on_unfinished is not None:
-                    self.on_unfinished(values)
+            if not self._finish(values) and self.on_unfinished is not None:
+                self.on_unfinished(values)
         finally:
             if self.engine is not None:
                 self.engine.dispose()
+
+    def _purge_raw(self) -> None:
+        """Clear raw quarantine payloads older than MICROSCOUT_RAW_RETENTION_DAYS (unset: keep)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from models.db import DatabaseUnavailable, mask_url
+        from models.erasure import purge_raw, retention_days
+
+        days = retention_days(self.crawler.settings.get("MICROSCOUT_RAW_RETENTION_DAYS"))
+        if days is None or self.run_id is None:
+            return
+        try:
+            with self.connect().begin() as conn:
+                purged = purge_raw(conn, days)
+        except (SQLAlchemyError, DatabaseUnavailable) as exc:
+            logger.warning("Cannot clear raw quarantine payloads older than %d days in %s: %s", days,
+                           mask_url(self.url), one_line(exc))
+            return
+        self.stats.set_value("microscout/warehouse/raw_purged", purged)
+
+    def _finish(self, values: dict[str, Any]) -> bool:
+        """Write the run's final row (recording the run now if the database was down until the
+        end); if the database refuses it (its stats too big for a full disk, say), the status and
+        counts alone. False when neither could be written."""
+        from models import loader
+        from models.db import mask_url
+
+        brief = {key: values[key] for key in ("status", "checks", "finish_reason", "items_loaded",
+                                              "items_rejected", "finished_at")}
+        for row in (values, brief):
+            try:
+                self.ensure_recorded()
+                with self.connect().begin() as conn:
+                    loader.finish_run(conn, self.run_key, **row)
+                return True
+            except Exception as exc:  # any failure: try less, then spool
+                logger.warning("Cannot finish the crawl run in %s: %s", mask_url(self.url),
+                               one_line(exc))
+        return False
 
     def final_values(self, monitor: Any) -> dict[str, Any]:
         reason = self.stats.get_value("finish_reason") or "finished"
@@ -286,6 +339,7 @@ class CrawlRun:
             await self._refresh(spider)
 
     async def spider_closed(self) -> None:
+        await self.feeds.wait()  # the run's checks include the feeds: wait for them to be stored
         if self._opened is not None:
             await self.close()
         else:

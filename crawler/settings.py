@@ -38,9 +38,19 @@ MICROSCOUT_BATCH_SIZE = 500
 #: Attempts to write a batch before it is spooled to disk (with exponential back-off).
 MICROSCOUT_DB_RETRIES = 3
 MICROSCOUT_DB_RETRY_DELAY = 1.0
+#: Seconds a connection attempt to the warehouse may take (PostgreSQL connect_timeout; also the
+#: TCP keepalive idle time). 0 = no limit.
+MICROSCOUT_DB_CONNECT_TIMEOUT = 10.0
+#: Seconds one warehouse statement may take (PostgreSQL statement_timeout; SQLite: how long to
+#: wait on a lock). With both set, a PostgreSQL connection that shows no progress for their sum
+#: is cut (models.db.Watchdog): a hang becomes retries, then the spool. 0 = no limit.
+MICROSCOUT_DB_STATEMENT_TIMEOUT = 60.0
 #: Spool directory for batches that could not be written (load them with
 #: ``microscout db load-spool``).
 MICROSCOUT_SPOOL_DIR = str(Path(MICROSCOUT_DATA_DIR) / "spool")
+#: Days raw quarantine payloads are kept (rejected_items.payload; the row and its reason stay):
+#: cleared at the end of every run and by `microscout db purge-raw`. None keeps them.
+MICROSCOUT_RAW_RETENTION_DAYS = None
 
 # --- Derived fields ----------------------------------------------------------------------
 #: Tier scheme: "seed" (nano/micro/macro/mega) or "industry" (nano/micro/mid/macro/mega).

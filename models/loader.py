@@ -228,7 +228,8 @@ def finish_run(conn: Connection, run_key: str, **values: Any) -> None:
 # --- one batch ------------------------------------------------------------------------------
 
 def load_batch(conn: Connection, run_id: int, records: Sequence[dict], spider: str | None = None) -> dict:
-    """Write a batch; returns counts {"profiles", "posts", "sightings", "rejected"}."""
+    """Write a batch; returns counts {"profiles", "posts", "sightings", "rejected", "suppressed"}."""
+    records, suppressed = drop_suppressed(conn, records)
     profiles = _last_by(records, "profile", lambda r: (r["platform"], r["handle"]))
     sightings = _last_by(records, "sighting",
                          lambda r: (r["platform"], r["hashtag"], r["post_id"], r.get("listing") or "recent"))
@@ -245,7 +246,112 @@ def load_batch(conn: Connection, run_id: int, records: Sequence[dict], spider: s
     _load_sightings(conn, run_id, sightings, now)
     _load_rejected(conn, run_id, rejected, spider, now)
     return {"profiles": len(profiles), "posts": post_count, "sightings": len(sightings),
-            "rejected": len(rejected)}
+            "rejected": len(rejected), "suppressed": suppressed}
+
+
+# --- the suppression list (``microscout forget``, models/erasure.py) -------------------------
+
+SUPPRESSION_CHUNK = 5000  # names per look-up (each bound twice): one query for a default batch
+PAYLOAD_NAMES = ("handle", "author_handle", "platform_user_id")  # a quarantine payload's account
+
+
+def lock_suppressions(conn: Connection) -> None:
+    """Serialise a batch with ``microscout forget``, so a forget that commits while the batch is
+    being written is never undone by it. SQLite: take the database's write lock before the
+    look-up (forget takes it first too). PostgreSQL: nothing more is needed; the look-up's
+    ACCESS SHARE lock is held to commit, and forget's LOCK TABLE waits for it."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("UPDATE suppressed_accounts SET id = id WHERE 1 = 0")
+
+
+def suppressed_names(conn: Connection, names: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Of ``names`` (platform -> handles and platform user ids), the suppressed accounts' handles
+    and ids, per platform: one query per platform for a batch of up to SUPPRESSION_CHUNK names."""
+    mark = _mark(conn)
+    found: dict[str, set[str]] = {}
+    for platform, values in sorted(names.items()):
+        for chunk in _chunks(sorted(values), SUPPRESSION_CHUNK):
+            marks = ", ".join([mark] * len(chunk))
+            sql = (f"SELECT handle, platform_user_id FROM suppressed_accounts "  # noqa: S608
+                   f"WHERE platform = {mark} AND (handle IN ({marks}) OR platform_user_id IN ({marks}))")
+            for handle, user_id in conn.exec_driver_sql(sql, (platform, *chunk, *chunk)):
+                found.setdefault(platform, set()).update(v for v in (handle, user_id) if v)
+    return found
+
+
+def _platform(record: dict) -> str | None:
+    payload = record.get("payload")
+    return record.get("platform") or (payload.get("platform") if isinstance(payload, dict) else None)
+
+
+def _names(record: dict) -> set[str]:
+    """The handles and platform user ids a record names."""
+    kind, values = record.get("_type"), []
+    if kind == "profile":
+        values = [record.get("handle"), record.get("platform_user_id"),
+                  *(post.get("author_handle") for post in record.get("recent_posts") or ())]
+    elif kind in ("post", "sighting"):
+        values = [record.get("author_handle")]
+    elif kind == "rejected" and isinstance(record.get("payload"), dict):
+        values = [record["payload"].get(key) for key in PAYLOAD_NAMES]
+    return {str(value) for value in values if value not in (None, "")}
+
+
+def _own(record: dict) -> set[str]:
+    """The names of the account a record is by (or about)."""
+    if record.get("_type") == "profile":
+        return {str(v) for v in (record.get("handle"), record.get("platform_user_id")) if v}
+    return _names(record)
+
+
+def drop_suppressed(conn: Connection, records: Sequence[dict]) -> tuple[Sequence[dict], int]:
+    """The batch without what is by or about a suppressed account, and how many items went:
+    its profiles (with their posts), posts (also inside other accounts' lists), sightings
+    (by author, or of a post that went) and quarantine rows whose payload names it."""
+    names: dict[str, set[str]] = {}
+    for record in records:
+        platform = _platform(record)
+        if platform:
+            names.setdefault(platform, set()).update(_names(record))
+    names = {platform: values for platform, values in names.items() if values}
+    if not names:
+        return records, 0
+    lock_suppressions(conn)
+    blocked = suppressed_names(conn, names)
+    if not blocked:
+        return records, 0
+    gone_posts: set[tuple[str, str]] = set()
+    for record in records:  # a renamed account (known by its id) takes its new handle with it
+        out = blocked.get(_platform(record) or "", set())
+        if record.get("_type") == "profile" and _own(record) & out:
+            out.add(str(record["handle"]))
+    for record in records:
+        platform = _platform(record) or ""
+        out = blocked.get(platform, set())
+        if record.get("_type") == "profile":
+            whole = bool(_own(record) & out)
+            gone_posts.update((platform, str(post.get("post_id")))
+                              for post in record.get("recent_posts") or ()
+                              if whole or str(post.get("author_handle")) in out)
+        elif record.get("_type") == "post" and _own(record) & out:
+            gone_posts.add((platform, str(record.get("post_id"))))
+    kept: list[dict] = []
+    dropped = 0
+    for record in records:
+        platform = _platform(record) or ""
+        out = blocked.get(platform, set())
+        if _own(record) & out or (record.get("_type") == "sighting"
+                                  and (platform, str(record.get("post_id"))) in gone_posts):
+            dropped += 1
+            continue
+        if record.get("_type") == "profile" and out:
+            posts = record.get("recent_posts") or []
+            keep = [post for post in posts if str(post.get("author_handle")) not in out]
+            if len(keep) < len(posts):
+                dropped += len(posts) - len(keep)
+                record = {**record, "recent_posts": keep}
+        kept.append(record)
+    return kept, dropped
 
 
 def _last_by(records: Sequence[dict], kind: str, key) -> list[dict]:

@@ -287,10 +287,14 @@ class ProfileNiche(Base):
     updated_at: Mapped[datetime] = mapped_column(UTC, comment="When the score was computed (UTC).")
 
 
+PAYLOAD_COMMENT = "The raw item or body, as JSON; NULL once older than MICROSCOUT_RAW_RETENTION_DAYS."
+
+
 class RejectedRecord(Base):
     __tablename__ = "rejected_items"
     __table_args__ = (
         Index("ix_rejected_items_crawl_run_id_reason", "crawl_run_id", "reason"),
+        Index("ix_rejected_items_created_at", "created_at"),  # the raw-payload retention purge
         {
             "comment": "Quarantine: input that could not be used, with the reason and the raw payload."
         },
@@ -309,6 +313,28 @@ class RejectedRecord(Base):
         String(64), comment="Why: missing_followers, login_required, ..."
     )
     detail: Mapped[str | None] = mapped_column(Text, comment="Human-readable detail.")
-    payload: Mapped[Any] = mapped_column(JSON, comment="The raw item or body, as JSON.")
+    payload: Mapped[Any] = mapped_column(JSON, nullable=True, comment=PAYLOAD_COMMENT)
     source_url: Mapped[str | None] = mapped_column(Text, comment="Page the input came from.")
     created_at: Mapped[datetime] = mapped_column(UTC, comment="When it was quarantined (UTC).")
+
+
+class SuppressedAccount(Base):
+    __tablename__ = "suppressed_accounts"
+    __table_args__ = (
+        UniqueConstraint("platform", "handle"),
+        Index("ix_suppressed_accounts_platform_user_id", "platform", "platform_user_id"),
+        {"comment": "Accounts erased on request (microscout forget): no crawl loads them again."},
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, comment="Row id.")
+    platform: Mapped[str] = mapped_column(String(32), comment="Platform of the account.")
+    handle: Mapped[str] = mapped_column(
+        String(255), comment="Canonical handle, spelled as profiles.handle."
+    )
+    platform_user_id: Mapped[str | None] = mapped_column(
+        String(255), comment="The platform's stable id when it was known: a renamed account stays out."
+    )
+    reason: Mapped[str | None] = mapped_column(Text, comment="Why, as given (e.g. the request's reference).")
+    requested_at: Mapped[datetime] = mapped_column(
+        UTC, comment="When the erasure was carried out (UTC)."
+    )

@@ -6,6 +6,12 @@ the spider opens, writes every batch on the run's worker thread (blocking databa
 on the reactor), and asks it to close the run after the last batch. A batch that cannot be
 written after ``MICROSCOUT_DB_RETRIES`` attempts is appended to a spool file (JSON lines under
 ``MICROSCOUT_SPOOL_DIR``); ``microscout db load-spool`` loads it later, so nothing is lost.
+
+A write never raises into the crawl. A batch that fails for its data (a database error that is not
+a lost connection, or any other exception: a count too big for SQLite's integers) is written
+record by record, and each record that still fails becomes a ``load_error`` quarantine row. A
+batch that can be neither written nor spooled (a full disk) is counted as lost
+(``microscout/warehouse/lost_items``), logged as an error, and fails the run's checks.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import logging
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
@@ -25,6 +31,8 @@ from crawler.run import CrawlRun, one_line, safe_arguments
 from crawler.values import to_jsonable as jsonable
 from models import loader
 from models.db import DatabaseUnavailable, mask_url
+from models.spool import append_lines
+from pipelines import quarantine
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +79,7 @@ class WarehousePipeline:
         self.spool_dir = Path(spool_dir)
         self.buffer: list[dict] = []
         self.pending: asyncio.Future | None = None
+        self.in_flight = asyncio.Lock()  # Scrapy runs process_item for several items at once
         self.spooled_batches = 0
         run.on_unfinished = self._spool_finish
 
@@ -107,20 +116,36 @@ class WarehousePipeline:
 
     async def _flush(self) -> None:
         batch, self.buffer = self.buffer, []
-        if self.pending is not None:  # back-pressure: one batch in flight at a time
-            await self.pending
-        if batch:
+        if not batch:
+            return
+        async with self.in_flight:  # back-pressure: one batch in flight, each one awaited
+            if self.pending is not None:
+                await self.pending
             self.pending = asyncio.ensure_future(self.run.in_worker(self._write, batch))
 
     async def close_spider(self) -> None:
-        await self._flush()
-        if self.pending is not None:
-            await self.pending
-        await self.run.close()
+        try:
+            await self._flush()
+            async with self.in_flight:
+                if self.pending is not None:
+                    await self.pending
+        finally:
+            await self.run.close()
 
     # --- writing (worker thread) -------------------------------------------------------------
 
     def _write(self, batch: list[dict]) -> None:
+        """Write a batch: retried while the database is unreachable, then spooled; record by
+        record when it fails for its data. Never raises: what cannot be kept is counted lost."""
+        try:
+            unwritten = self._write_batch(batch)
+            if unwritten:
+                self._spool(unwritten)
+        except Exception as exc:  # the last resort: nothing escapes into the crawl
+            self._lose(len(batch), exc)
+
+    def _write_batch(self, batch: list[dict]) -> list[dict]:
+        """The records left to spool (the database stayed unreachable), or none."""
         for attempt in range(1, self.retries + 1):
             try:
                 run_id = self.run.ensure_recorded()
@@ -128,37 +153,52 @@ class WarehousePipeline:
                     counts = loader.load_batch(conn, run_id, batch, spider=self.run.record["spider"])
                     self.run.heartbeat(conn)
                 self._count(counts, len(batch))
-                return
-            except (DBAPIError, DatabaseUnavailable) as exc:
-                if isinstance(exc, DBAPIError) and not _is_transient(exc):
-                    self._write_one_by_one(batch)
-                    return
+                return []
+            except Exception as exc:
+                if not _unreachable(exc):
+                    return self._write_one_by_one(batch)
                 logger.warning("Warehouse write failed (attempt %d/%d) on %s: %s", attempt,
                                self.retries, mask_url(self.url), one_line(exc))
                 if attempt < self.retries:
                     time.sleep(self.retry_delay * 2 ** (attempt - 1))
-        self._spool(batch)
+        return batch
 
-    def _write_one_by_one(self, batch: list[dict]) -> None:
-        """A batch the database refuses for its data: find the bad records, quarantine them."""
-        engine, spider = self.run.connect(), self.run.record["spider"]
-        # Set by ensure_recorded in _write, unless that call itself raised the non-transient
-        # error that brought us here: then it is still None, and profile and sighting records
-        # fail on their NOT NULL crawl_run_id and are quarantined as load_error. Known gap.
-        run_id = cast(int, self.run.run_id)
+    def _write_one_by_one(self, batch: list[dict]) -> list[dict]:
+        """A batch that failed for its data: load each record alone, quarantine the bad ones.
+        Returns the records to spool (the database went away meanwhile)."""
+        unwritten: list[dict] = []
         for record in batch:
             try:
-                with engine.begin() as conn:
-                    counts = loader.load_batch(conn, run_id, [record], spider=spider)
-                self._count(counts, 1)
-            except DBAPIError as exc:
-                bad = {"_type": "rejected", "reason": "load_error", "detail": one_line(exc),
-                       "platform": record.get("platform"), "item_type": record.get("_type"),
-                       "payload": jsonable(record), "source_url": record.get("source_url")}
-                with engine.begin() as conn:
-                    loader.load_batch(conn, run_id, [bad], spider=spider)
-                self.stats.inc_value("microscout/quarantined/load_error")
+                self._count(self._load([record]), 1)
+                continue
+            except Exception as exc:
+                if _unreachable(exc):
+                    unwritten.append(record)
+                    continue
+                bad = _load_error(record, exc)
+            self._quarantine(bad, unwritten)
+        return unwritten
+
+    def _quarantine(self, bad: dict, unwritten: list[dict]) -> None:
+        """Write a load_error row; with its payload as text if the database refuses that too."""
+        error: BaseException | None = None
+        for row in (bad, {**bad, "payload": {"repr": _text(bad["payload"])}}):
+            try:
+                self._load([row])
                 self.stats.inc_value("microscout/warehouse/rejected_rows")
+            except Exception as exc:
+                if not _unreachable(exc):
+                    error = exc
+                    continue
+                unwritten.append(row)  # spooled with the batch's other unwritten records
+            quarantine.count(self.stats, "load_error")
+            return
+        self._lose(1, error or RuntimeError("load_error row refused"))
+
+    def _load(self, records: list[dict]) -> dict:
+        run_id = self.run.ensure_recorded()
+        with self.run.connect().begin() as conn:
+            return loader.load_batch(conn, run_id, records, spider=self.run.record["spider"])
 
     def _count(self, counts: dict, items: int) -> None:
         self.stats.inc_value("microscout/warehouse/batches")
@@ -167,19 +207,21 @@ class WarehousePipeline:
         self.stats.inc_value("microscout/warehouse/posts_upserted", counts["posts"])
         self.stats.inc_value("microscout/warehouse/sightings_upserted", counts["sightings"])
         self.stats.inc_value("microscout/warehouse/rejected_rows", counts["rejected"])
+        self.stats.inc_value("microscout/warehouse/suppressed_skipped", counts.get("suppressed", 0))
 
     def _spool_finish(self, values: dict) -> None:
         """The run's final row, when the database is gone at the end (load-spool applies it)."""
-        self._spool([{"_type": "run_finish", **jsonable(values)}], items=False)
+        try:
+            self._append([{"_type": "run_finish", **jsonable(values)}])
+        except Exception as exc:
+            logger.error("The crawl run's final row could not be spooled to %s either: %s",
+                         self.spool_dir, one_line(exc))
 
-    def _spool(self, batch: list[dict], items: bool = True) -> None:
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
-        path = self.spool_dir / f"{self.run_key}.jsonl"
-        with path.open("a", encoding="utf-8") as fh:
-            for record in batch:
-                line = {"run": self.run.record, **record}
-                fh.write(json.dumps(jsonable(line), ensure_ascii=False) + "\n")
-        if not items:
+    def _spool(self, batch: list[dict]) -> None:
+        try:
+            path = self._append(batch)
+        except Exception as exc:
+            self._lose(len(batch), exc)
             return
         self.spooled_batches += 1
         self.stats.inc_value("microscout/warehouse/spooled_batches")
@@ -187,11 +229,44 @@ class WarehousePipeline:
         logger.error("Warehouse %s unreachable: %d records spooled to %s (load with "
                      "`microscout db load-spool`)", mask_url(self.url), len(batch), path)
 
+    def _append(self, records: list[dict]) -> Path:
+        """Append records to the run's spool file, whole lines or nothing. Raises on failure."""
+        lines = "".join(json.dumps(jsonable({"run": self.run.record, **record}), ensure_ascii=False)
+                        + "\n" for record in records)
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        path = self.spool_dir / f"{self.run_key}.jsonl"
+        append_lines(path, lines)
+        return path
 
-def _is_transient(exc: DBAPIError) -> bool:
-    """Connection loss, deadlocks, lock timeouts: worth retrying; bad data is not."""
+    def _lose(self, records: int, exc: BaseException) -> None:
+        self.stats.inc_value("microscout/warehouse/lost_items", records)
+        logger.error("Warehouse: %d records lost: neither written to %s nor spooled to %s: %s",
+                     records, mask_url(self.url), self.spool_dir, one_line(exc))
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The database is unreachable, or the error is worth retrying (connection loss, deadlocks,
+    lock and statement timeouts); anything else is the data's fault."""
+    if isinstance(exc, DatabaseUnavailable):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
     if exc.connection_invalidated:
         return True
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def _text(value: Any) -> str:
+    try:
+        return repr(value)
+    except ValueError:  # an integer beyond Python's digit limit for str()
+        return f"<{type(value).__name__} that cannot be shown>"
+
+
+def _load_error(record: dict, exc: BaseException) -> dict:
+    """The quarantine record of a record the database would not take."""
+    return {"_type": "rejected", "reason": "load_error", "detail": f"{type(exc).__name__}: {one_line(exc)}",
+            "platform": record.get("platform"), "item_type": record.get("_type"),
+            "payload": jsonable(record), "source_url": record.get("source_url")}

@@ -185,6 +185,22 @@ def test_scrapy_crawl_exits_non_zero_on_a_failed_run(tmp_path):
     assert done.returncode == 1, done.stderr[-2000:]
 
 
+def test_a_sweep_that_loaded_nothing_fails_and_exits_non_zero(tmp_path):
+    """Every batch spooled (a read-only warehouse): scraped, nothing loaded, so the run failed."""
+    path = tmp_path / "w.sqlite"
+    migrate.upgrade(f"sqlite:///{path}")
+    cassette = REPO / "cassettes" / "sandbox_mastodon_sweep.yaml"
+    done = microscout("sweep", "--instance", "http://127.0.0.1:8797", "--tags", "stocks", "--max-pages",
+                      "2", "--recent-posts", "5", "--database-url",
+                      f"sqlite:///file:{path}?mode=ro&uri=true", "--set", f"MICROSCOUT_CASSETTE={cassette}",
+                      "--set", "MICROSCOUT_DB_RETRY_DELAY=0", "--set",
+                      f"MICROSCOUT_SPOOL_DIR={tmp_path / 'spool'}", "--quiet", "--json", cwd=tmp_path)
+    summary = json.loads(done.stdout)
+    assert (summary["status"], summary["profiles"]) == ("failed", 0), done.stderr[-2000:]
+    assert summary["spooled"] > 0
+    assert done.returncode == 1
+
+
 def test_sigkilled_sweep_resumes_to_the_same_rows(tmp_path):
     """kill -9 part-way; the same JOBDIR resumes; every account ends loaded exactly once."""
     clean = f"sqlite:///{tmp_path / 'clean.sqlite'}"

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 from crawler.items import RejectedItem
 from models import make_engine
 from models.spool import load_spool, spool_files
+from pipelines.monitor import complete_after_load_spool
 from pipelines.warehouse import WarehousePipeline, safe_arguments
 from tests.factories import profile, sighting
 
@@ -80,12 +81,15 @@ def test_unreachable_database_spools_everything_and_load_spool_recovers_it(sqlit
     assert "s3cret" not in files[0].read_text()
     assert pipeline.crawler.stats.get_value("microscout/warehouse/spooled_items") == 4
 
+    # nothing reached the database: the run failed (issue #12, item 5) ...
+    assert pipeline.crawler.stats.get_value("microscout/run/status") == "failed"
     engine = make_engine(sqlite_url)
-    totals = load_spool(engine, tmp_path / "spool")
+    totals = load_spool(engine, tmp_path / "spool", complete=complete_after_load_spool)
     engine.dispose()
     assert totals == {"files": 1, "records": 4, "runs": 1}
     assert _rows(sqlite_url, "SELECT count(*) FROM profiles") == [(2,)]
-    assert _rows(sqlite_url, "SELECT status FROM crawl_runs") == [("degraded",)]
+    # ... until load-spool completes it: the spool was its only problem (item 4)
+    assert _rows(sqlite_url, "SELECT status, items_loaded FROM crawl_runs") == [("ok", 4)]
     assert spool_files(tmp_path / "spool") == []
 
 
