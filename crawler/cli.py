@@ -1,13 +1,15 @@
-"""The ``microscout`` command: demo, sweep, refresh, export, parse, db, sandbox, niches."""
+"""The ``microscout`` command: demo, sweep, refresh, export, parse, db, forget, sandbox, niches."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from crawler.commands import db, demo, export, niches, parse, refresh, sandbox, sweep
+from crawler.commands import db, demo, export, forget, niches, parse, refresh, sandbox, sweep
+from crawler.commands.common import fail
+from crawler.settings_check import SettingError
 
-COMMANDS = (demo, sweep, refresh, export, parse, db, sandbox, niches)
+COMMANDS = (demo, sweep, refresh, export, parse, db, forget, sandbox, niches)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except SettingError as exc:  # a bad setting or database URL, found before anything ran
+        return fail(exc)
     except KeyboardInterrupt:
         print("microscout: interrupted", file=sys.stderr)
         return 130

@@ -14,6 +14,7 @@ from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
 from crawler.items import HashtagSightingItem, ProfileItem, RejectedItem
+from crawler.settings_check import setting
 
 
 class ProgressLine:
@@ -31,9 +32,9 @@ class ProgressLine:
 
     @classmethod
     def from_crawler(cls, crawler):
-        if not crawler.settings.getbool("MICROSCOUT_PROGRESS"):
+        if not setting(crawler.settings, "MICROSCOUT_PROGRESS", False):
             raise NotConfigured
-        return cls(crawler, crawler.settings.getfloat("MICROSCOUT_PROGRESS_INTERVAL", 2.0))
+        return cls(crawler, setting(crawler.settings, "MICROSCOUT_PROGRESS_INTERVAL", 2.0))
 
     def opened(self, spider) -> None:
         self.started = time.monotonic()

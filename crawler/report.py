@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from sqlalchemy import Engine
 
@@ -12,11 +12,13 @@ if TYPE_CHECKING:
     from rich.console import JustifyMethod
 
 
-def print_summary(engine: Engine, platform: str | None = None, per_niche: int = 3) -> None:
+def print_summary(engine: Engine, platform: str | None = None, per_niche: int = 3,
+                  file: TextIO | None = None) -> None:
+    """The tier counts and the top micro-influencers per niche, as tables on ``file`` (stdout)."""
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(file=file)
     tiers = Table(title="Accounts by tier")
     tiers.add_column("tier")
     tiers.add_column("accounts", justify="right")

@@ -125,6 +125,11 @@ MICROSCOUT_MONITOR_MAX_ERROR_RATIO = 0.2
 MICROSCOUT_MONITOR_MAX_QUARANTINE_RATIO = 0.1
 MICROSCOUT_MONITOR_MIN_FOLLOWER_COVERAGE = 0.95
 
+#: A progress line on stderr every MICROSCOUT_PROGRESS_INTERVAL seconds (crawler/progress.py);
+#: the microscout command turns it on unless --quiet.
+MICROSCOUT_PROGRESS = False
+MICROSCOUT_PROGRESS_INTERVAL = 2.0
+
 #: The crawl run (crawler/run.py): its crawl_runs row, lock, heartbeat, resume set, refresh, checks.
 EXTENSIONS = {"crawler.run.CrawlRun": 100}
 

@@ -27,6 +27,7 @@ from tests.conftest import REALWORLD, REPO, realworld
 
 PLATFORMS = ("mastodon", "pixelfed", "instagram", "tiktok", "youtube", "bluesky")
 UNREACHABLE_DB = "postgresql+psycopg://scout:s3cret@127.0.0.1:1/x"
+BAD_PORT_DB = "postgresql+psycopg://scout:s3cret@127.0.0.1:abc/x"
 CRAWL_TIMEOUT = 120
 
 
@@ -550,6 +551,18 @@ SWEEP_REFUSALS = {
     "bad-output": (["--tags", "fitness", "--output", "x.txt"], "x.txt"),
     "bad-set": (["--tags", "fitness", "--set", "NOVALUE"], "NAME=VALUE"),
     "unreachable-database": (["--tags", "fitness", "--database-url", UNREACHABLE_DB], "127.0.0.1:1"),
+    # issue #12: bad settings, URLs, tags and paths are refused up front, not mid-crawl
+    "bad-batch-size": (["--tags", "fitness", "--set", "MICROSCOUT_BATCH_SIZE=abc"],
+                       "MICROSCOUT_BATCH_SIZE='abc'"),
+    "bad-tier-scheme": (["--tags", "fitness", "--set", "MICROSCOUT_TIER_SCHEME=bogus"],
+                        "MICROSCOUT_TIER_SCHEME='bogus'"),
+    "bad-db-retries": (["--tags", "fitness", "--set", "MICROSCOUT_DB_RETRIES=x"],
+                       "MICROSCOUT_DB_RETRIES='x'"),
+    "bad-database-port": (["--tags", "fitness", "--database-url", BAD_PORT_DB], "port"),
+    "instance-not-a-url": (["--tags", "fitness", "--instance", "not a url"], "'not a url'"),
+    "tag-too-long": (["--tags", "a" * 5000], "5000 characters"),
+    "output-under-a-file": (["--tags", "fitness", "--output", f"{os.devnull}/x.csv"], "--output"),
+    "jobdir-under-a-file": (["--tags", "fitness", "--set", f"JOBDIR={os.devnull}/job"], "JOBDIR"),
 }
 
 
@@ -606,6 +619,13 @@ def test_sweep_unreachable_database_password_masked(sweep_refusals):
     result = sweep_refusals["unreachable-database"]
     (line,) = error_lines(result.stderr)
     assert "***" in line
+    assert "s3cret" not in result.stderr + result.stdout
+
+
+def test_sweep_bad_database_port_password_masked(sweep_refusals):
+    result = sweep_refusals["bad-database-port"]
+    (line,) = error_lines(result.stderr)
+    assert "scout:***@127.0.0.1:abc" in line
     assert "s3cret" not in result.stderr + result.stdout
 
 

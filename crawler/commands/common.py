@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
+from pathlib import Path
+
+from crawler.settings_check import SettingError, check_database_url
 
 
 def project_settings(overrides: dict | None = None):
@@ -18,7 +22,32 @@ def project_settings(overrides: dict | None = None):
 
 
 def database_url(args) -> str:
-    return getattr(args, "database_url", None) or project_settings().get("MICROSCOUT_DATABASE_URL")
+    """--database-url or MICROSCOUT_DATABASE_URL; SettingError (one line, password masked) when
+    SQLAlchemy cannot use it (``microscout`` prints it and exits 2)."""
+    url = getattr(args, "database_url", None) or project_settings().get("MICROSCOUT_DATABASE_URL")
+    try:
+        return check_database_url(url)
+    except SettingError as exc:
+        given = "--database-url" if getattr(args, "database_url", None) else "MICROSCOUT_DATABASE_URL"
+        raise SettingError(f"{given}: {exc}") from None
+
+
+def check_writable(path: str | Path, what: str, *, folder: bool = False) -> None:
+    """Refuse, before anything runs, a file (or with ``folder`` a folder) that cannot be created:
+    under a file or a read-only folder, or a directory where a file is wanted. Creates nothing."""
+    target = Path(path).expanduser()
+    if not folder and target.is_dir():
+        raise SettingError(f"{what}: {target} is a directory, not a file")
+    existing = target if folder else target.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SettingError(f"{what}: cannot write under {existing}: not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=existing):  # the honest test (root ignores modes)
+            pass
+    except OSError as exc:
+        raise SettingError(f"{what}: cannot write in {existing}: {exc.strerror or exc}") from None
 
 
 def one_line(message: object) -> str:

@@ -1,4 +1,4 @@
-"""``microscout db upgrade|downgrade|current|load-spool``: the warehouse schema and spooled batches."""
+"""``microscout db upgrade|downgrade|current|load-spool|purge-raw``: schema, spooled batches, retention."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ def add_parser(subparsers) -> None:
                            help="load batches spooled while the database was down")
     spool.add_argument("--spool-dir", help="override MICROSCOUT_SPOOL_DIR")
     spool.set_defaults(func=load_spool)
+    add_purge_raw_parser(sub, url_option)
 
 
 def database_errors() -> tuple[type[Exception], ...]:
@@ -93,26 +94,35 @@ def current(args) -> int:
 
 
 def load_spool(args) -> int:
+    """Load the spooled batches, then bring each spooled run's crawl_runs row up to date: its
+    items_loaded, and its status recomputed with the spool check marked completed by load-spool."""
     from models import check_connection, make_engine, mask_url, migrate
     from models.spool import load_spool as load
     from models.spool import spool_files
+    from pipelines.monitor import complete_after_load_spool
 
     url = database_url(args)
+    # project_settings(), not get_project_settings(): outside the repository (no scrapy.cfg)
+    # the latter does not find crawler/settings.py and has no MICROSCOUT_SPOOL_DIR.
+    settings = project_settings()
     if args.spool_dir:
         spool_dir = Path(args.spool_dir)
         if not spool_dir.is_dir():
             return fail(f"no spool directory {spool_dir}")
     else:
-        # project_settings(), not get_project_settings(): outside the repository (no scrapy.cfg)
-        # the latter does not find crawler/settings.py and has no MICROSCOUT_SPOOL_DIR.
-        spool_dir = Path(project_settings().get("MICROSCOUT_SPOOL_DIR"))
+        spool_dir = Path(settings.get("MICROSCOUT_SPOOL_DIR"))
+    try:
+        timeouts = {"connect_timeout": settings.getfloat("MICROSCOUT_DB_CONNECT_TIMEOUT") or None,
+                    "statement_timeout": settings.getfloat("MICROSCOUT_DB_STATEMENT_TIMEOUT") or None}
+    except ValueError as exc:
+        return fail(f"MICROSCOUT_DB_CONNECT_TIMEOUT / MICROSCOUT_DB_STATEMENT_TIMEOUT: {exc}")
     engine = None
     try:
         if spool_files(spool_dir):
             migrate.upgrade(url)  # as `sweep` does: the spooled runs need the current tables
-        engine = make_engine(url)
+        engine = make_engine(url, **timeouts)
         check_connection(engine)
-        totals = load(engine, spool_dir)
+        totals = load(engine, spool_dir, complete=complete_after_load_spool)
     except ValueError as exc:
         return fail(f"spool file unreadable: {exc}")
     except database_errors() as exc:
@@ -122,4 +132,46 @@ def load_spool(args) -> int:
             engine.dispose()
     say(f"loaded {totals['records']} records from {totals['files']} spool files "
         f"({totals['runs']} runs) into {mask_url(url)}")
+    return 0
+
+
+# --- purge-raw: the retention of raw quarantine payloads -----------------------------------------
+
+
+def add_purge_raw_parser(sub, url_option) -> None:
+    purge = sub.add_parser("purge-raw", parents=[url_option],
+                           help="clear raw quarantine payloads older than the retention "
+                                "(MICROSCOUT_RAW_RETENTION_DAYS); rows and reasons stay")
+    purge.add_argument("--days", help="retention in days (default: MICROSCOUT_RAW_RETENTION_DAYS)")
+    purge.set_defaults(func=purge_raw)
+
+
+def purge_raw(args) -> int:
+    from models import check_connection, make_engine, mask_url
+    from models.erasure import purge_raw as purge
+    from models.erasure import retention_days
+
+    url = database_url(args)
+    try:
+        if args.days is not None:
+            days = retention_days(args.days, "--days")
+        else:
+            days = retention_days(project_settings().get("MICROSCOUT_RAW_RETENTION_DAYS"))
+    except ValueError as exc:
+        return fail(exc)
+    if days is None:
+        return fail("no retention set: give --days N or set MICROSCOUT_RAW_RETENTION_DAYS")
+    engine = None
+    try:
+        engine = make_engine(url)
+        check_connection(engine)
+        with engine.begin() as conn:
+            cleared = purge(conn, days)
+    except database_errors() as exc:
+        return _database_error(url, exc)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    say(f"cleared the raw payload of {cleared} quarantine row{'' if cleared == 1 else 's'} older than "
+        f"{days} days in {mask_url(url)}")
     return 0

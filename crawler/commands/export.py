@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from crawler.commands.common import database_url, fail, say
+from crawler.commands.common import check_writable, database_url, fail, say
 
 VIEWS = ("influencer_current", "micro_influencers", "profile_growth")
 FILTERS = ("platform", "tier", "primary_niche")
@@ -30,6 +30,8 @@ def run(args) -> int:
 
     from models import DatabaseUnavailable, make_engine
     from models.db import check_connection
+    if args.output:
+        check_writable(args.output, "--output")  # one line and exit 2 before any query
     try:
         engine = make_engine(database_url(args))
         check_connection(engine)
@@ -44,17 +46,24 @@ def run(args) -> int:
                 stmt = stmt.where(view.c[name] == value)
         if "profile_id" in view.c:
             stmt = stmt.order_by(view.c.profile_id)
-        out = args.output.open("w", encoding="utf-8", newline="") if args.output else sys.stdout
         try:
-            count = write(engine, stmt, [c.name for c in view.columns], args.format, out)
-        finally:
-            if args.output:
-                out.close()
+            count = export_to(engine, stmt, [c.name for c in view.columns], args.format, args.output)
+        except OSError as exc:  # a full disk: what was written is incomplete
+            return fail(f"cannot write {args.output or 'standard output'}: {exc.strerror or exc}", 1)
     finally:
         engine.dispose()
     if args.output:
         say(f"wrote {count} rows of {args.view} to {args.output}")
     return 0
+
+
+def export_to(engine, stmt, columns: list[str], fmt: str, output: Path | None) -> int:
+    """Rows written to ``output`` (standard output when None)."""
+    if output is None:
+        return write(engine, stmt, columns, fmt, sys.stdout)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("w", encoding="utf-8", newline="") as out:
+        return write(engine, stmt, columns, fmt, out)
 
 
 def write(engine, stmt, columns: list[str], fmt: str, out) -> int:

@@ -42,16 +42,42 @@ def documents(path: Path, url: str | None):
             raise UnrecognisedDocument(f"not valid YAML{where}: {problem}") from None
         if not isinstance(cassette, dict) or not isinstance(cassette.get("interactions"), list):
             raise UnrecognisedDocument("a YAML file that is not a vcrpy cassette")
-        for interaction in cassette["interactions"]:
-            if not isinstance(interaction, dict):
-                raise UnrecognisedDocument("a vcrpy cassette with a malformed interaction")
-            response = interaction.get("response") or {}
-            body = (response.get("body") or {}).get("string", "")
-            headers = {k: v[0] if isinstance(v, list) and v else v
-                       for k, v in (response.get("headers") or {}).items()}
-            yield body, (interaction.get("request") or {}).get("uri"), headers
+        for number, interaction in enumerate(cassette["interactions"], 1):
+            yield recorded(interaction, number)
     else:
         yield data, url, None
+
+
+def recorded(interaction, number: int) -> tuple[str | bytes, str | None, dict]:
+    """(body, url, headers) of one cassette interaction; UnrecognisedDocument when it is not
+    shaped as vcrpy writes it (a hand-edited or damaged cassette)."""
+    from crawler.parsers import UnrecognisedDocument
+
+    def malformed(what: str) -> UnrecognisedDocument:
+        return UnrecognisedDocument(f"a vcrpy cassette whose interaction {number} {what}")
+
+    if not isinstance(interaction, dict):
+        raise malformed("is not a mapping")
+    request = interaction.get("request") or {}
+    response = interaction.get("response") or {}
+    if not isinstance(request, dict) or not isinstance(response, dict):
+        raise malformed("has a request or response that is not a mapping")
+    body = response.get("body") or {}
+    if not isinstance(body, dict):
+        raise malformed("has a body that is not a mapping")
+    text = body.get("string")
+    if text is None:
+        text = ""
+    if not isinstance(text, (str, bytes)):
+        raise malformed(f"has a body string of type {type(text).__name__}, not text")
+    uri = request.get("uri")
+    if uri is not None and not isinstance(uri, str):
+        raise malformed("has a request uri that is not text")
+    headers = response.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise malformed("has headers that are not a mapping")
+    first = {str(k): v[0] if isinstance(v, list) and v else v for k, v in headers.items()}
+    return text, uri, {k: v for k, v in first.items() if isinstance(v, str)}
 
 
 def as_json(item) -> dict:
@@ -86,6 +112,16 @@ def _stdout_closed() -> None:
         os.close(devnull)
 
 
+def parse_one(module, body, url: str | None, headers: dict | None) -> list:
+    """The parser's items for one body; a body nested too deep to read is unrecognised."""
+    from crawler.parsers import UnrecognisedDocument
+
+    try:
+        return list(module.parse_document(body, url=url, headers=headers))
+    except RecursionError:
+        raise UnrecognisedDocument("JSON nested too deep to read") from None
+
+
 def run(args) -> int:
     from crawler.items import RejectedItem
     from crawler.offline import OfflineChain
@@ -97,7 +133,7 @@ def run(args) -> int:
         count = 0
         for body, url, headers in documents(args.file, args.url):
             try:
-                items = module.parse_document(body, url=url, headers=headers)
+                items = parse_one(module, body, url, headers)
             except BlockedPage as exc:
                 items = [RejectedItem(reason=exc.reason, detail=exc.detail, platform=args.platform,
                                       source_url=url, item_type="page")]
@@ -124,4 +160,6 @@ def run(args) -> int:
         return fail(f"cannot read {exc.filename or args.file}: {exc.strerror or exc}")
     except (UnrecognisedDocument, ValueError) as exc:
         return fail(f"cannot read {args.file} as {args.platform}: {exc}")
+    except RecursionError:  # a YAML or item structure nested too deep
+        return fail(f"cannot read {args.file} as {args.platform}: nested too deep to read")
     return 0

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from crawler.commands.common import fail, project_settings, say
+from crawler.commands.common import check_writable, fail, project_settings, say
 from crawler.platforms import NAMES, REGISTRY
+from crawler.settings_check import SettingError, check_settings
 
 #: platform -> the spider that crawls it (from the registry, crawler/platforms.py)
 PLATFORM_SPIDERS = {name: platform.spider for name, platform in REGISTRY.items()}
@@ -98,6 +100,7 @@ def feed_settings(output: Path) -> dict:
     fmt = formats.get(output.suffix.lower())
     if fmt is None:
         raise ValueError(f"--output must end in .csv, .jsonl or .json, got {output.name!r}")
+    check_writable(output, "--output")
     feed = {"format": fmt, "item_classes": ["crawler.items.ProfileItem"], "overwrite": True,
             "encoding": "utf-8"}
     if fmt == "csv":
@@ -166,7 +169,12 @@ def crawl_many(jobs: list[tuple[str, dict]], overrides: dict, *, quiet: bool = F
     settings = project_settings({"EXTENSIONS": {"crawler.progress.ProgressLine": 500},
                                  "LOG_INSTALL_ROOT_HANDLER": not quiet, **overrides})
     try:
+        check_settings(settings)  # a bad value is one line now, not a traceback mid-crawl
+        if settings.get("JOBDIR"):
+            check_writable(settings.get("JOBDIR"), "JOBDIR", folder=True)
         url = prepare_warehouse(settings)
+    except SettingError as exc:
+        return fail(exc)
     except DatabaseUnavailable as exc:
         return fail(str(exc))
     process = CrawlerProcess(settings)
@@ -183,12 +191,12 @@ def crawl_many(jobs: list[tuple[str, dict]], overrides: dict, *, quiet: bool = F
     for crawler in crawlers:
         summary = run_summary(crawler.stats.get_stats())
         summary["spider"] = crawler.spidercls.name
+        if as_json:  # stdout holds the JSON summaries and nothing else
+            print(json.dumps(summary, default=str), flush=True)
         if summary["status"] == "skipped":
             say("skipped: another run of this job is still running (see crawl_runs)")
             codes.append(0)
             continue
-        if as_json:
-            print(json.dumps(summary, default=str))
         if not quiet:
             say(f"{summary['spider']} done: {summary['status'] or summary['finish_reason']}; "
                 f"{summary['profiles']} profiles, {summary['sightings']} sightings, "
@@ -199,7 +207,7 @@ def crawl_many(jobs: list[tuple[str, dict]], overrides: dict, *, quiet: bool = F
 
         engine = make_engine(url)
         try:
-            print_summary(engine, platform=platform)
+            print_summary(engine, platform=platform, file=sys.stderr if as_json else None)
         finally:
             engine.dispose()
     return max(codes, default=0)

@@ -56,7 +56,7 @@ import chompjs
 import parsel
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem
-from crawler.parsers import BlockedPage, UnrecognisedDocument, check_depth, loads_json
+from crawler.parsers import MAX_JSON_DEPTH, BlockedPage, UnrecognisedDocument, check_depth, loads_json
 from crawler.values import extract_hashtags, extract_mentions, normalize_tag, storable_text
 
 PLATFORM = "tiktok"
@@ -767,25 +767,30 @@ def iter_js_objects(text: str) -> Iterator[dict]:
     yield from _readable_objects(text, spans)
 
 
-def _readable_objects(text: str, spans: list[tuple[int, int, list]]) -> Iterator[dict]:
+def _readable_objects(text: str, spans: list[Span]) -> Iterator[dict]:
     stack = list(reversed(spans))  # depth first, in text order, without recursion
     while stack:
-        start, end, children = stack.pop()
-        obj: Any
-        try:
-            obj = check_depth(chompjs.parse_js_object(text[start:end + 1]))
-        except (ValueError, TypeError, RecursionError):
-            obj = None
+        start, end, children, height = stack.pop()
+        obj: Any = None
+        if height <= MAX_JSON_DEPTH:  # deeper spans are never data: only their inside is tried
+            try:
+                obj = check_depth(chompjs.parse_js_object(text[start:end + 1]))
+            except (ValueError, TypeError, RecursionError):
+                obj = None
         if isinstance(obj, dict) and obj:
             yield obj
         else:
             stack.extend(reversed(children))
 
 
-def _brace_spans(text: str) -> list[tuple[int, int, list]]:
+#: A ``{...}`` span: start, end, the spans directly inside it, and how many levels it nests.
+Span = tuple[int, int, list, int]
+
+
+def _brace_spans(text: str) -> list[Span]:
     """Nested ``{...}`` spans of JavaScript text, skipping strings and comments."""
-    root: list = []
-    stack: list[tuple[int, list]] = []
+    root: list[Span] = []
+    stack: list[tuple[int, list[Span]]] = []
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
@@ -800,7 +805,8 @@ def _brace_spans(text: str) -> list[tuple[int, int, list]]:
             stack.append((i, []))
         elif ch == "}" and stack:
             start, children = stack.pop()
-            (stack[-1][1] if stack else root).append((start, i, children))
+            height = 1 + max((child[3] for child in children), default=0)
+            (stack[-1][1] if stack else root).append((start, i, children, height))
         i += 1
     return root
 

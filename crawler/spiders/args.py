@@ -38,6 +38,7 @@ A spider adds its own arguments as a :class:`Params` dataclass composed of mixin
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Callable
@@ -46,9 +47,25 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
+from crawler.settings_check import mask_password
+
 _TAG = re.compile(r"^\w+$")
 _USER = re.compile(r"^[\w.\-]+$")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9\-.]*[a-z0-9])?(:\d{1,5})?$")
+_LABEL = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)$")
+#: Longer than any platform's hashtags; a longer one would only make a URL Scrapy drops unread.
+MAX_TAG_LENGTH = 100
+
+
+def _is_host(name: str) -> bool:
+    """A DNS name (letters, digits, '-', '_' in dot-separated labels) or an IP address."""
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        pass
+    labels = name.removesuffix(".").split(".")
+    return len(name) <= 253 and all(_LABEL.match(label) for label in labels)
 
 
 def normalize_base_url(value: Any, *, name: str = "base_url", example: str = "https://www.example.com",
@@ -59,25 +76,35 @@ def normalize_base_url(value: Any, *, name: str = "base_url", example: str = "ht
     refused, and a path too unless ``allow_path`` (API bases such as .../youtube/v3).
     """
     text = str(value or "").strip().rstrip("/")
+    given = mask_password(str(value))  # errors never show a password
     if not text:
         raise ValueError(f"{name} must not be empty (e.g. {example})")
     if "://" not in text:
         text = "https://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. a bracketed host that is not an IPv6 address
+        raise ValueError(f"{name} must be a URL like {example}, got {given!r}") from None
     try:
         port_ok = parts.port is None or 0 < parts.port < 65536
     except ValueError:
         port_ok = False
-    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
-        raise ValueError(f"{name} must be a URL like {example}, got {value!r}")
+    if (parts.scheme not in ("http", "https") or not parts.hostname or not port_ok
+            or not _is_host(parts.hostname)):
+        raise ValueError(f"{name} must be a URL like {example}, got {given!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{name} must not hold a user name or password (given for {parts.hostname})")
     if parts.query or parts.fragment or (parts.path not in ("", "/") and not allow_path):
-        raise ValueError(f"{name} must be a base URL without a path, got {value!r}")
+        raise ValueError(f"{name} must be a base URL without a path, got {given!r}")
     return f"{parts.scheme}://{parts.netloc.lower()}{parts.path if allow_path else ''}"
 
 
 def normalize_tag_arg(value: str) -> str:
     """'#VeganFood ' -> 'veganfood'; raises ValueError for what cannot be a hashtag."""
     tag = unicodedata.normalize("NFC", value.strip().lstrip("#")).lower()
+    if len(tag) > MAX_TAG_LENGTH:
+        raise ValueError(f"tags: {tag[:20]!r}... is {len(tag)} characters long; a hashtag has at "
+                         f"most {MAX_TAG_LENGTH}")
     if not _TAG.match(tag):
         raise ValueError(f"tags: {value.strip()!r} is not a hashtag (letters, digits, _)")
     return tag
