@@ -200,7 +200,10 @@ def crawl_many(jobs: list[tuple[str, dict]], overrides: dict, *, quiet: bool = F
         if not quiet:
             say(f"{summary['spider']} done: {summary['status'] or summary['finish_reason']}; "
                 f"{summary['profiles']} profiles, {summary['sightings']} sightings, "
-                f"{summary['quarantined']} quarantined, {summary['spooled']} spooled")
+                f"{summary['quarantined']} quarantined, {summary['spooled']} spooled"
+                + (f", {summary['lost']} LOST" if summary["lost"] else "")
+                + (f", {summary['output_unwritten']} not written to the output"
+                   if summary["output_unwritten"] else ""))
         codes.append(exit_code(summary))
     if not quiet:
         from crawler.report import print_summary
@@ -229,6 +232,8 @@ def run_summary(stats: dict) -> dict:
         "sightings": stats.get("microscout/warehouse/sightings_upserted", 0),
         "quarantined": stats.get("microscout/quarantined/total", 0),
         "spooled": stats.get("microscout/warehouse/spooled_items", 0),
+        "lost": stats.get("microscout/warehouse/lost_items", 0),
+        "output_unwritten": stats.get("microscout/output/unwritten_items", 0),
         "elapsed_seconds": stats.get("elapsed_time_seconds"),
     }
 
