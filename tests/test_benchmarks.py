@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import common, crawl_overhead, handrolled, parsers, reliability, run_all, scale, warehouse_load
+from benchmarks import (
+    common,
+    crawl_overhead,
+    handrolled,
+    parsers,
+    reliability,
+    run_all,
+    scale,
+    warehouse_load,
+)
 
 pytestmark = pytest.mark.slow
 
