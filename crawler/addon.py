@@ -6,11 +6,16 @@ the environment, the project settings or a per-run ``-s``/``--set``; Scrapy read
 crawler's settings after every override has been applied and before they freeze, so the
 microscout name is copied onto Scrapy's unless Scrapy's own name was given with a higher
 priority (``-s ROBOTSTXT_OBEY=False`` still wins over the project's ``MICROSCOUT_ROBOTSTXT_OBEY``).
+
+It also masks the settings' secrets in every log line from here on (:mod:`crawler.redact`),
+before the extensions and middlewares log anything.
 """
 
 from __future__ import annotations
 
 from scrapy.settings import BaseSettings
+
+from crawler import redact
 
 #: microscout setting -> the Scrapy setting it feeds, and how it is read.
 MAPPED = {
@@ -27,3 +32,4 @@ class MicroscoutAddon:
             if priority is None or priority < (settings.getpriority(theirs) or 0):
                 continue
             settings.set(theirs, getattr(settings, getter)(ours), priority=priority)
+        redact.install(settings)

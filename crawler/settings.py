@@ -89,12 +89,17 @@ MICROSCOUT_RATELIMIT_ENABLED = True
 MICROSCOUT_RATELIMIT_RESERVE = 0
 #: Wait after a 429 that names no Retry-After or reset, in seconds.
 MICROSCOUT_RATELIMIT_DEFAULT_WAIT = 1.0
+#: Pause of a host after a rate-limit *body* ("Please wait a few minutes" as 200/401), seconds.
+MICROSCOUT_RATELIMIT_BODY_WAIT = 60.0
 #: Optional HTTP(S) proxy for all requests (Scrapy's HttpProxyMiddleware reads request.meta).
 MICROSCOUT_PROXY = None
 #: Optional session cookies per platform (never logged), e.g. Instagram's sessionid.
 MICROSCOUT_INSTAGRAM_SESSIONID = None
 MICROSCOUT_BLUESKY_IDENTIFIER = None
 MICROSCOUT_BLUESKY_APP_PASSWORD = None
+#: Refresh the Bluesky session when less than this many seconds of its token are left (0: only
+#: log in again after an expired-token answer).
+MICROSCOUT_BLUESKY_REFRESH_MARGIN = 300.0
 MICROSCOUT_YOUTUBE_API_KEY = None
 
 # --- Cassette replay (tests, offline debugging) ------------------------------------------

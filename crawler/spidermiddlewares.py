@@ -5,7 +5,9 @@ typed errors of :mod:`crawler.errors` propagate. Here, once for every platform:
 
 * :class:`~crawler.errors.RetryableBody` (a body cut short, not JSON) and a ``rate_limited``
   :class:`~crawler.errors.BlockedPage` are retried with Scrapy's ``get_retry_request`` (counted in
-  ``retry/reason_count/<reason>``); once retries are exhausted they are recorded;
+  ``retry/reason_count/<reason>``); once retries are exhausted they are recorded. A
+  ``rate_limited`` body ("Please wait a few minutes" with status 200 or 401) first pauses the
+  host like a 429 does (``spider.on_rate_limited``), so the retry waits;
 * any other :class:`~crawler.errors.BlockedPage` is passed to ``spider.on_blocked`` (which counts
   it and may pause the host) and recorded;
 * :class:`~crawler.errors.UnrecognisedDocument` and other :class:`~crawler.errors.CrawlError`
@@ -49,6 +51,8 @@ def _recover(spider: Any, response: Response, error: CrawlError) -> Iterator[Any
     if retried and request is not None:
         retry = get_retry_request(request, spider=spider, reason=error.reason)
         if retry is not None:
+            if isinstance(error, BlockedPage) and hasattr(spider, "on_rate_limited"):
+                spider.on_rate_limited(request, error)
             yield retry
             return
     elif isinstance(error, BlockedPage):

@@ -27,6 +27,7 @@ from crawler.settings_check import (
     check_settings,
     mask_password,
 )
+from tests.conftest import REPO
 from tests.test_cli import CRAWL_TIMEOUT, cli, command_env, error_lines
 
 SECRET_URL = "postgresql+psycopg://scout:s3cret@db.example:{port}/x"
@@ -411,3 +412,12 @@ def test_a_run_locked_out_by_its_job_prints_its_skipped_summary(tmp_path, quiet)
     assert summary["status"] == "skipped"
     assert summary["spider"] == "mastodon"
     assert holder
+
+
+def test_scrapy_crawl_refuses_a_bad_setting_in_one_line():
+    done = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "mastodon", "-a", "tags=x",
+                           "-s", "MICROSCOUT_BATCH_SIZE=abc"], cwd=REPO, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    assert "MICROSCOUT_BATCH_SIZE='abc'" in done.stderr
+    assert "Traceback" not in done.stderr

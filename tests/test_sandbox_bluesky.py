@@ -6,6 +6,7 @@ thread, for what only the wire shows (POST bodies, the Authorization header, hea
 
 from __future__ import annotations
 
+import base64
 import functools
 import http.client
 import json
@@ -472,6 +473,75 @@ def test_refresh_token_is_not_an_access_token_and_refreshes():
     assert refreshed["accessJwt"] == tokens["accessJwt"]
     assert ok(app(), "com.atproto.server.getSession",
               headers={"Authorization": f"Bearer {tokens['accessJwt']}"})["did"] == tokens["did"]
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_token_ttl_expires_access_tokens_and_refresh_session_renews_them():
+    clock = Clock()
+    the_app = BlueskyApp(world(), token_ttl=60, clock=clock)
+    tokens = session(the_app)
+    assert (claims(tokens["accessJwt"])["iat"], claims(tokens["accessJwt"])["exp"]) == (
+        1_800_000_000, 1_800_000_060)
+    assert claims(tokens["refreshJwt"])["exp"] == 1_800_000_000 + 90 * 86_400
+    profile = {"actor": the_app.names.did(0)}
+    bearer = {"Authorization": f"Bearer {tokens['accessJwt']}"}
+    clock.now += 59
+    assert ok(the_app, "app.bsky.actor.getProfile", profile, headers=bearer)
+    clock.now += 1
+    status, error, _ = call(the_app, "app.bsky.actor.getProfile", profile, headers=bearer)
+    assert (status, error) == (400, {"error": "ExpiredToken", "message": "Token has expired"})
+    with pytest.raises(BlockedPage, match="auth_required"):  # what the spider would record
+        bsky.parse_document(json.dumps(error))
+    fresh = ok(the_app, "com.atproto.server.refreshSession", http_method="POST",
+               headers={"Authorization": f"Bearer {tokens['refreshJwt']}"})
+    assert claims(fresh["accessJwt"])["exp"] == clock.now + 60
+    assert ok(the_app, "app.bsky.actor.getProfile", profile,
+              headers={"Authorization": f"Bearer {fresh['accessJwt']}"})
+    clock.now += 90 * 86_400  # the refresh token ends too
+    status, error, _ = call(the_app, "com.atproto.server.refreshSession", http_method="POST",
+                            headers={"Authorization": f"Bearer {tokens['refreshJwt']}"})
+    assert (status, error["error"]) == (400, "ExpiredToken")
+
+
+def test_without_token_ttl_tokens_never_expire():
+    clock = Clock(4_000_000_000.0)  # long after the deterministic tokens' exp
+    the_app = BlueskyApp(world(), clock=clock)
+    token = session(the_app)["accessJwt"]
+    assert token == session(app())["accessJwt"]  # deterministic as before
+    assert ok(the_app, "app.bsky.actor.getProfile", {"actor": the_app.names.did(0)},
+              headers={"Authorization": f"Bearer {token}"})
+
+
+def test_token_ttl_knob():
+    the_app = BlueskyApp(World(20, 1))
+    assert "token_ttl" not in the_app.knob_state()["knobs"]
+    the_app.configure({"token_ttl": "30"})
+    assert (the_app.token_ttl, the_app.knob_state()["knobs"]["token_ttl"]) == (30, 30)
+    config = SandboxConfig(platform="bluesky", knobs={"token_ttl": " 5 "})
+    assert BlueskyApp.from_config(World(20, 1), config).token_ttl == 5
+    the_app.configure({"token_ttl": "off"})
+    assert the_app.token_ttl is None
+    the_app.configure({"token_ttl": "30"})
+    the_app.configure({"token_ttl": "0"})  # 0 is off, as for the other knobs
+    assert the_app.token_ttl is None
+    for bad in ("-3", "1.5", "soon"):
+        with pytest.raises(ValueError, match=r"^knob token_ttl must be off or whole seconds"):
+            the_app.configure({"token_ttl": bad})
+    assert the_app.token_ttl is None
 
 
 @pytest.mark.parametrize(

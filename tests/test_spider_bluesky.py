@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
 import json
@@ -317,6 +318,233 @@ def test_truncated_login_body_is_retried_then_rejected_without_its_payload():
     rejected, search = run_callback(retry2, response_for(retry2, cut))
     assert (rejected.reason, rejected.payload) == ("bad_json", None)
     assert "searchPosts" in search.url
+
+
+@pytest.mark.parametrize(("kwargs", "auth_host"), [
+    ({}, "https://bsky.social"),
+    ({"appview": "https://api.bsky.app"}, "https://bsky.social"),
+    ({"appview": "https://public.api.bsky.app"}, "https://bsky.social"),
+    ({"appview": LOCAL}, LOCAL),  # a sandbox: the password stays there
+    ({"appview": "https://appview.example"}, "https://appview.example"),
+    ({"appview": LOCAL, "auth_host": "https://pds.example"}, "https://pds.example"),
+])
+def test_the_login_host_follows_an_appview_that_is_not_bluesky_unless_given(kwargs, auth_host):
+    spider = make_spider(CREDENTIALS, tags="vegan", **kwargs)
+    assert spider.auth_host == auth_host
+    (login,) = start_requests(spider)
+    assert login.url == f"{auth_host}/xrpc/com.atproto.server.createSession"
+    args = json.loads(json.dumps(spider.run_args))
+    assert args["auth_host"] == auth_host
+    hosts = [urlsplit(auth_host).netloc, urlsplit(spider.appview).netloc]
+    assert args["credential_hosts"] == list(dict.fromkeys(hosts))
+    assert APP_PASSWORD not in json.dumps(args)
+
+
+def test_logged_out_run_args_name_no_credential_host():
+    assert "credential_hosts" not in make_spider(tags="vegan", appview=LOCAL).run_args
+
+
+# --- session expiry ---------------------------------------------------------------------------
+
+NOW = 1_800_000_000
+
+
+def jwt(iat: int, exp: int, kind: str = "access") -> str:
+    """A JWT look-alike with these times (the spider reads them without verifying)."""
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'HS256'})}.{part({'sub': PLC, 'iat': iat, 'exp': exp, 'k': kind})}.c2ln"
+
+
+class Clock:
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def session_body(access: str, refresh: str) -> dict:
+    return {"did": PLC, "handle": "me.bsky.social", "accessJwt": access, "refreshJwt": refresh}
+
+
+def with_session(settings: dict | None = None, life: int = 7_200, **kwargs):
+    """(spider logged in at NOW with a token of ``life`` seconds, its clock, what it hands
+    the engine)."""
+    spider = make_spider({**CREDENTIALS, **(settings or {})},
+                         **{"tags": "vegan", "appview": LOCAL, **kwargs})
+    clock = Clock()
+    spider.clock = clock
+    crawled: list = []
+    spider.crawler.engine = type("Engine", (), {"crawl": lambda self, r: crawled.append(r)})()
+    (login,) = start_requests(spider)
+    body = session_body(jwt(NOW, NOW + life), jwt(NOW, NOW + 90 * 86_400, "refresh"))
+    run_callback(login, response_for(login, body))
+    return spider, clock, crawled
+
+
+def expired(request: Request) -> Failure:
+    return http_failure(request, {"error": "ExpiredToken", "message": "Token has expired"}, 400)
+
+
+def test_session_is_refreshed_before_the_access_token_expires():
+    spider, clock, crawled = with_session()
+    access, refresh = spider._access_jwt, spider._refresh_jwt
+    clock.now = NOW + 7_200 - 301
+    sent(spider, [spider.author_feed_request(ProfileItem(platform_user_id=PLC))])
+    assert crawled == []  # more than 5 minutes left
+    clock.now = NOW + 7_200 - 299
+    (search,) = sent(spider, list(spider.listing_requests()))  # going out: time to refresh
+    assert search.headers[b"Authorization"] == f"Bearer {access}".encode()  # still valid
+    (call,) = sent(spider, crawled)
+    assert (call.method, call.url) == ("POST", f"{LOCAL}/xrpc/com.atproto.server.refreshSession")
+    assert call.headers[b"Authorization"] == f"Bearer {refresh}".encode()  # the refresh token
+    sent(spider, list(spider.listing_requests()))
+    assert len(crawled) == 1  # one refresh at a time
+    new_access, new_refresh = jwt(clock.now, clock.now + 7_200), jwt(NOW, NOW + 1, "refresh")
+    assert run_callback(call, response_for(call, session_body(new_access, new_refresh))) == []
+    (search,) = sent(spider, list(spider.listing_requests()))
+    assert search.headers[b"Authorization"] == f"Bearer {new_access}".encode()
+    assert spider.crawler.stats.get_value("microscout/bluesky/session_refreshed") == 1
+    assert spider.crawler.stats.get_value("microscout/bluesky/session_created") == 1
+    assert len(crawled) == 1  # the new token has its full life ahead
+    assert spider.renewing is None
+
+
+def test_refresh_token_goes_to_the_refresh_endpoint_of_the_login_host_only():
+    spider, clock, crawled = with_session(appview="https://api.bsky.app",
+                                          auth_host="https://bsky.social")
+    refresh = f"Bearer {spider._refresh_jwt}".encode()
+    access = f"Bearer {spider._access_jwt}".encode()
+    clock.now = NOW + 7_000
+    sent(spider, [next(spider.listing_requests())])
+    (call,) = sent(spider, crawled)
+    assert call.url == "https://bsky.social/xrpc/com.atproto.server.refreshSession"
+    assert call.headers[b"Authorization"] == refresh
+    elsewhere = sent(spider, [
+        Request("https://api.bsky.app/xrpc/com.atproto.server.refreshSession", method="POST"),
+        Request("https://bsky.social/xrpc/com.atproto.server.getSession"),
+        Request("https://bsky.social/xrpc/com.atproto.server.refreshSession/x", method="POST"),
+        Request("http://bsky.social/xrpc/com.atproto.server.refreshSession", method="POST")])
+    assert [r.headers.get(b"Authorization") for r in elsewhere] == [access, None, None, None]
+
+
+def test_a_short_lived_token_is_refreshed_at_half_its_life_and_margin_0_never():
+    spider, clock, crawled = with_session(life=60)
+    clock.now = NOW + 29
+    sent(spider, list(spider.listing_requests()))
+    assert crawled == []
+    clock.now = NOW + 31
+    sent(spider, list(spider.listing_requests()))
+    assert [r.url.rsplit("/", 1)[1] for r in crawled] == ["com.atproto.server.refreshSession"]
+    never, clock, crawled = with_session({"MICROSCOUT_BLUESKY_REFRESH_MARGIN": 0}, life=60)
+    clock.now = NOW + 59
+    sent(never, list(never.listing_requests()))
+    assert crawled == []
+
+
+def test_an_expired_token_logs_in_again_once_and_retries_the_requests():
+    spider, clock, _ = with_session()
+    search, profiles = sent(spider, [*spider.listing_requests(),
+                                     spider.profiles_request(["a.bsky.social"], {})])
+    clock.now = NOW + 7_300  # expired (no request went out since: no refresh was asked)
+    (login,) = spider.on_error(expired(search))
+    assert (login.method, login.url) == ("POST", f"{LOCAL}/xrpc/com.atproto.server.createSession")
+    assert json.loads(login.body)["password"] == APP_PASSWORD
+    assert list(spider.on_error(expired(profiles))) == []  # waits for the same login
+    new_access = jwt(clock.now, clock.now + 7_200)
+    retries = sent(spider, run_callback(login, response_for(login, session_body(
+        new_access, jwt(clock.now, clock.now + 99, "refresh")))))
+    assert [r.url for r in retries] == [search.url, profiles.url]  # not the listing plan again
+    assert all(r.headers[b"Authorization"] == f"Bearer {new_access}".encode() for r in retries)
+    stats = spider.crawler.stats
+    assert (stats.get_value("microscout/bluesky/session_relogins"),
+            stats.get_value("microscout/bluesky/session_retried"),
+            stats.get_value("microscout/bluesky/session_created")) == (1, 2, 1)
+    # refused again by the session renewed for it: recorded, never another login
+    (rejected,) = spider.on_error(expired(retries[0]))
+    assert (rejected.reason, rejected.item_type) == ("auth_required", "HashtagSightingItem")
+    assert "ExpiredToken" in rejected.detail
+    assert stats.get_value("microscout/bluesky/session_relogins") == 1
+
+
+def test_a_request_that_left_before_the_renewal_is_retried_at_once():
+    spider, clock, crawled = with_session()
+    (search,) = sent(spider, list(spider.listing_requests()))
+    clock.now = NOW + 7_100
+    sent(spider, list(spider.listing_requests()))
+    (refresh,) = crawled
+    fresh = jwt(clock.now, clock.now + 7_200)
+    run_callback(refresh, response_for(refresh, session_body(fresh, jwt(NOW, NOW + 9, "r"))))
+    (retry,) = sent(spider, list(spider.on_error(expired(search))))
+    assert retry.url == search.url
+    assert retry.headers[b"Authorization"] == f"Bearer {fresh}".encode()
+    assert spider.crawler.stats.get_value("microscout/bluesky/session_relogins") is None
+
+
+def test_requests_refused_during_a_refresh_wait_for_it():
+    spider, clock, crawled = with_session()
+    clock.now = NOW + 7_100
+    (search,) = sent(spider, list(spider.listing_requests()))  # its going out asks a refresh
+    (refresh,) = crawled
+    assert list(spider.on_error(expired(search))) == []
+    fresh = jwt(clock.now, clock.now + 7_200)
+    (retry,) = sent(spider, run_callback(refresh, response_for(
+        refresh, session_body(fresh, jwt(NOW, NOW + 9, "r")))))
+    assert (retry.url, retry.headers[b"Authorization"]) == (search.url, f"Bearer {fresh}".encode())
+
+
+def test_no_second_login_before_the_first_ones_session_answered():
+    spider, _, _ = with_session()
+    (search,) = sent(spider, list(spider.listing_requests()))
+    (login,) = spider.on_error(expired(search))
+    token = jwt(NOW, NOW + 7_200)
+    (retry,) = sent(spider, run_callback(login, response_for(login, session_body(token, token))))
+    (other,) = sent(spider, [spider.profiles_request(["b.bsky.social"], {})])
+    (rejected,) = spider.on_error(expired(other))  # the new session never answered: no loop
+    assert rejected.reason == "auth_required"
+    # once the new session has answered something, a later expiry may log in again
+    run_callback(retry, response_for(retry, {"posts": []}))
+    (again,) = sent(spider, [spider.profiles_request(["c.bsky.social"], {})])
+    (login,) = spider.on_error(expired(again))
+    assert login.url.endswith("createSession")
+
+
+def test_a_failed_login_again_carries_on_logged_out():
+    spider, _, _ = with_session()
+    (search,) = sent(spider, list(spider.listing_requests()))
+    (login,) = spider.on_error(expired(search))
+    refused = http_failure(login, {"error": "AuthenticationRequired",
+                                   "message": "Invalid identifier or password"}, 401)
+    rejected, retry = spider.on_error(refused)
+    assert (rejected.reason, rejected.item_type, rejected.payload) == ("auth_failed", "Session", None)
+    (retry,) = sent(spider, [retry])
+    assert retry.url == search.url
+    assert b"Authorization" not in retry.headers  # logged out now
+    assert spider.credentials() == []
+    later = sent(spider, [spider.profiles_request(["b.bsky.social"], {})])
+    assert b"Authorization" not in later[0].headers
+
+
+def test_a_failed_refresh_logs_in_again():
+    spider, clock, crawled = with_session()
+    clock.now = NOW + 7_100
+    sent(spider, list(spider.listing_requests()))
+    (refresh,) = crawled
+    failure = http_failure(refresh, {"error": "ExpiredToken", "message": "Token has expired"}, 400)
+    rejected, login = spider.on_error(failure)
+    assert (rejected.reason, rejected.item_type, rejected.payload) == ("auth_failed", "Session", None)
+    assert login.url.endswith("createSession")
+    assert spider.renewing == "login"
+
+
+def test_a_401_without_a_session_is_not_a_reason_to_log_in():
+    spider = make_spider(tags="vegan", appview=LOCAL)
+    (search,) = start_requests(spider)
+    failure = http_failure(search, {"error": "AuthMissing", "message": "Authentication Required"}, 401)
+    (rejected,) = spider.on_error(failure)
+    assert rejected.reason == "auth_required"
 
 
 # --- listings ---------------------------------------------------------------------------------
@@ -733,6 +961,46 @@ def test_search_with_an_app_password_works_and_the_token_is_never_logged(auth_sa
     assert token not in everything
     assert token.split(".")[2] not in everything
     assert APP_PASSWORD not in everything
+
+
+TOKEN_TTL, PACE = 3, 0.2  # a session of 2-3 s (the sandbox's exp is whole seconds)
+
+
+@pytest.fixture(scope="module")
+def expiring_sandbox():
+    with bluesky_sandbox({"search_auth": "401", "token_ttl": str(TOKEN_TTL)}) as sb:
+        yield sb
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("margin", ["300", "0"], ids=["refresh_ahead", "login_again_after"])
+def test_a_crawl_past_session_expiry_ends_without_auth_required_rows(expiring_sandbox, margin):
+    """Sessions expire every few seconds; requests to one host are spaced PACE s apart, so the
+    crawl outlasts several sessions whatever the machine's load (two at a time: a request
+    renewed for waits behind one other at most). The session is refreshed ahead of expiry
+    (margin 300 s, at most half the token's life) or, with margin 0, renewed by logging in
+    again after an ExpiredToken answer; either way nothing is refused."""
+    identifier = e2e_app().names.handle(4)
+    items = crawl(expiring_sandbox.base_url,
+                  {"MICROSCOUT_BLUESKY_IDENTIFIER": identifier,
+                   "MICROSCOUT_BLUESKY_APP_PASSWORD": APP_PASSWORD,
+                   "MICROSCOUT_BLUESKY_REFRESH_MARGIN": margin,
+                   "MICROSCOUT_RATE_LIMIT_BLUESKY": PACE, "CONCURRENT_REQUESTS": 2},
+                  tags=",".join(e2e_tags()), recent_posts="2")
+    stats = items.stats
+    assert (stats["downloader/request_count"] - 1) * PACE > 3 * TOKEN_TTL  # outlasted sessions
+    assert rejected_of(items) == []  # no auth_required, no auth_failed
+    for tag in e2e_tags():
+        assert sorted(s["post_id"] for s in sightings_of(items) if s["hashtag"] == tag) == sorted(
+            expected_sightings(tag))
+    assert {p["platform_user_id"] for p in profiles_of(items)} == set(expected_authors())
+    assert stats["microscout/bluesky/session_created"] == 1
+    if margin == "0":
+        assert stats["microscout/bluesky/session_relogins"] >= 1
+        assert "microscout/bluesky/session_refreshed" not in stats
+    else:
+        assert stats["microscout/bluesky/session_refreshed"] >= 2
+    assert stats["finish_reason"] == "finished"
 
 
 @pytest.mark.slow

@@ -464,6 +464,50 @@ def test_please_wait_body_is_retried_then_recorded():
     assert spider.crawler.stats.get_value("retry/reason_count/rate_limited") == 2
 
 
+@pytest.mark.parametrize("status", [200, 401])
+def test_please_wait_body_pauses_the_host_before_its_retry(status):
+    """A "Please wait a few minutes" body (status 200 or 401, not a 429) pauses the host in
+    the RateLimitMiddleware like a 429 does, so the retry waits; counted as a pause."""
+    from crawler.middlewares import RateLimitMiddleware
+
+    spider = make_spider({"MICROSCOUT_RATELIMIT_BODY_WAIT": 90}, handles="alice,bob")
+    clock = [1_000.0]
+    limiter = RateLimitMiddleware(spider.crawler, clock=lambda: clock[0])
+    spider.crawler.microscout_ratelimiter = limiter  # as from_crawler registers it
+    alice, bob = start_requests(spider)
+    body = json.dumps({"message": "Please wait a few minutes before you try again.",
+                       "require_login": True, "status": "fail"}).encode()
+    (retry,) = run(alice, TextResponse(url=alice.url, status=status, body=body, request=alice))
+    assert retry.meta["retry_times"] == 1
+    assert limiter.slots.paused_for("127.0.0.1") == 90  # the spider's one download slot
+    stats = spider.crawler.stats
+    assert stats.get_value("microscout/ratelimit/paused") == 1
+    assert stats.get_value("microscout/ratelimit/wait_seconds") == 90
+    assert stats.get_value("microscout/instagram/rate_limited_bodies") == 1
+    clock[0] += 30  # another answer while paused: the pause goes on, no new pause counted
+    run(bob, TextResponse(url=bob.url, status=status, body=body, request=bob))
+    assert (limiter.slots.paused_for("127.0.0.1"), stats.get_value("microscout/ratelimit/paused")) == (
+        90, 1)
+    assert stats.get_value("microscout/ratelimit/wait_seconds") == 120
+
+
+def test_please_wait_pause_is_capped_and_needs_no_ratelimiter():
+    from crawler.middlewares import RateLimitMiddleware
+
+    spider = make_spider({"MICROSCOUT_MAX_RETRY_AFTER": 45}, handles="alice")
+    limiter = RateLimitMiddleware(spider.crawler, clock=lambda: 0.0)
+    spider.crawler.microscout_ratelimiter = limiter
+    (request,) = start_requests(spider)
+    body = b'{"message": "Please wait a few minutes before you try again.", "status": "fail"}'
+    run(request, TextResponse(url=request.url, status=401, body=body, request=request))
+    assert limiter.slots.paused_for("127.0.0.1") == 45  # the default 60 s, capped
+    assert spider.crawler.stats.get_value("microscout/ratelimit/capped") == 1
+    plain = make_spider(handles="alice")  # RateLimitMiddleware off: retried all the same
+    (request,) = start_requests(plain)
+    (retry,) = run(request, TextResponse(url=request.url, status=401, body=body, request=request))
+    assert retry.meta["retry_times"] == 1
+
+
 def test_truncated_body_is_retried_as_bad_json():
     spider = make_spider(handles=world().account(3).username)
     (request,) = start_requests(spider)

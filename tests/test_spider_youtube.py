@@ -406,6 +406,44 @@ def test_api_key_is_not_sent_when_the_web_is_crawled():
     assert yt.API_KEY_HEADER.encode() not in request.headers
 
 
+def test_a_sandbox_base_url_takes_the_data_api_and_the_key_with_it():
+    """With ``base_url`` at a sandbox and no ``api_base``, the Data API (and so the key) is the
+    sandbox's /youtube/v3, never Google's; run_args name the host the key goes to."""
+    crawler = get_crawler(YouTubeSpider, settings_dict={"MICROSCOUT_YOUTUBE_API_KEY": KEY})
+    spider = YouTubeSpider.from_crawler(crawler, base_url=BASE, tags="vegan", handles="@alice")
+    crawler.spider = spider
+    crawler.stats.open_spider()
+    assert spider.api_base == API
+    (credential,) = spider.credentials()
+    assert credential.host == "127.0.0.1:8799"
+    requests = start(spider)
+    assert {urlsplit(r.url).netloc for r in requests} == {"127.0.0.1:8799"}
+    assert all(r.url.startswith(f"{API}/") for r in requests)
+    assert all(r.headers[yt.API_KEY_HEADER] == KEY.encode() for r in requests)
+    args = json.loads(json.dumps(spider.run_args))
+    assert (args["api_base"], args["credential_hosts"]) == (API, ["127.0.0.1:8799"])
+    assert KEY not in json.dumps(args)
+    assert spider.allowed_domains == ["127.0.0.1"]
+
+
+@pytest.mark.parametrize(("kwargs", "api_base"), [
+    ({}, "https://www.googleapis.com/youtube/v3"),
+    ({"base_url": "https://m.youtube.com"}, "https://www.googleapis.com/youtube/v3"),
+    ({"base_url": "https://yt.example"}, "https://yt.example/youtube/v3"),
+    ({"base_url": BASE, "api_base": "https://api.example/yt/v3"}, "https://api.example/yt/v3"),
+])
+def test_api_base_follows_the_base_url_unless_given(kwargs, api_base):
+    spider = YouTubeSpider(tags="vegan", **kwargs)
+    assert spider.api_base == api_base
+    assert spider.run_args["api_base"] == api_base
+
+
+def test_no_credential_no_credential_hosts():
+    assert "credential_hosts" not in make_spider(tags="x").run_args  # the web: no key sent
+    keyed = make_spider({"MICROSCOUT_YOUTUBE_API_KEY": KEY}, tags="x", **LIVE)
+    assert keyed.run_args["credential_hosts"] == ["www.googleapis.com"]
+
+
 # --- end to end ------------------------------------------------------------------------------
 
 FAST = {"MICROSCOUT_RATE_LIMIT_YOUTUBE": 0, "MICROSCOUT_MAX_RETRY_AFTER": 0.05,

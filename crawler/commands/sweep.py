@@ -233,6 +233,7 @@ def run_summary(stats: dict) -> dict:
         "quarantined": stats.get("microscout/quarantined/total", 0),
         "spooled": stats.get("microscout/warehouse/spooled_items", 0),
         "lost": stats.get("microscout/warehouse/lost_items", 0),
+        "credential_hosts": stats.get("microscout/credential_hosts"),
         "output_unwritten": stats.get("microscout/output/unwritten_items", 0),
         "elapsed_seconds": stats.get("elapsed_time_seconds"),
     }

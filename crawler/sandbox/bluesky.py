@@ -29,9 +29,11 @@ Routes (``GET``/``HEAD`` unless marked ``POST``):
   ``getSuggestedFeeds`` lists them; 400 ``UnknownFeed`` for any other feed.
 * ``/xrpc/com.atproto.identity.resolveHandle?handle=``.
 * ``POST /xrpc/com.atproto.server.createSession`` (JSON ``identifier``, any; ``password``
-  :data:`APP_PASSWORD`) and ``POST refreshSession``; ``getSession``. Tokens are deterministic
-  HMAC-signed JWT look-alikes; a request carrying an ``Authorization`` header with any other
-  token is answered 401 ``InvalidToken``.
+  :data:`APP_PASSWORD`) and ``POST refreshSession`` (the ``refreshJwt`` as Bearer: a new
+  pair); ``getSession``. Tokens are HMAC-signed JWT look-alikes, deterministic unless
+  ``token_ttl`` is set; a request carrying an ``Authorization`` header with any other token is
+  answered 401 ``InvalidToken``, and with an expired one 400 ``ExpiredToken`` ("Token has
+  expired"), as a PDS does.
 * ``/robots.txt``; ``/img/...`` and ``/video/...`` (a 1x1 PNG).
 
 Every XRPC answer carries ``ratelimit-limit`` / ``-remaining`` / ``-reset`` (epoch seconds) /
@@ -48,6 +50,9 @@ Knobs (``--knob NAME=VALUE``, ``SandboxProcess(knobs=...)``, or at run time
   ``1``/``true``/``on``/``yes``): searchPosts without a session answers 401
   ``{"error": "AuthMissing"}``, as api.bsky.app does; ``403``: the HTML "Request forbidden by
   administrative rules" page public.api.bsky.app has served anonymous search since 2025.
+* ``token_ttl``: ``off`` by default (tokens never expire). A whole number of seconds: access
+  tokens carry ``iat`` = now and ``exp`` = now + that (Bluesky's last about 7,200), refresh
+  tokens 90 days, and an expired one is refused as above. Shown in the knob state when set.
 
 The rate limit in the headers is the config's ``rate_limit`` (``--rate-limit``).
 
@@ -64,7 +69,7 @@ import re
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -89,6 +94,9 @@ APP_PASSWORD = "sandbox-app-password"  # noqa: S105 - a published test credentia
 SEARCH_AUTH_MODES = (None, "401", "403")
 _SEARCH_AUTH_WORDS = {**dict.fromkeys(("", "0", "false", "off", "no"), None),
                       **dict.fromkeys(("1", "true", "on", "yes", "401"), "401"), "403": "403"}
+_OFF_WORDS = frozenset({"", "0", "false", "off", "no", "none"})
+ACCESS_LIFE = 7_200  # seconds: an access token's life in the deterministic tokens
+REFRESH_LIFE = 7_776_000  # 90 days
 
 MAX_PROFILES = 25
 MAX_LIMIT = 100
@@ -343,15 +351,21 @@ class BlueskyApp:
     KNOBS: ClassVar[dict[str, str]] = {
         "handle_epoch": "renames about one account in five per epoch (a whole number, 0)",
         "search_auth": "searchPosts without a session: off, 401 (AuthMissing) or 403 (CDN page)",
+        "token_ttl": "seconds an access token lasts, then 400 ExpiredToken (off: never expires)",
     }
 
     def __init__(self, world: World, *, rate_limit: int = 3000, handle_epoch: int = 0,
-                 search_auth: str | None = None) -> None:
+                 search_auth: str | None = None, token_ttl: int | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         if search_auth not in SEARCH_AUTH_MODES:
             raise ValueError(f"search_auth must be one of {SEARCH_AUTH_MODES}, got {search_auth!r}")
+        if token_ttl is not None and token_ttl < 1:
+            raise ValueError(f"token_ttl must be at least 1 second, got {token_ttl}")
         self.world = world
         self.names = Names(world, handle_epoch)
         self.search_auth = search_auth
+        self.token_ttl = token_ttl
+        self.clock = clock
         self.rate = RateLimiter(rate_limit)
         self._secret = hashlib.sha256(f"sandbox-bluesky-jwt:{world.seed}".encode()).digest()
         self._post_view = lru_cache(maxsize=16_384)(self._render_post)
@@ -383,7 +397,7 @@ class BlueskyApp:
         return app
 
     def configure(self, knobs: Mapping[str, str]) -> None:
-        epoch, search_auth = self.names.epoch, self.search_auth
+        epoch, search_auth, token_ttl = self.names.epoch, self.search_auth, self.token_ttl
         for name, value in knobs.items():
             text = value.strip().lower()
             if name == "handle_epoch":
@@ -396,16 +410,28 @@ class BlueskyApp:
                     raise ValueError(f"knob search_auth must be off, 401 or 403, "
                                      f"not {value.strip()!r}")
                 search_auth = _SEARCH_AUTH_WORDS[text]
+            elif name == "token_ttl":
+                if text in _OFF_WORDS:
+                    token_ttl = None
+                elif text.isascii() and text.isdigit() and int(text) >= 1:
+                    token_ttl = int(text)
+                else:
+                    raise ValueError(f"knob token_ttl must be off or whole seconds >= 1, "
+                                     f"not {value.strip()!r}")
             else:
                 raise unknown_knob("bluesky", name, self.KNOBS)
         if epoch != self.names.epoch:  # post views name handles: render them afresh
             self.names = Names(self.world, epoch)
             self._post_view = lru_cache(maxsize=16_384)(self._render_post)
         self.search_auth = search_auth
+        self.token_ttl = token_ttl
 
     def knob_state(self) -> dict:
-        return {"knobs": {"handle_epoch": self.names.epoch,
-                          "search_auth": self.search_auth or "off"}}
+        knobs: dict[str, Any] = {"handle_epoch": self.names.epoch,
+                                 "search_auth": self.search_auth or "off"}
+        if self.token_ttl is not None:
+            knobs["token_ttl"] = self.token_ttl
+        return {"knobs": knobs}
 
     # -- the server's interface ----------------------------------------------------------
 
@@ -500,11 +526,15 @@ class BlueskyApp:
     # -- sessions ------------------------------------------------------------------------
 
     def _jwt(self, kind: str, did: str) -> str:
+        """A token: issued at the world's epoch (the same every time) unless ``token_ttl`` is
+        set, then now, ending ``token_ttl`` seconds later (refresh tokens: 90 days)."""
         header = {"typ": "at+jwt" if kind == "access" else "refresh+jwt", "alg": "HS256"}
-        iat = int(EPOCH.timestamp())
+        ttl = self.token_ttl
+        iat = int(EPOCH.timestamp()) if ttl is None else int(self.clock())
+        life = (ttl or ACCESS_LIFE) if kind == "access" else REFRESH_LIFE
         payload = {"scope": "com.atproto.appPass" if kind == "access" else "com.atproto.refresh",
                    "sub": did, "aud": "did:web:sandbox.bsky.invalid", "iat": iat,
-                   "exp": iat + (7_200 if kind == "access" else 7_776_000)}
+                   "exp": iat + life}
         parts = [base64.urlsafe_b64encode(json.dumps(part, separators=(",", ":")).encode())
                  .decode().rstrip("=") for part in (header, payload)]
         signing = ".".join(parts).encode()
@@ -512,7 +542,8 @@ class BlueskyApp:
         return ".".join([*parts, base64.urlsafe_b64encode(signature).decode().rstrip("=")])
 
     def _verify(self, token: str) -> tuple[str, str] | None:
-        """(kind, did) of a token this sandbox issued, else None."""
+        """(kind, did) of a token this sandbox issued, else None; 400 ExpiredToken when it has
+        expired (only while ``token_ttl`` is set: otherwise tokens never expire)."""
         try:
             header_b64, payload_b64, signature_b64 = token.split(".")
             expected = hmac.new(self._secret, f"{header_b64}.{payload_b64}".encode(),
@@ -525,6 +556,9 @@ class BlueskyApp:
             return None
         if not isinstance(payload, dict):
             return None
+        expires = payload.get("exp")
+        if self.token_ttl is not None and isinstance(expires, int) and expires <= self.clock():
+            raise XrpcError(400, "ExpiredToken", "Token has expired")
         kind = "access" if payload.get("scope") == "com.atproto.appPass" else "refresh"
         return kind, str(payload.get("sub"))
 

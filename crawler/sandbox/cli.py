@@ -14,7 +14,7 @@ from crawler.sandbox.faults import FAULT_KINDS, FaultSpecError, parse_faults
 #: The knobs of each platform, for ``--help`` (the app modules' docstrings say more; importing
 #: them here would slow every ``microscout --help``; a test keeps this in step with ``KNOBS``).
 KNOB_HELP = {
-    "bluesky": "handle_epoch=N (renames), search_auth=off|401|403",
+    "bluesky": "handle_epoch=N (renames), search_auth=off|401|403, token_ttl=SECONDS",
     "instagram": "login_wall=RATE, checkpoint=RATE, og_only=RATE",
     "mastodon": "none",
     "tiktok": "captcha=RATE, scope=all|profiles|listings",

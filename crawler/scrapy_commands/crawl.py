@@ -1,12 +1,17 @@
 """``scrapy crawl`` that exits non-zero when the run failed its end-of-run checks.
 
-Same as Scrapy's command; afterwards, a run whose crawl_runs status is ``failed`` (see
-pipelines/monitor.py) exits with code 1, so cron's and CI's alerting see it.
+Same as Scrapy's command, with two additions: a bad ``MICROSCOUT_*`` value (``-s``, the
+environment) is one usage-error line before anything starts (crawler/settings_check.py), and a
+run whose crawl_runs status is ``failed`` or ``aborted`` (see pipelines/monitor.py) exits with code
+1, so cron's and CI's alerting see it.
 """
 
 from __future__ import annotations
 
 from scrapy.commands.crawl import Command as ScrapyCrawl
+from scrapy.exceptions import UsageError
+
+from crawler.settings_check import SettingError, check_settings
 
 
 class Command(ScrapyCrawl):
@@ -15,6 +20,10 @@ class Command(ScrapyCrawl):
         return self._microscout_crawler
 
     def run(self, args, opts) -> None:
+        try:
+            check_settings(self.settings)
+        except SettingError as exc:
+            raise UsageError(str(exc), print_help=False) from None
         super().run(args, opts)
         crawler = getattr(self, "_microscout_crawler", None)
         if crawler is not None and crawler.stats.get_value("microscout/run/status") in ("failed", "aborted"):

@@ -39,6 +39,7 @@ from twisted.python.failure import Failure
 
 from crawler.errors import BlockedPage, CrawlError, RetryableBody
 from crawler.items import RejectedItem
+from crawler.parsers import loads_json
 from crawler.spiders.args import (
     COMMON_ARGS,
     Params,
@@ -59,7 +60,9 @@ if TYPE_CHECKING:
 PAYLOAD_CHARS = 2000
 #: The protocol's middlewares, added to every crawl of a microscout spider.
 PROTOCOL_SPIDER_MIDDLEWARES = {"crawler.spidermiddlewares.QuarantineMiddleware": 50}
-PROTOCOL_DOWNLOADER_MIDDLEWARES = {"crawler.credentials.CredentialsMiddleware": 50}
+#: Credentials go on after RateLimitMiddleware's wait (560) and before Scrapy's redirect (600),
+#: cookie (700) and proxy (750) middlewares: a token renewed while a request waited goes out.
+PROTOCOL_DOWNLOADER_MIDDLEWARES = {"crawler.credentials.CredentialsMiddleware": 570}
 
 Output = Iterator[Any]
 
@@ -165,8 +168,10 @@ class BaseSpider(scrapy.Spider):
     def run_args(self) -> dict[str, Any]:
         """The crawl's arguments as stored in ``crawl_runs`` (JSON-serialisable)."""
         where = {type(self).base_url_label(): self.base_url} if self.default_base_url else {}
+        hosts = self.credential_hosts()  # names only; absent when no credential is sent
+        sent_to = {"credential_hosts": hosts} if hosts else {}
         return {"platform": self.platform, **where, **asdict(self.args), **self.params.stored(),
-                **self.spider_run_args()}
+                **self.spider_run_args(), **sent_to}
 
     def spider_run_args(self) -> dict[str, Any]:
         """Subclass hook: derived values for :attr:`run_args` (the source chosen, ...)."""
@@ -181,7 +186,9 @@ class BaseSpider(scrapy.Spider):
             current = settings.getdict(name)
             merged = {**wanted, **current}
             if merged != current:
-                priority = max(settings.getpriority(name) or 0, 30)  # at least "spider"
+                # Above the priority the dict was given at: a process re-applying its own
+                # settings (-s/--set) over the crawler's must not drop the protocol.
+                priority = max(settings.getpriority(name) or 0, 30) + 1
                 settings.set(name, merged, priority=priority)
 
     # -- the crawl run ---------------------------------------------------------------------------
@@ -229,16 +236,20 @@ class BaseSpider(scrapy.Spider):
         """The credentials this crawl sends, each to its own host (none by default)."""
         return []
 
+    def credential_hosts(self) -> list[str]:
+        """Every host this crawl sends a credential to, names only (``run_args``, the log):
+        the hosts of :meth:`credentials`; spiders that get a credential later add its host."""
+        return list(dict.fromkeys(credential.host for credential in self.credentials()))
+
     def item_type(self, request: Request | None) -> str:
         kind = request.meta.get("microscout_kind") if request is not None else None
         return self.item_types.get(str(kind), "ProfileItem")
 
     def decode(self, response: Response) -> Any:
-        """The body as JSON; raises :class:`RetryableBody` (``bad_json``) when it is not."""
-        import json
-
+        """The body as JSON; raises :class:`RetryableBody` (``bad_json``) when it is not (or nests
+        deeper than any platform's data)."""
         try:
-            return json.loads(body_text(response))
+            return loads_json(body_text(response))
         except ValueError:
             raise RetryableBody(size_detail(response), reason="bad_json") from None
 
@@ -263,6 +274,36 @@ class BaseSpider(scrapy.Spider):
         self.stat(f"blocked/{error.reason}")
         self.logger.warning("%s: %s (%s)", error.reason, url, error.detail or "blocked")
 
+    def on_rate_limited(self, request: Request | None, error: BlockedPage) -> float:
+        """A "please wait" answer in a body (not a 429): pause the request's host in the
+        RateLimitMiddleware before the retry; returns the pause in seconds (0 without it).
+
+        ``MICROSCOUT_RATELIMIT_BODY_WAIT`` seconds (default 60: such bodies say "a few
+        minutes"), capped by ``MICROSCOUT_MAX_RETRY_AFTER``. Counted in
+        ``microscout/ratelimit/paused`` like a 429's pause.
+        """
+        from crawler.middlewares import RateLimitMiddleware
+
+        self.stat("rate_limited_bodies")
+        limiter = RateLimitMiddleware.of(getattr(self, "crawler", None))
+        if limiter is None or request is None:
+            return 0.0
+        try:
+            seconds = limiter.cap(float(self.setting("MICROSCOUT_RATELIMIT_BODY_WAIT", 60.0)))
+        except (TypeError, ValueError):
+            seconds = limiter.cap(60.0)  # an unreadable value: the default
+        slot = limiter.slot_key(request)
+        started, added = limiter.slots.pause(slot, seconds)
+        stats = self.crawler.stats
+        if started and stats is not None:
+            stats.inc_value("microscout/ratelimit/paused")
+        if added > 0 and stats is not None:
+            key = "microscout/ratelimit/wait_seconds"
+            stats.set_value(key, round(stats.get_value(key, 0) + added, 3))
+        self.logger.info("%s: %s said to wait; pausing %s for %.1fs", error.reason,
+                         request.url, slot, seconds)
+        return seconds
+
     def after_failure(self, request: Request | None) -> Iterable[Any]:
         """What a failed request leaves behind (subclass hook): a profile without its posts,
         sightings held for an owner, the next step of a login."""
@@ -272,8 +313,18 @@ class BaseSpider(scrapy.Spider):
         """(reason, detail, payload) of a failed request (subclasses read error bodies)."""
         return describe_failure(failure)
 
+    def recover(self, failure: Failure) -> Iterable[Any] | None:
+        """What a failed request becomes instead of a RejectedItem (subclass hook: a retry once
+        an expired session is renewed); None, the default, records it."""
+        return None
+
     def on_error(self, failure: Failure) -> Output:
-        """The errback: every failed request becomes a RejectedItem (nothing lost silently)."""
+        """The errback: every failed request becomes a RejectedItem (nothing lost silently),
+        unless :meth:`recover` retries it."""
+        recovered = self.recover(failure)
+        if recovered is not None:
+            yield from recovered
+            return
         request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
         reason, detail, payload = self.describe(failure)
         self.logger.warning("%s: %s %s (%s)", reason, request.method, request.url, detail)

@@ -31,13 +31,28 @@ accounts it already loaded.
 Sessions: the public App View (https://public.api.bsky.app) serves all of this without login
 except post search, which answers anonymous callers 401/403 (since 2025). With
 ``MICROSCOUT_BLUESKY_IDENTIFIER`` and ``MICROSCOUT_BLUESKY_APP_PASSWORD`` set, the spider first
-logs in with ``com.atproto.server.createSession`` on ``auth_host`` (https://bsky.social); the
-``accessJwt`` then becomes a credential (``Authorization: Bearer``) for the App View's host only
-(default then https://api.bsky.app), which ``CredentialsMiddleware`` adds to its requests. The
-token and the password are never logged, never put in a URL, an item or the run arguments.
-Without a session, a search refused for want of one becomes ``RejectedItem(reason=
+logs in with ``com.atproto.server.createSession`` on ``auth_host``; the ``accessJwt`` then
+becomes a credential (``Authorization: Bearer``) for the App View's host only (default then
+https://api.bsky.app), which ``CredentialsMiddleware`` adds to its requests. ``auth_host``
+defaults to https://bsky.social, or to the App View given when that is not a Bluesky host (the
+sandbox), so the password never leaves for the real PDS during a sandbox crawl; ``run_args``
+name both hosts under ``credential_hosts``. The tokens and the password are never logged (the
+tokens are registered with :mod:`crawler.redact`), never put in a URL, an item or the run
+arguments. Without a session, a search refused for want of one becomes ``RejectedItem(reason=
 "auth_required")`` for that tag (with a log line saying how to log in), never a crash or a
 silently empty sweep; a failed login (``auth_failed``) carries on logged out.
+
+A session lasts about two hours. When a request goes out and the access token (its ``exp``,
+read from the JWT without verifying it) has less than ``MICROSCOUT_BLUESKY_REFRESH_MARGIN``
+seconds left (default 300, at most half the token's life; 0: never ahead of time),
+``com.atproto.server.refreshSession`` is called on the login host with the ``refreshJwt`` (a
+credential for that one endpoint). A request answered ``ExpiredToken`` (or 401) although it
+carried the session is retried: at once when the session was renewed since it left, after the
+renewal when one is on its way, otherwise after one new login (``createSession``). A request
+the current session refuses although it was renewed for it, a second login before the first
+one's session answered anything, and a login that fails (the crawl then goes on logged out)
+are recorded, never looped. Stats: ``session_refreshed``, ``session_relogins``,
+``session_retried``.
 
 Nothing is lost silently: a body that is not JSON is retried (reason ``bad_json``) and then
 rejected; failed requests (exhausted 429/5xx retries, robots.txt refusals, DNS errors) become
@@ -49,8 +64,10 @@ still yielded with the posts already read. Pacing is the ``RateLimitMiddleware``
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -63,10 +80,12 @@ from scrapy.http import JsonRequest, Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from crawler import redact
 from crawler.credentials import Credential
 from crawler.errors import BlockedPage, UnrecognisedDocument
 from crawler.items import HashtagSightingItem, ProfileItem
 from crawler.parsers import bluesky as bsky
+from crawler.parsers import loads_json
 from crawler.platforms import REGISTRY
 from crawler.spiders.args import BaseUrlParams, param
 from crawler.spiders.base import (
@@ -83,7 +102,19 @@ AUTHED_APPVIEW = "https://api.bsky.app"
 #: Where createSession is called by default (the bsky.social PDS entryway).
 DEFAULT_AUTH_HOST = "https://bsky.social"
 CREATE_SESSION = "com.atproto.server.createSession"
+REFRESH_SESSION = "com.atproto.server.refreshSession"
 RESOLVE_HANDLE = "com.atproto.identity.resolveHandle"
+#: Hosts of Bluesky itself: an App View there logs in at DEFAULT_AUTH_HOST.
+BLUESKY_DOMAINS = ("bsky.app", "bsky.social", "bsky.network")
+#: Seconds before the access token expires that the session is refreshed (at most half its life).
+DEFAULT_REFRESH_MARGIN = 300.0
+#: Request kinds that are the session itself (never renewed or retried for an expired token).
+SESSION_KINDS = frozenset({"session", "refresh"})
+#: XRPC errors that say the session token is no longer accepted.
+EXPIRED_ERRORS = frozenset({"ExpiredToken", "InvalidToken"})
+#: Meta the downloader wrote on a request's last pass, not carried into its retry.
+DOWNLOAD_META = frozenset({"download_latency", "retry_times", "_auth_proxy", "_scheme_proxy",
+                           "redirect_times", "redirect_ttl", "redirect_urls", "redirect_reasons"})
 #: Author-feed pages read at most per author while reposts leave it short of recent_posts.
 AUTHOR_FEED_PAGES = 3
 
@@ -151,13 +182,32 @@ def _auth_host(value: Any, spider_cls: Any) -> str:
     return normalize_base_url(value, name="auth_host", example=DEFAULT_AUTH_HOST)
 
 
+def is_bluesky_host(host: str) -> bool:
+    return any(host == domain or host.endswith("." + domain) for domain in BLUESKY_DOMAINS)
+
+
+def jwt_claims(token: str | None) -> dict[str, Any]:
+    """The payload of a JWT, read without verifying it ({} when it is not one)."""
+    try:
+        payload = str(token).split(".")[1]
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _seconds(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 @dataclass
 class BlueskyParams(BaseUrlParams):
     """``appview`` (the base URL), ``feeds`` (custom feeds to sweep), ``auth_host`` (where to log
-    in). Feeds and the login host go into run_args as the spider reads them."""
+    in; None: see :attr:`BlueskySpider.auth_host`). Feeds and the login host go into run_args as
+    the spider reads them."""
 
     feeds: tuple[tuple[str, str], ...] = param((), parse=_feeds, stored=False)
-    auth_host: str = param(DEFAULT_AUTH_HOST, parse=_auth_host, stored=False)
+    auth_host: str | None = param(None, parse=_auth_host, stored=False)
 
     def has_work(self) -> bool:
         return bool(self.feeds)
@@ -174,7 +224,7 @@ class BlueskySpider(BaseSpider):
     base_url_aliases: ClassVar[tuple[str, ...]] = REGISTRY["bluesky"].base_url_aliases
     item_types: ClassVar[Mapping[str, str]] = {
         "search": "HashtagSightingItem", "feed": "HashtagSightingItem",
-        "resolve": "HashtagSightingItem", "session": "Session"}
+        "resolve": "HashtagSightingItem", "session": "Session", "refresh": "Session"}
     params: BlueskyParams
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
@@ -188,7 +238,18 @@ class BlueskySpider(BaseSpider):
         self._identifier: str | None = None
         self._password: str | None = None
         self._access_jwt: str | None = None
+        self._refresh_jwt: str | None = None
+        self._access_expires: float | None = None  # epoch seconds (the token's exp)
+        self._access_life: float | None = None  # exp - iat
         self.session_did: str | None = None
+        #: "refresh" or "login" while a renewal of the session is on its way, else None.
+        self.renewing: str | None = None
+        #: Retries of requests refused for an expired token, waiting for the renewal.
+        self.parked: list[Request] = []
+        self._relogin_failed = False
+        self._relogin_unconfirmed = False  # a re-login whose session answered nothing yet
+        self.refresh_margin = DEFAULT_REFRESH_MARGIN
+        self.clock = time.time
         self.queued: set[str] = set()  # DIDs queued or fetched for a profile, once a run
         self.pending: dict[str, str | None] = {}  # DID -> discovered_via, waiting for a batch
         self.profiled: set[str] = set()  # DIDs whose profile arrived
@@ -210,6 +271,13 @@ class BlueskySpider(BaseSpider):
         """Read the session credentials (both or neither; half a pair crawls logged out)."""
         identifier = (settings.get("MICROSCOUT_BLUESKY_IDENTIFIER") or "").strip() or None
         password = settings.get("MICROSCOUT_BLUESKY_APP_PASSWORD") or None
+        margin = settings.get("MICROSCOUT_BLUESKY_REFRESH_MARGIN")
+        if margin not in (None, ""):
+            try:
+                self.refresh_margin = max(0.0, float(margin))
+            except (TypeError, ValueError):
+                raise ValueError(f"MICROSCOUT_BLUESKY_REFRESH_MARGIN must be a number of "
+                                 f"seconds, got {margin!r}") from None
         if bool(identifier) != bool(password):
             missing = "MICROSCOUT_BLUESKY_APP_PASSWORD" if identifier else "MICROSCOUT_BLUESKY_IDENTIFIER"
             self.logger.warning("%s is not set: crawling Bluesky logged out", missing)
@@ -240,7 +308,14 @@ class BlueskySpider(BaseSpider):
 
     @property
     def auth_host(self) -> str:
-        return self.params.auth_host
+        """Where to log in: as given; else the App View given when it is not Bluesky's own
+        (the sandbox logs in where it serves); else https://bsky.social."""
+        if self.params.auth_host:
+            return self.params.auth_host
+        given = self.params.base_url
+        if given and not is_bluesky_host(urlsplit(given).hostname or ""):
+            return given
+        return DEFAULT_AUTH_HOST
 
     @property
     def feeds(self) -> list[tuple[str, str]]:
@@ -259,11 +334,31 @@ class BlueskySpider(BaseSpider):
                 "logged_in": self.has_credentials}
 
     def credentials(self) -> list[Credential]:
-        """The session token, for the App View's host only (never the login host)."""
-        if not self._access_jwt:
+        """The session token for the App View's host; the refresh token for the login host's
+        refreshSession endpoint only (listed first: it wins where both hosts are one).
+
+        Asked for as each request goes out, so it is where a session about to expire is
+        renewed (:meth:`keep_session_fresh`)."""
+        self.keep_session_fresh()
+        found = []
+        if self._refresh_jwt:
+            found.append(Credential(host=urlsplit(self.auth_host).netloc,
+                                    path=f"/xrpc/{REFRESH_SESSION}",
+                                    headers={"Authorization": f"Bearer {self._refresh_jwt}"}))
+        if self._access_jwt:
+            host = urlsplit(self.appview).netloc  # with its port: sandbox hosts differ by port
+            found.append(Credential(host=host, headers={"Authorization": self._bearer()}))
+        return found
+
+    def credential_hosts(self) -> list[str]:
+        """The login host (the password, the refresh token) and the App View (the session)."""
+        if not self.has_credentials:
             return []
-        host = urlsplit(self.appview).netloc  # with its port: sandbox hosts differ only by port
-        return [Credential(host=host, headers={"Authorization": f"Bearer {self._access_jwt}"})]
+        return list(dict.fromkeys([urlsplit(self.auth_host).netloc,
+                                   urlsplit(self.appview).netloc]))
+
+    def _bearer(self) -> str:
+        return f"Bearer {self._access_jwt}"
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -298,12 +393,42 @@ class BlueskySpider(BaseSpider):
             batch = actors[start:start + bsky.MAX_PROFILES_PER_CALL]
             yield self.profiles_request(batch, dict.fromkeys(batch, via))
 
-    def session_request(self) -> Request:
+    def session_request(self, *, relogin: bool = False) -> Request:
         """createSession on the login host; the password travels in the JSON body only."""
         url = bsky.xrpc_url(CREATE_SESSION, base=self.auth_host)
         return self.request(url, self.parse_session, "session", cls=JsonRequest,
                             data={"identifier": self._identifier, "password": self._password},
-                            meta={"microscout_redact": True}, dont_filter=True, priority=20)
+                            meta={"microscout_redact": True, "microscout_relogin": relogin},
+                            dont_filter=True, priority=100 if relogin else 20)
+
+    def refresh_request(self) -> Request:
+        """refreshSession on the login host (the refresh token is its credential)."""
+        url = bsky.xrpc_url(REFRESH_SESSION, base=self.auth_host)
+        return self.request(url, self.parse_session, "refresh", method="POST",
+                            meta={"microscout_redact": True}, dont_filter=True, priority=100)
+
+    def keep_session_fresh(self) -> Request | None:
+        """Send refreshSession when the access token has less than the margin left (at most
+        half its life, so a fresh token never asks again at once); the request, else None."""
+        if not (self._refresh_jwt and self._access_expires) or self.renewing \
+                or self.refresh_margin <= 0:
+            return None
+        margin = min(self.refresh_margin, (self._access_life or self.refresh_margin) / 2)
+        if self._access_expires - self.clock() >= margin:
+            return None
+        refresh = self.refresh_request()
+        if not self.schedule(refresh):
+            return None
+        self.renewing = "refresh"
+        return refresh
+
+    def schedule(self, request: Request) -> bool:
+        """Hand a request to the engine (False when there is no running crawl)."""
+        try:
+            self.crawler.engine.crawl(request)
+        except (AttributeError, RuntimeError):  # not bound to a running crawl, or closing
+            return False
+        return True
 
     def listing_request(self, kind: str, name: str, target: str, cursor: str | None = None,
                         page: int = 1, offset: int = 0) -> Request:
@@ -367,6 +492,8 @@ class BlueskySpider(BaseSpider):
         """JSON, with an XRPC error body raised as BlockedPage (auth, rate limit) or
         UnrecognisedDocument (``not_found`` when the App View says so)."""
         data = super().decode(response)
+        if self._relogin_unconfirmed and self.sent_with_session(response.request):
+            self._relogin_unconfirmed = False  # the new session answered
         try:
             bsky.check_error(data)
         except UnrecognisedDocument as exc:
@@ -376,17 +503,47 @@ class BlueskySpider(BaseSpider):
         return data
 
     def parse_session(self, response: Response) -> Output:
+        """createSession (the first login or a re-login) or refreshSession answered."""
         data = self.decode(response)
+        kind = response.meta.get("microscout_kind")
         token = data.get("accessJwt") if isinstance(data, Mapping) else None
         if not (isinstance(token, str) and token):
-            raise UnrecognisedDocument("createSession answered without an accessJwt",
+            method = REFRESH_SESSION if kind == "refresh" else CREATE_SESSION
+            raise UnrecognisedDocument(f"{method} answered without an accessJwt",
                                        reason="auth_failed")
-        self._access_jwt = token
+        refresh = data.get("refreshJwt")
+        self.use_session(token, refresh if isinstance(refresh, str) and refresh else None)
         self.session_did = data.get("did") if isinstance(data.get("did"), str) else None
+        if kind == "refresh":
+            self.stat("session_refreshed")
+            self.logger.info("Refreshed the Bluesky session at %s", self.auth_host)
+            yield from self.release_parked()
+            return
         self.logger.info("Logged in to %s as %s (%s); asking %s", self.auth_host,
                          data.get("handle"), self.session_did, self.appview)
+        if response.meta.get("microscout_relogin"):
+            self.stat("session_relogins")
+            self._relogin_unconfirmed = True
+            yield from self.release_parked()
+            return
         self.stat("session_created")
         yield from self.listing_requests()
+
+    def use_session(self, access: str, refresh: str | None) -> None:
+        """Keep new tokens (masked in every log line from now on) and when the access one ends."""
+        redact.register(access, refresh)
+        self._access_jwt, self._refresh_jwt = access, refresh or self._refresh_jwt
+        claims = jwt_claims(access)
+        expires, issued = _seconds(claims.get("exp")), _seconds(claims.get("iat"))
+        self._access_expires = expires
+        self._access_life = expires - issued if expires is not None and issued is not None \
+            and expires > issued else None
+
+    def release_parked(self) -> Output:
+        """The session was renewed: the requests that waited for it go out again."""
+        self.renewing = None
+        parked, self.parked = self.parked, []
+        yield from parked
 
     def parse_resolved_feed(self, response: Response, name: str, rkey: str) -> Output:
         data = self.decode(response)
@@ -496,12 +653,80 @@ class BlueskySpider(BaseSpider):
     # -- failures ----------------------------------------------------------------------------
 
     def after_failure(self, request: Request | None) -> Iterable[Any]:
-        """A failed author feed still gives its profile; a failed login carries on logged out."""
+        """A failed author feed still gives its profile; a failed login carries on logged out;
+        a failed refresh logs in again (once); a failed re-login carries on logged out."""
         kind = request.meta.get("microscout_kind") if request is not None else None
         if kind == "author_feed" and request is not None:
             yield self.finish_profile(request.cb_kwargs["profile"])
+        elif kind == "refresh":
+            self.renewing = None
+            if self.may_relogin():
+                self.renewing = "login"
+                yield self.session_request(relogin=True)
+            else:
+                yield from self.release_parked()
+        elif kind == "session" and request is not None and request.meta.get("microscout_relogin"):
+            self._relogin_failed = True
+            self._access_jwt = self._refresh_jwt = None
+            self.logger.warning("Logging in to %s again failed: crawling Bluesky logged out",
+                                self.auth_host)
+            yield from self.release_parked()
         elif kind == "session":
             yield from self.listing_requests()
+
+    # -- expired sessions ------------------------------------------------------------------
+
+    def sent_with_session(self, request: Request | None) -> bool:
+        """Whether ``request`` went out with the current access token."""
+        if request is None or not self._access_jwt:
+            return False
+        return request.headers.get("Authorization") == self._bearer().encode()
+
+    def session_refused(self, failure: Failure) -> bool:
+        """An answer saying the session token it carried is expired or no longer accepted."""
+        request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
+        if not failure.check(HttpError) or "Authorization" not in request.headers:
+            return False
+        if request.meta.get("microscout_kind") in SESSION_KINDS:
+            return False
+        response = failure.value.response
+        if response.status == 401:
+            return True
+        try:
+            data = loads_json(response.body)
+        except ValueError:
+            return False
+        return isinstance(data, Mapping) and data.get("error") in EXPIRED_ERRORS
+
+    def may_relogin(self) -> bool:
+        """Log in again unless that failed before, or the last re-login's session has not
+        answered anything yet (never a loop of logins)."""
+        return self.has_credentials and not self._relogin_failed \
+            and not self._relogin_unconfirmed
+
+    def recover(self, failure: Failure) -> list[Any] | None:
+        """A request refused for an expired session: its retry (now, or parked until the
+        session is renewed) and maybe the re-login; None when it is recorded."""
+        if not self._access_jwt or not self.session_refused(failure):
+            return None
+        request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
+        meta = {k: v for k, v in request.meta.items() if k not in DOWNLOAD_META}
+        retry = request.replace(dont_filter=True, meta={**meta, "microscout_session_retry": True})
+        if self.renewing:  # a refresh or login is on its way: wait for it
+            self.stat("session_retried")
+            self.parked.append(retry)
+            return []
+        if not self.sent_with_session(request):  # renewed since it left: go with the new token
+            self.stat("session_retried")
+            return [retry]
+        if request.meta.get("microscout_session_retry") or not self.may_relogin():
+            return None  # the current session refused it after a renewal: recorded
+        self.logger.info("The Bluesky session expired (HTTP %s): logging in to %s again",
+                         failure.value.response.status, self.auth_host)
+        self.stat("session_retried")
+        self.renewing = "login"
+        self.parked.append(retry)
+        return [self.session_request(relogin=True)]
 
     def describe(self, failure: Failure) -> tuple[str, str | None, Any]:
         """The reason of an error answer from its XRPC error body when it has one."""
@@ -515,17 +740,18 @@ class BlueskySpider(BaseSpider):
 
     def _http_error(self, response: Response, kind: str) -> tuple[str, str]:
         status = response.status
+        session = kind in SESSION_KINDS
         try:
             bsky.parse_document(response.body, url=response.url)
         except BlockedPage as exc:
-            reason = "auth_failed" if kind == "session" and exc.reason == "auth_required" else exc.reason
+            reason = "auth_failed" if session and exc.reason == "auth_required" else exc.reason
             return reason, f"HTTP {status}: {exc.detail or exc.reason}"
         except UnrecognisedDocument as exc:
             note = str(exc)
         else:
             note = "unexpected body"
         if status in (401, 403):
-            reason = "auth_failed" if kind == "session" else "auth_required"
+            reason = "auth_failed" if session else "auth_required"
         elif status in (404, 410) or "not found" in note.lower() or "UnknownFeed" in note \
                 or "Unable to resolve" in note:
             reason = "not_found"

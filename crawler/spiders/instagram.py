@@ -27,7 +27,8 @@ i.instagram.com for the real site and the same origin otherwise (the sandbox). B
 share one download slot, so ``MICROSCOUT_RATE_LIMIT_INSTAGRAM`` (3 s by default) paces the
 platform as a whole. ``MICROSCOUT_INSTAGRAM_SESSIONID`` is the ``sessionid`` cookie of one
 credential per host the spider talks to (:meth:`InstagramSpider.credentials`; the credentials
-middleware sends it there only, with ``MICROSCOUT_PROXY``; never logged, and the cassette
+middleware sends it there only, with ``MICROSCOUT_PROXY``; ``run_args`` name those hosts under
+``credential_hosts``; masked in every log line, ``COOKIES_DEBUG`` included, and the cassette
 filters the Cookie header).
 
 What is not data is recorded, never parsed as an empty profile (:meth:`InstagramSpider.decode`
@@ -39,8 +40,9 @@ raises the typed errors; the quarantine middleware records them):
   Another redirect on the site is followed (3 hops at most), one elsewhere is
   ``unexpected_redirect``;
 * a 429 is retried by Scrapy after the ``Retry-After`` pause (RateLimitMiddleware); a
-  "Please wait a few minutes" body is retried too (``retry/reason_count/rate_limited``);
-  exhausted: ``rate_limited``;
+  "Please wait a few minutes" body (status 200 or 401) first pauses the host the same way
+  (``MICROSCOUT_RATELIMIT_BODY_WAIT`` seconds, default 60; ``microscout/ratelimit/paused``),
+  then is retried (``retry/reason_count/rate_limited``); exhausted: ``rate_limited``;
 * a body that is not JSON (or an HTML page cut short) is retried, then ``bad_json`` /
   ``truncated``; an unknown account ``profile_not_found``; other failures as for every spider
   (``request_failed``, ``robots_disallowed``, ``not_found``, ...).
@@ -64,6 +66,7 @@ from crawler.credentials import Credential
 from crawler.errors import CrawlError, FollowUp, RetryableBody, UnrecognisedDocument
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem
 from crawler.parsers import instagram as ig
+from crawler.parsers import loads_json
 from crawler.platforms import REGISTRY
 from crawler.spiders.args import BaseUrlParams, choice_arg, param
 from crawler.spiders.base import (
@@ -361,7 +364,7 @@ class InstagramSpider(BaseSpider):
         stripped = text.lstrip()
         if stripped.startswith(("{", "[", "for (;;);")):
             try:
-                data: Any = json.loads(stripped.removeprefix("for (;;);"))
+                data: Any = loads_json(stripped.removeprefix("for (;;);"))
             except ValueError:
                 raise RetryableBody(size_detail(response), reason="bad_json") from None
             if isinstance(data, dict):

@@ -3,8 +3,7 @@
     scrapy crawl youtube -a tags=veganfood,plantbased [-a min_followers=1000 -a max_followers=99999]
     scrapy crawl youtube -a handles=@kurzgesagt,UCsXVk37bltHxD1rDPwtNM8Q
     scrapy crawl youtube -a tags=vegan -s MICROSCOUT_YOUTUBE_API_KEY=...   # the Data API
-    scrapy crawl youtube -a tags=vegan -a base_url=http://127.0.0.1:8123 \\
-        -a api_base=http://127.0.0.1:8123/youtube/v3                       # the sandbox
+    scrapy crawl youtube -a tags=vegan -a base_url=http://127.0.0.1:8123   # the sandbox
 
 Two sources (``-a source=auto|web|api``; ``auto``, the default, is the Data API when
 ``MICROSCOUT_YOUTUBE_API_KEY`` is set - the documented, quota-limited way - and the web
@@ -39,9 +38,11 @@ cassettes (``MICROSCOUT_CASSETTE_FILTER_HEADERS`` is extended to drop the header
 crawling. A ``quotaExceeded``/invalid-key answer is recorded and closes the crawl.
 
 Arguments besides the common ones: ``base_url`` (default https://www.youtube.com),
-``api_base`` (default https://www.googleapis.com/youtube/v3), ``hl`` (page language, default
-``en``), ``block_backoff`` (seconds, default 60), ``source``. ``handles`` are @handles or
-``UC...`` channel ids (or their URLs).
+``api_base`` (default https://www.googleapis.com/youtube/v3 for the live site, and
+``<base_url>/youtube/v3`` for any other ``base_url``, such as the sandbox, so a key meant for
+a sandbox never reaches Google), ``hl`` (page language, default ``en``), ``block_backoff``
+(seconds, default 60), ``source``. ``handles`` are @handles or ``UC...`` channel ids (or their
+URLs). With a key, ``run_args`` name the API host under ``credential_hosts``.
 
 Consent ("Before you continue to YouTube"), bot-check ("Sign in to confirm you're not a bot")
 and Google's "unusual traffic" captcha pages are recorded as ``RejectedItem`` with that reason
@@ -68,6 +69,7 @@ from crawler.cassette import DEFAULT_FILTER_HEADERS
 from crawler.credentials import Credential
 from crawler.errors import UnrecognisedDocument
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem
+from crawler.parsers import loads_json
 from crawler.parsers import youtube as yt
 from crawler.platforms import REGISTRY
 from crawler.spiders.args import Params, choice_arg, normalize_base_url, param
@@ -113,9 +115,14 @@ def _api_base(value: Any, spider_cls: Any) -> str:
     return normalize_base_url(value, name="api_base", example=DEFAULT_API_BASE, allow_path=True)
 
 
+def is_youtube_host(host: str) -> bool:
+    return host == "youtube.com" or host.endswith(".youtube.com")
+
+
 @dataclass
 class YouTubeParams(VideoParams):
-    api_base: str = param(DEFAULT_API_BASE, parse=_api_base)
+    #: None: the live Data API for the live site, ``<base_url>/youtube/v3`` otherwise.
+    api_base: str | None = param(None, parse=_api_base)
     source: str = param("auto", parse=choice_arg("source", SOURCES))
 
 
@@ -158,7 +165,13 @@ class YouTubeSpider(VideoSpider):
 
     @property
     def api_base(self) -> str:
-        return self.params.api_base
+        """The Data API: as given, else Google's for the live site, else the base URL's own
+        (the sandbox serves it at /youtube/v3), so the key follows the base URL."""
+        if self.params.api_base:
+            return self.params.api_base
+        if is_youtube_host(urlsplit(self.base_url).hostname or ""):
+            return DEFAULT_API_BASE
+        return f"{self.base_url}/youtube/v3"
 
     @property
     def source(self) -> str:
@@ -181,7 +194,7 @@ class YouTubeSpider(VideoSpider):
                            headers={yt.API_KEY_HEADER: key})]
 
     def spider_run_args(self) -> dict[str, Any]:
-        return {"source": "api" if self.use_api else "web"}
+        return {"source": "api" if self.use_api else "web", "api_base": self.api_base}
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -394,7 +407,7 @@ class YouTubeSpider(VideoSpider):
         if not response.url.startswith(self.api_base):
             return None
         try:
-            data = json.loads(body_text(response))
+            data = loads_json(body_text(response))
         except ValueError:
             return None
         error = data.get("error") if isinstance(data, Mapping) else None
