@@ -22,10 +22,9 @@ OFFLINE_PIPELINES = [
 class OfflineChain:
     """validate -> normalise -> engagement -> tier -> niche, applied to items one by one."""
 
-    def __init__(self, settings: dict | None = None) -> None:
-        from crawler.commands.common import project_settings
-
-        self.crawler = _OfflineCrawler(project_settings(settings))
+    def __init__(self, settings: Any) -> None:
+        """``settings``: the project's Scrapy settings (the caller reads them)."""
+        self.crawler = _OfflineCrawler(settings)
         self.pipelines = [build_from_crawler(load_object(path), self.crawler.as_crawler())
                           for path in OFFLINE_PIPELINES]
 

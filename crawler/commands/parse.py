@@ -9,7 +9,7 @@ from dataclasses import fields, is_dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from crawler.commands.common import fail
+from crawler.commands.common import fail, project_settings
 
 
 def add_parser(subparsers) -> None:
@@ -129,7 +129,7 @@ def run(args) -> int:
 
     try:
         module = parser_for(args.platform)
-        chain = None if args.raw else OfflineChain()
+        chain = None if args.raw else OfflineChain(project_settings())
         count = 0
         for body, url, headers in documents(args.file, args.url):
             try:
