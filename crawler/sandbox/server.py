@@ -410,6 +410,8 @@ def serve(config: SandboxConfig, *, watch_stdin: bool = False, out=None,
 
     with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
         signal.signal(signal.SIGTERM, stop)
+        # Ctrl-C stops it even when started with SIGINT ignored (a background job of a shell).
+        signal.signal(signal.SIGINT, stop)
     if watch_stdin:
 
         def watch() -> None:
