@@ -19,7 +19,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from scrapy import Spider
 from scrapy.utils.test import get_crawler
 from sqlalchemy import text
 
@@ -27,46 +26,13 @@ from crawler.items import RejectedItem
 from models import make_engine, mask_url, migrate
 from models.spool import load_spool, spool_files
 from pipelines import monitor
-from pipelines.warehouse import WarehousePipeline
 from tests.conftest import REPO
-from tests.factories import profile, sighting
+from tests.factories import profile, run_items, sighting, warehouse_pipeline
 
 CASSETTE = REPO / "cassettes" / "sandbox_mastodon_sweep.yaml"
 SWEEP = ["--instance", "http://127.0.0.1:8797", "--tags", "stocks", "--max-pages", "2",
          "--recent-posts", "5"]
 HUGE = 99999999999999999999999
-
-
-class _Spider(Spider):
-    name = "unit"
-    platform = "mastodon"
-
-
-def pipeline_for(url: str, tmp_path: Path, **settings) -> WarehousePipeline:
-    crawler = get_crawler(_Spider, {
-        "MICROSCOUT_DATABASE_URL": url, "MICROSCOUT_BATCH_SIZE": 2, "MICROSCOUT_DB_RETRIES": 2,
-        "MICROSCOUT_DB_RETRY_DELAY": 0, "MICROSCOUT_SPOOL_DIR": str(tmp_path / "spool"), **settings,
-    })
-    crawler.spider = _Spider.from_crawler(crawler)
-    crawler.stats.open_spider()
-    return WarehousePipeline.from_crawler(crawler)
-
-
-def run_items(pipeline: WarehousePipeline, items, between=None) -> dict:
-    """Feed the items through the pipeline as the engine would; the final stats."""
-    async def scenario():
-        await pipeline.open_spider()
-        for n, item in enumerate(items):
-            assert await pipeline.process_item(item) is item
-            if between and n == 1:
-                await pipeline._flush()
-                await pipeline.pending
-                between()
-        pipeline.crawler.stats.set_value("finish_reason", "finished")
-        await pipeline.close_spider()
-
-    asyncio.run(scenario())
-    return pipeline.crawler.stats.get_stats()
 
 
 def rows(url: str, sql: str):
@@ -128,7 +94,7 @@ def test_mask_url_of_a_parsed_url_hides_the_part_sqlalchemy_took_for_the_host():
 def test_a_value_sqlite_cannot_bind_is_quarantined_and_every_other_item_loads(sqlite_url, tmp_path):
     items = [profile("a@x.social"), profile("big@x.social", followers=HUGE), profile("c@x.social"),
              sighting("a@x.social-0"), profile("d@x.social"), profile("e@x.social")]
-    pipeline = pipeline_for(sqlite_url, tmp_path)
+    pipeline = warehouse_pipeline(sqlite_url, tmp_path)
     stats = run_items(pipeline, items)
     assert sorted(h for (h,) in rows(sqlite_url, "SELECT handle FROM profiles")) == [
         "a@x.social", "c@x.social", "d@x.social", "e@x.social"]
@@ -146,7 +112,7 @@ def test_a_value_sqlite_cannot_bind_is_quarantined_and_every_other_item_loads(sq
 
 @pytest.mark.postgres
 def test_postgresql_load_errors_count_as_quarantined(pg_url, tmp_path):
-    pipeline = pipeline_for(pg_url, tmp_path)
+    pipeline = warehouse_pipeline(pg_url, tmp_path)
     stats = run_items(pipeline, [profile("a@x.social"), profile("big@x.social", followers=HUGE)])
     assert rows(pg_url, "SELECT handle FROM profiles") == [("a@x.social",)]
     assert rows(pg_url, "SELECT reason FROM rejected_items") == [("load_error",)]
@@ -156,7 +122,7 @@ def test_postgresql_load_errors_count_as_quarantined(pg_url, tmp_path):
 
 def test_concurrent_items_never_drop_a_batch(sqlite_url, tmp_path):
     """Scrapy runs process_item for several items at once: every batch is awaited and written."""
-    pipeline = pipeline_for(sqlite_url, tmp_path, MICROSCOUT_BATCH_SIZE=1)
+    pipeline = warehouse_pipeline(sqlite_url, tmp_path, MICROSCOUT_BATCH_SIZE=1)
     items = [profile(f"u{n}@x.social", followers=HUGE if n == 3 else 5000) for n in range(12)]
 
     async def scenario():
@@ -173,7 +139,7 @@ def test_concurrent_items_never_drop_a_batch(sqlite_url, tmp_path):
 def test_a_batch_neither_written_nor_spooled_is_lost_and_fails_the_run(tmp_path, caplog):
     down = "postgresql+psycopg://scout:s3cret@127.0.0.1:1/none"
     (tmp_path / "spool").write_text("a file where the spool folder should be")
-    pipeline = pipeline_for(down, tmp_path)
+    pipeline = warehouse_pipeline(down, tmp_path)
     stats = run_items(pipeline, [profile("a@x.social"), profile("b@x.social"), sighting("a@x.social-0")])
     assert stats["microscout/warehouse/lost_items"] == 3
     assert stats["microscout/run/status"] == "failed"
@@ -371,7 +337,7 @@ def test_a_database_that_stops_answering_is_retried_then_spooled(pg_url, tmp_pat
     proxy = Blackhole((real.host or "127.0.0.1", real.port or 5432))
     via_proxy = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     items = [profile(f"u{n}@x.social") for n in range(6)]
-    pipeline = pipeline_for(via_proxy, tmp_path, MICROSCOUT_DB_CONNECT_TIMEOUT=1,
+    pipeline = warehouse_pipeline(via_proxy, tmp_path, MICROSCOUT_DB_CONNECT_TIMEOUT=1,
                             MICROSCOUT_DB_STATEMENT_TIMEOUT=1)
     stats: dict = {}
     try:
@@ -419,7 +385,7 @@ def test_load_spool_command_completes_the_spooled_run(sqlite_url, tmp_path):
     from crawler.commands.db import load_spool as command
 
     down = "postgresql+psycopg://scout:s3cret@127.0.0.1:1/none"
-    pipeline = pipeline_for(down, tmp_path)
+    pipeline = warehouse_pipeline(down, tmp_path)
     stats = run_items(pipeline, [profile("a@x.social"), profile("b@x.social"), sighting("a@x.social-0"),
                                  RejectedItem(reason="login_required", payload="<html>")])
     assert stats["microscout/run/status"] == "failed"  # nothing reached the database
@@ -437,7 +403,7 @@ def test_a_database_back_by_the_end_gets_the_runs_final_row(tmp_path):
     """Unusable during the crawl (no tables yet), usable at the end: the row is recorded and
     finished then, never left missing or running; load-spool completes it later."""
     url = f"sqlite:///{tmp_path / 'late.sqlite'}"
-    pipeline = pipeline_for(url, tmp_path)
+    pipeline = warehouse_pipeline(url, tmp_path)
     stats = run_items(pipeline, [profile("a@x.social"), profile("b@x.social")],
                       between=lambda: migrate.upgrade(url))
     assert stats["microscout/warehouse/spooled_items"] == 2
@@ -466,7 +432,7 @@ def test_load_spool_keeps_a_run_degraded_for_other_reasons(sqlite_url, tmp_path)
 
 def test_a_run_that_loaded_nothing_but_scraped_something_fails(tmp_path):
     down = "postgresql+psycopg://scout@127.0.0.1:1/none"
-    pipeline = pipeline_for(down, tmp_path)
+    pipeline = warehouse_pipeline(down, tmp_path)
     stats = run_items(pipeline, [profile("a@x.social"), sighting("a@x.social-0")])
     assert stats["microscout/warehouse/spooled_items"] == 2
     assert stats["microscout/run/status"] == "failed"

@@ -2,49 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from scrapy import Spider
-from scrapy.utils.test import get_crawler
 from sqlalchemy import create_engine, text
 
 from crawler.items import RejectedItem
 from models import make_engine
 from models.spool import load_spool, spool_files
 from pipelines.monitor import complete_after_load_spool
-from pipelines.warehouse import WarehousePipeline, safe_arguments
-from tests.factories import profile, sighting
-
-
-class _Spider(Spider):
-    name = "unit"
-    platform = "mastodon"
-    run_args = {"tags": "fitness", "password": "hunter2"}
-
-
-def _pipeline(url: str, tmp_path, **settings) -> WarehousePipeline:
-    crawler = get_crawler(_Spider, {
-        "MICROSCOUT_DATABASE_URL": url, "MICROSCOUT_BATCH_SIZE": 2, "MICROSCOUT_DB_RETRIES": 2,
-        "MICROSCOUT_DB_RETRY_DELAY": 0, "MICROSCOUT_SPOOL_DIR": str(tmp_path / "spool"), **settings,
-    })
-    crawler.spider = _Spider.from_crawler(crawler)
-    crawler.stats.open_spider()
-    return WarehousePipeline.from_crawler(crawler)
-
-
-def _run(pipeline: WarehousePipeline, items, between=None) -> None:
-    async def scenario():
-        await pipeline.open_spider()
-        for n, item in enumerate(items):
-            assert await pipeline.process_item(item) is item
-            if between and n == 1:
-                await pipeline._flush()
-                await pipeline.pending
-                between()
-        pipeline.crawler.stats.set_value("finish_reason", "finished")
-        await pipeline.close_spider()
-
-    asyncio.run(scenario())
+from pipelines.warehouse import safe_arguments
+from tests.factories import profile, run_items, sighting, warehouse_pipeline
 
 
 def _rows(url: str, sql: str):
@@ -61,8 +26,8 @@ ITEMS = [profile("a@x.social"), profile("b@x.social"), sighting("a@x.social-0"),
 
 
 def test_run_is_recorded_with_status_stats_and_masked_arguments(sqlite_url, tmp_path):
-    pipeline = _pipeline(sqlite_url, tmp_path)
-    _run(pipeline, ITEMS)
+    pipeline = warehouse_pipeline(sqlite_url, tmp_path)
+    run_items(pipeline, ITEMS)
     (spider, status, arguments, loaded, rejected), = _rows(
         sqlite_url, "SELECT spider, status, arguments, items_loaded, items_rejected FROM crawl_runs")
     assert (spider, status, loaded, rejected) == ("unit", "ok", 4, 1)
@@ -74,8 +39,8 @@ def test_run_is_recorded_with_status_stats_and_masked_arguments(sqlite_url, tmp_
 
 def test_unreachable_database_spools_everything_and_load_spool_recovers_it(sqlite_url, tmp_path):
     down = "postgresql+psycopg://scout:s3cret@127.0.0.1:1/none"
-    pipeline = _pipeline(down, tmp_path)
-    _run(pipeline, ITEMS)
+    pipeline = warehouse_pipeline(down, tmp_path)
+    run_items(pipeline, ITEMS)
     files = spool_files(tmp_path / "spool")
     assert len(files) == 1
     assert "s3cret" not in files[0].read_text()
@@ -105,9 +70,9 @@ def test_database_lost_mid_run_loses_nothing(pg_url, tmp_path):
                               "WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": database})
 
     items = [profile(f"u{n}@x.social") for n in range(6)]
-    pipeline = _pipeline(pg_url, tmp_path)
+    pipeline = warehouse_pipeline(pg_url, tmp_path)
     try:
-        _run(pipeline, items, between=lose_database)
+        run_items(pipeline, items, between=lose_database)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
