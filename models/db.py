@@ -240,6 +240,17 @@ def guard(engine: Engine | None) -> Iterator[None]:
         watchdog.disarm()
 
 
+@contextmanager
+def connected(url: str | URL, **kwargs: Any) -> Iterator[Engine]:
+    """An engine that answered ``SELECT 1`` (:func:`check_connection`), disposed afterwards."""
+    engine = make_engine(url, **kwargs)
+    try:
+        check_connection(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def check_connection(engine: Engine) -> None:
     """Raise DatabaseUnavailable with a one-line reason when the database does not answer."""
     try:

@@ -62,5 +62,32 @@ def fail(message: object, code: int = 2) -> int:
     return code
 
 
+def database_errors() -> tuple[type[Exception], ...]:
+    """What can go wrong once the URL is known, each reported as one line (password masked)."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from models import DatabaseUnavailable
+
+    return (DatabaseUnavailable, CommandError, SQLAlchemyError, OSError)
+
+
+def database_error(url: str, exc: Exception) -> int:
+    """One line (exit 2) for an error of :func:`database_errors`."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from models import DatabaseUnavailable, mask_url
+
+    if isinstance(exc, DatabaseUnavailable):  # already names the masked URL
+        return fail(exc)
+    if isinstance(exc, OSError):  # e.g. the folder of a SQLite file cannot be created
+        what = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else exc
+        return fail(f"cannot use {mask_url(url)}: {what}")
+    if isinstance(exc, SQLAlchemyError):
+        reason = getattr(exc, "orig", None) or exc
+        return fail(f"{mask_url(url)}: {type(reason).__name__}: {reason}")
+    return fail(f"{mask_url(url)}: {exc}")  # alembic: unknown revision, relative step too far
+
+
 def say(message: str) -> None:
     print(message, file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from crawler.commands.common import database_url, fail, project_settings, say
+from crawler.commands.common import database_error, database_errors, database_url, fail, project_settings, say
 
 
 def add_parser(subparsers) -> None:
@@ -33,31 +33,6 @@ def add_parser(subparsers) -> None:
     add_purge_raw_parser(sub, url_option)
 
 
-def database_errors() -> tuple[type[Exception], ...]:
-    """What can go wrong once the URL is known, each reported as one line (password masked)."""
-    from alembic.util import CommandError
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from models import DatabaseUnavailable
-
-    return (DatabaseUnavailable, CommandError, SQLAlchemyError, OSError)
-
-
-def _database_error(url: str, exc: Exception) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from models import DatabaseUnavailable, mask_url
-    if isinstance(exc, DatabaseUnavailable):  # already names the masked URL
-        return fail(exc)
-    if isinstance(exc, OSError):  # e.g. the folder of a SQLite file cannot be created
-        what = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else exc
-        return fail(f"cannot use {mask_url(url)}: {what}")
-    if isinstance(exc, SQLAlchemyError):
-        reason = getattr(exc, "orig", None) or exc
-        return fail(f"{mask_url(url)}: {type(reason).__name__}: {reason}")
-    return fail(f"{mask_url(url)}: {exc}")  # alembic: unknown revision, relative step too far
-
-
 def upgrade(args) -> int:
     from models import mask_url, migrate
     url = database_url(args)
@@ -65,7 +40,7 @@ def upgrade(args) -> int:
         migrate.upgrade(url, args.revision)
         revision = migrate.current(url)
     except database_errors() as exc:
-        return _database_error(url, exc)
+        return database_error(url, exc)
     say(f"{mask_url(url)} is at revision {revision or 'base'}")
     return 0
 
@@ -77,7 +52,7 @@ def downgrade(args) -> int:
         migrate.downgrade(url, args.revision)
         revision = migrate.current(url)
     except database_errors() as exc:
-        return _database_error(url, exc)
+        return database_error(url, exc)
     say(f"{mask_url(url)} is at revision {revision or 'base'}")
     return 0
 
@@ -88,7 +63,7 @@ def current(args) -> int:
     try:
         revision = migrate.current(url)
     except database_errors() as exc:
-        return _database_error(url, exc)
+        return database_error(url, exc)
     print(revision or "base")
     return 0
 
@@ -96,7 +71,8 @@ def current(args) -> int:
 def load_spool(args) -> int:
     """Load the spooled batches, then bring each spooled run's crawl_runs row up to date: its
     items_loaded, and its status recomputed with the spool check marked completed by load-spool."""
-    from models import check_connection, make_engine, mask_url, migrate
+    from models import mask_url, migrate
+    from models.db import connected
     from models.spool import load_spool as load
     from models.spool import spool_files
     from pipelines.monitor import complete_after_load_spool
@@ -116,20 +92,15 @@ def load_spool(args) -> int:
                     "statement_timeout": settings.getfloat("MICROSCOUT_DB_STATEMENT_TIMEOUT") or None}
     except ValueError as exc:
         return fail(f"MICROSCOUT_DB_CONNECT_TIMEOUT / MICROSCOUT_DB_STATEMENT_TIMEOUT: {exc}")
-    engine = None
     try:
         if spool_files(spool_dir):
             migrate.upgrade(url)  # as `sweep` does: the spooled runs need the current tables
-        engine = make_engine(url, **timeouts)
-        check_connection(engine)
-        totals = load(engine, spool_dir, complete=complete_after_load_spool)
+        with connected(url, **timeouts) as engine:
+            totals = load(engine, spool_dir, complete=complete_after_load_spool)
     except ValueError as exc:
         return fail(f"spool file unreadable: {exc}")
     except database_errors() as exc:
-        return _database_error(url, exc)
-    finally:
-        if engine is not None:
-            engine.dispose()
+        return database_error(url, exc)
     say(f"loaded {totals['records']} records from {totals['files']} spool files "
         f"({totals['runs']} runs) into {mask_url(url)}")
     return 0
@@ -147,7 +118,8 @@ def add_purge_raw_parser(sub, url_option) -> None:
 
 
 def purge_raw(args) -> int:
-    from models import check_connection, make_engine, mask_url
+    from models import mask_url
+    from models.db import connected
     from models.erasure import purge_raw as purge
     from models.erasure import retention_days
 
@@ -161,17 +133,11 @@ def purge_raw(args) -> int:
         return fail(exc)
     if days is None:
         return fail("no retention set: give --days N or set MICROSCOUT_RAW_RETENTION_DAYS")
-    engine = None
     try:
-        engine = make_engine(url)
-        check_connection(engine)
-        with engine.begin() as conn:
+        with connected(url) as engine, engine.begin() as conn:
             cleared = purge(conn, days)
     except database_errors() as exc:
-        return _database_error(url, exc)
-    finally:
-        if engine is not None:
-            engine.dispose()
+        return database_error(url, exc)
     say(f"cleared the raw payload of {cleared} quarantine row{'' if cleared == 1 else 's'} older than "
         f"{days} days in {mask_url(url)}")
     return 0

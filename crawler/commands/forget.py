@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crawler.commands.common import database_url, fail, one_line
+from crawler.commands.common import database_error, database_errors, database_url, fail
 from crawler.platforms import NAMES, REGISTRY
 
 
@@ -37,44 +37,22 @@ def run(args) -> int:
     url = database_url(args)
     if args.dry_run and missing_sqlite_file(url):
         return fail(f"no warehouse at {mask_url(url)}")
-    errors = erase_errors()
     try:
         counts = erase(url, args.platform, handle, args.reason, args.dry_run)
-    except errors as exc:
+    except database_errors() as exc:
         return database_error(url, exc)
     print(report(args.platform, handle, counts, args.dry_run))
     return 0
 
 
 def erase(url: str, platform: str, handle: str, reason: str | None, dry_run: bool) -> dict[str, int]:
-    from models import check_connection, erasure, make_engine, migrate
+    from models import erasure, migrate
+    from models.db import connected
 
     if not dry_run:
         migrate.upgrade(url)  # the suppression list must exist; a dry run changes nothing
-    engine = make_engine(url)
-    try:
-        check_connection(engine)
+    with connected(url) as engine:
         return erasure.forget(engine, platform, handle, reason=reason, dry_run=dry_run)
-    finally:
-        engine.dispose()
-
-
-def erase_errors() -> tuple[type[Exception], ...]:
-    from alembic.util import CommandError
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from models import DatabaseUnavailable
-
-    return (DatabaseUnavailable, CommandError, SQLAlchemyError, OSError)
-
-
-def database_error(url: str, exc: Exception) -> int:
-    from models import DatabaseUnavailable, mask_url
-
-    if isinstance(exc, DatabaseUnavailable):  # already names the masked URL
-        return fail(exc)
-    reason = getattr(exc, "orig", None) or exc
-    return fail(f"{mask_url(url)}: {type(reason).__name__}: {one_line(reason)}")
 
 
 def missing_sqlite_file(url: str) -> bool:
