@@ -724,5 +724,6 @@ def test_mastodon_has_no_knobs_but_answers_the_endpoint():
         status, _, body = get(server.base_url, "/__platform__/knobs?login_wall=0.1")
         assert status == 400
         assert json.loads(body)["error"] == (
-            "unknown knob 'login_wall' for the mastodon sandbox: it has no knobs")
+            "unknown knob 'login_wall' for the mastodon sandbox: it has no knobs"
+            " (every platform has throttle_after, throttle_retry_after)")
         assert server.stats.snapshot()["requests"] == 0

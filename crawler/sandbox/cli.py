@@ -21,6 +21,8 @@ KNOB_HELP = {
     "youtube": "consent=RATE, bot_check=RATE, captcha=RATE, scope=all|profiles|listings, "
                "quota=UNITS",
 }
+#: The server's knobs, for every platform (``SERVER_KNOBS`` in ``crawler/sandbox/common.py``).
+SERVER_KNOB_HELP = "throttle_after=N (one 429 after N more API requests), throttle_retry_after=SECONDS"
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +41,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rate-limit budget per 5 minutes in the mastodon and bluesky headers, "
                         "advisory (300, as Mastodon)")
     knobs = "; ".join(f"{name}: {KNOB_HELP.get(name, 'see its module')}" for name in sorted(SANDBOXED))
+    knobs += f"; every platform: {SERVER_KNOB_HELP}"
     parser.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                         help=f"a knob of the platform, repeatable (RATE: 0 to 1). {knobs}. "
                         "Change them while serving: GET /__platform__/knobs?NAME=VALUE")

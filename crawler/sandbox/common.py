@@ -11,6 +11,11 @@ platform has one, its ``rate_limit``. ``App.KNOBS`` names the platform's knobs (
 help each); ``configure`` validates and applies them (a bad name or value is a one-line
 ``ValueError`` and changes nothing), at start and at run time through the server's
 ``/__platform__/knobs`` (:data:`KNOBS_PATH`); ``knob_state`` is what that endpoint answers.
+
+The server itself has knobs every platform shares (:data:`SERVER_KNOBS`, set the same ways and
+never handed to the app): ``throttle_after=N`` answers the platform's own 429 once, after N
+more API requests, with ``Retry-After: throttle_retry_after`` seconds (see
+:class:`~crawler.sandbox.faults.Throttle`).
 """
 
 from __future__ import annotations
@@ -57,6 +62,16 @@ class Response:
 KNOBS_PATH = "/__platform__/knobs"
 
 
+#: Knobs the server handles for every platform (name -> one line of help); see
+#: :class:`~crawler.sandbox.faults.Throttle`.
+SERVER_KNOBS: dict[str, str] = {
+    "throttle_after": "after N more API requests answer the next one 429, once; setting it "
+                      "again re-arms it (off: disarmed, the default)",
+    "throttle_retry_after": "the Retry-After seconds of that 429, also its rate-limit reset "
+                            "(a whole number, 1)",
+}
+
+
 class AppConfig(Protocol):
     """What ``App.from_config`` reads of :class:`~crawler.sandbox.server.SandboxConfig`."""
 
@@ -97,7 +112,8 @@ def unknown_knob(platform: str, name: str, known: Iterable[str]) -> ValueError:
     """The error for a knob the platform does not have."""
     names = ", ".join(known)
     return ValueError(f"unknown knob {name!r} for the {platform} sandbox: "
-                      + (f"use {names}" if names else "it has no knobs"))
+                      + (f"use {names}" if names else "it has no knobs")
+                      + f" (every platform has {', '.join(SERVER_KNOBS)})")
 
 
 def parse_rate(name: str, value: str) -> float:

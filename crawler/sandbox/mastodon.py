@@ -15,8 +15,18 @@ Routes (GET and HEAD):
 * ``/robots.txt``; ``/@user`` and ``/@user/:id`` (small HTML pages); avatars, headers and
   media files (a 1x1 PNG).
 
-Knobs: none (a ``--knob`` is refused). The ``x-ratelimit-limit`` is the config's ``rate_limit``
-(``--rate-limit``); ``/__platform__/knobs`` answers ``{"knobs": {}}``.
+Knobs: none of its own. The ``x-ratelimit-limit`` is the config's ``rate_limit``
+(``--rate-limit``, advisory); ``/__platform__/knobs`` answers ``{"knobs": {}}``. The server's
+knobs, shared by every platform, apply (any other ``--knob`` is refused):
+
+* ``throttle_after=N``: after N more ``/api/`` requests the next one is answered as
+  Rack::Attack throttles, once: 429 ``{"error":"Too many requests"}`` with
+  ``x-ratelimit-remaining: 0`` and ``x-ratelimit-reset`` (ISO 8601) ``throttle_retry_after``
+  seconds ahead, plus ``Retry-After`` with the same seconds. Setting it again (``/__platform__/
+  knobs?throttle_after=N``) re-arms it; ``off`` disarms it. The knob state then carries
+  ``"throttle": {"after", "retry_after", "armed", "passed", "sent_at", "resume_at", "target",
+  "fired"}``: ``sent_at`` is the epoch time the 429 went out.
+* ``throttle_retry_after=SECONDS``: whole seconds (default 1).
 """
 
 from __future__ import annotations
@@ -153,7 +163,8 @@ def paginate(
 
 class MastodonApp:
     name = "mastodon"
-    #: No knobs: the Mastodon API has no walls to model (its rate limit is ``rate_limit``).
+    #: No knobs of its own: the Mastodon API has no walls to model (its rate limit is
+    #: ``rate_limit``; the server's throttle knobs answer its 429 on demand).
     KNOBS: ClassVar[dict[str, str]] = {}
 
     def __init__(self, world: World, *, rate_limit: int = 300, rate_window: int = 300) -> None:

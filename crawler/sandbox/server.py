@@ -6,11 +6,25 @@ world size and seed, host, port (0 = any free port), latency added to every answ
 rates (see :mod:`crawler.sandbox.faults`), the advisory rate limit, and the platform's own
 knobs (``knobs``: name -> text value; each platform module's docstring lists its knobs). Every
 app is built by ``App.from_config(world, config)``; a bad knob is a one-line ``ValueError``.
+Two knobs belong to the server and work for every platform (``SERVER_KNOBS`` in
+:mod:`crawler.sandbox.common`): ``throttle_after=N`` answers the platform's own 429 once, after
+N more API requests, with ``Retry-After: throttle_retry_after`` seconds (default 1; the
+rate-limit reset header, where the platform has one, says the same); setting
+``throttle_after`` again re-arms it, ``off`` disarms it (:class:`~crawler.sandbox.faults.Throttle`).
 
-Three endpoints never fault, never wait and are not counted:
+These endpoints never fault, never wait and are not counted (in stats or traffic):
 
 * ``/__sandbox__/health``: ``{"status": "ok", ...}``
-* ``/__sandbox__/stats``: requests served, answers by status, faults injected by kind.
+* ``/__sandbox__/stats``: requests served, answers by status, faults injected by kind (a
+  throttle 429 counts as a "429" fault).
+* ``/__sandbox__/traffic``: platform requests per ``Host`` header, at arrival (before the
+  gate): ``{"since": T, "now": T, "keep": 10000, "hosts": {"127.0.0.1:PORT": {"requests": N,
+  "first": T, "last": T, "max_per_second": M, "per_second": {"<epoch second>": count, ...},
+  "kept": K}}}`` (times are the server's ``time.time()``). ``?times=1`` adds each host's
+  ``"times"``, the arrival times of its last ``keep`` requests, oldest first; ``?window=S``
+  adds ``"window": S`` and each host's ``"max_in_window"``, the most of those kept arrivals
+  inside any S seconds (sliding); ``?reset=1`` answers the counts, then clears them. Fleet
+  tests check a shared per-host rate limit with it (see :class:`Traffic`).
 * ``/__sandbox__/gate``: ``?hold_after=N`` lets N more platform requests through, then holds
   every later one until ``?open=1``; answers ``{"hold_after", "passed", "waiting"}``. Tests stop a
   crawl at a point they choose with it (kill it part-way, start a second run while the first
@@ -18,7 +32,9 @@ Three endpoints never fault, never wait and are not counted:
 * ``/__platform__/knobs``: the platform's knobs at run time. ``GET ?name=value&...`` (or POST
   a form or a JSON object) applies them with the same validation as at start (400
   ``{"error": ...}`` and nothing changed when one is bad); every answer is the app's
-  ``knob_state()``, e.g. ``{"knobs": {...}, "served": {...}}``.
+  ``knob_state()``, e.g. ``{"knobs": {...}, "served": {...}}``, plus ``"throttle":
+  {"after", "retry_after", "armed", "passed", "sent_at", "resume_at", "target", "fired"}`` once
+  a throttle knob has been set (see :meth:`~crawler.sandbox.faults.Throttle.state`).
 """
 
 from __future__ import annotations
@@ -38,21 +54,29 @@ import time
 import traceback
 import urllib.error
 import urllib.request
-from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from crawler.platforms import SANDBOXED
-from crawler.sandbox.common import KNOBS_PATH, PlatformApp, Request, Response, dump_json
-from crawler.sandbox.faults import FAULT_KINDS, FaultInjector, check_faults
+from crawler.sandbox.common import (
+    KNOBS_PATH,
+    SERVER_KNOBS,
+    PlatformApp,
+    Request,
+    Response,
+    dump_json,
+)
+from crawler.sandbox.faults import FAULT_KINDS, FaultInjector, Throttle, check_faults
 from crawler.sandbox.world import World
 
 SANDBOX_PREFIX = "/__sandbox__/"
 MAX_BODY = 64 * 1024  # largest POST body an app is handed
+TRAFFIC_KEEP = 10_000  # arrival times kept per host for /__sandbox__/traffic
 
 
 def _mastodon(world: World, config: SandboxConfig) -> PlatformApp:
@@ -151,16 +175,142 @@ class Stats:
             }
 
 
-def knobs_response(app: PlatformApp, values: Mapping[str, str]) -> Response:
-    """The answer of ``/__platform__/knobs``: apply ``values`` (if any) to the app, answer its
-    knob state (200), or 400 ``{"error": ...}`` with nothing changed when a knob is bad."""
+def split_knobs(knobs: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """``knobs`` -> (the server's own, :data:`~crawler.sandbox.common.SERVER_KNOBS`; the app's)."""
+    server = {name: value for name, value in knobs.items() if name in SERVER_KNOBS}
+    return server, {name: value for name, value in knobs.items() if name not in SERVER_KNOBS}
+
+
+def knobs_response(app: PlatformApp, values: Mapping[str, str],
+                   throttle: Throttle | None = None) -> Response:
+    """The answer of ``/__platform__/knobs``: apply ``values`` (if any) to the app (and the
+    server knobs among them to ``throttle``), answer the knob state (200), or 400
+    ``{"error": ...}`` with nothing changed when a knob is bad."""
     headers = [("cache-control", "no-store")]
+    parsed: dict[str, int | None] = {}
     try:
+        if throttle is not None:
+            mine, values = split_knobs(values)
+            parsed = Throttle.parse(mine)
         if values:
             app.configure(values)
     except ValueError as exc:
         return Response(400, dump_json({"error": str(exc)}), headers=headers)
-    return Response(200, dump_json(app.knob_state()), headers=headers)
+    state = app.knob_state()
+    if throttle is not None:
+        throttle.apply(parsed)
+        if throttle.used:
+            state = {**state, "throttle": throttle.state()}
+    return Response(200, dump_json(state), headers=headers)
+
+
+def max_in_window(times: Sequence[float], window: float) -> int:
+    """The most of ``times`` (ascending) inside any ``window`` seconds, sliding: the largest
+    count of arrivals in a half-open interval ``(t - window, t]``."""
+    best = start = 0
+    for end, moment in enumerate(times):
+        while times[start] <= moment - window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+class _HostTraffic:
+    __slots__ = ("first", "last", "per_second", "requests", "times")
+
+    def __init__(self, now: float, keep: int) -> None:
+        self.requests = 0
+        self.first = self.last = now
+        self.per_second: Counter[int] = Counter()
+        self.times: deque[float] = deque(maxlen=keep)
+
+
+class Traffic:
+    """Platform requests per host (the ``Host`` header), for ``/__sandbox__/traffic``.
+
+    Each arrival is counted in its whole epoch second (``per_second``, kept for the server's
+    life or until :meth:`snapshot` resets) and its time kept among the host's last ``keep``
+    (what ``times`` and ``max_in_window`` see). Thread-safe; the time is read under the lock,
+    so each host's times are in order (unless the system clock steps back).
+    """
+
+    def __init__(self, keep: int = TRAFFIC_KEEP, clock: Callable[[], float] = time.time) -> None:
+        self.keep = keep
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._hosts: dict[str, _HostTraffic] = {}
+        self.since = clock()
+
+    def count(self, host: str) -> float:
+        """Count one request for ``host`` now; its arrival time."""
+        with self._lock:
+            now = self.clock()
+            entry = self._hosts.get(host)
+            if entry is None:
+                entry = self._hosts[host] = _HostTraffic(now, self.keep)
+            entry.requests += 1
+            entry.last = now
+            entry.per_second[int(now)] += 1
+            entry.times.append(now)
+        return now
+
+    def snapshot(self, *, times: bool = False, window: float | None = None,
+                 reset: bool = False) -> dict:
+        """The counts (see the module docstring); with ``reset``, cleared after reading."""
+        with self._lock:
+            now = self.clock()
+            hosts, since = self._hosts, self.since
+            if reset:
+                self._hosts, self.since = {}, now
+            else:  # copy what is read outside the lock
+                hosts = {host: _copy(entry) for host, entry in hosts.items()}
+        answer: dict = {"since": since, "now": now, "keep": self.keep}
+        if window is not None:
+            answer["window"] = window
+        answer["hosts"] = {host: _host_answer(entry, times, window)
+                           for host, entry in sorted(hosts.items())}
+        return answer
+
+
+def _copy(entry: _HostTraffic) -> _HostTraffic:
+    copy = _HostTraffic(entry.first, entry.times.maxlen or 0)
+    copy.requests, copy.last = entry.requests, entry.last
+    copy.per_second = entry.per_second.copy()
+    copy.times.extend(entry.times)
+    return copy
+
+
+def _host_answer(entry: _HostTraffic, times: bool, window: float | None) -> dict:
+    answer: dict = {
+        "requests": entry.requests,
+        "first": entry.first,
+        "last": entry.last,
+        "max_per_second": max(entry.per_second.values(), default=0),
+        "per_second": {str(second): n for second, n in sorted(entry.per_second.items())},
+        "kept": len(entry.times),
+    }
+    ordered = sorted(entry.times) if times or window is not None else []
+    if window is not None:
+        answer["max_in_window"] = max_in_window(ordered, window)
+    if times:
+        answer["times"] = ordered
+    return answer
+
+
+def _flag(query: Mapping[str, str], name: str) -> bool:
+    return query.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _window(text: str | None) -> float | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        window = float(text)
+    except ValueError:
+        window = -1.0
+    if not 0 < window < float("inf"):
+        raise ValueError(f"window must be a number of seconds > 0, got {text!r}")
+    return window
 
 
 class Gate:
@@ -206,10 +356,15 @@ class SandboxServer(ThreadingHTTPServer):
     def __init__(self, config: SandboxConfig, world: World | None = None) -> None:
         self.config = config
         self.world = world or World(config.accounts, config.seed)
-        self.app = PLATFORMS[config.platform](self.world, config)
+        server_knobs, app_knobs = split_knobs(config.knobs)
+        self.throttle = Throttle()
+        self.throttle.configure(server_knobs)  # ValueError for a bad one
+        app_config = replace(config, knobs=app_knobs) if server_knobs else config
+        self.app = PLATFORMS[config.platform](self.world, app_config)
         self.faults = FaultInjector(config.faults, seed=config.seed)
         self.stats = Stats()
         self.gate = Gate()
+        self.traffic = Traffic()
         super().__init__((config.host, config.port), _Handler)
 
     @property
@@ -223,7 +378,7 @@ class SandboxServer(ThreadingHTTPServer):
 
     def knobs(self, values: Mapping[str, str]) -> Response:
         """``/__platform__/knobs``: see :func:`knobs_response`."""
-        return knobs_response(self.app, values)
+        return knobs_response(self.app, values, self.throttle)
 
     def internal(self, path: str, query: str = "") -> Response | None:
         if path == SANDBOX_PREFIX + "gate":
@@ -232,6 +387,14 @@ class SandboxServer(ThreadingHTTPServer):
             except ValueError as exc:
                 return Response(400, dump_json({"error": str(exc)}))
             value: dict = self.gate.state()
+        elif path == SANDBOX_PREFIX + "traffic":
+            options = dict(parse_qsl(query))
+            try:
+                window = _window(options.get("window"))
+            except ValueError as exc:
+                return Response(400, dump_json({"error": str(exc)}))
+            value = self.traffic.snapshot(times=_flag(options, "times"), window=window,
+                                          reset=_flag(options, "reset"))
         elif path == SANDBOX_PREFIX + "health":
             value = {
                 "status": "ok",
@@ -337,8 +500,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(server.knobs(values), head)
             return
 
+        host = (self.headers.get("Host") or "").strip().lower()
+        server.traffic.count(host or server.base_url.split("://", 1)[1])
         server.gate.pass_through()
-        fault = server.faults.decide(target) if server.app.faultable(path) else None
+        fault = None
+        if server.app.faultable(path):
+            fault = "throttle" if server.throttle.take() else server.faults.decide(target)
         request = Request(
             method=self.command,
             path=path,
@@ -352,7 +519,10 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(server.config.latency)
         if fault == "slow":
             time.sleep(server.config.slow_delay)
-        if fault in ("429", "500", "503"):
+        if fault == "throttle":
+            response = server.throttle.answer(server.app.fault_response("429", request), target)
+            fault = "429"
+        elif fault in ("429", "500", "503"):
             response = server.app.fault_response(fault, request)
         else:
             try:
@@ -452,7 +622,8 @@ class SandboxProcess:
 
     ``knobs`` are the platform's knobs (``SandboxConfig.knobs``), passed to the child as
     ``--knob NAME=VALUE``; a bad one fails :meth:`start` with the child's one-line error.
-    :meth:`set_knobs` changes them while it serves.
+    :meth:`set_knobs` changes them while it serves (also the server's ``throttle_after`` and
+    ``throttle_retry_after``); :meth:`traffic` reads the requests per host and second.
 
     The child is ``python -m crawler.sandbox serve ...``; it stops when the block exits
     (also on an exception), and by itself if this process dies (it watches its stdin).
@@ -607,6 +778,20 @@ class SandboxProcess:
         """Requests served, answers by status, faults injected by kind (see :class:`Stats`)."""
         return self._get(SANDBOX_PREFIX + "stats")
 
+    def traffic(self, reset: bool = False, times: bool = False,
+                window: float | None = None) -> dict:
+        """Platform requests per host (``/__sandbox__/traffic``, see :class:`Traffic`):
+        ``times`` adds each host's kept arrival times, ``window`` (seconds) each host's
+        ``max_in_window``; ``reset`` clears the counts after reading them."""
+        query: dict[str, object] = {}
+        if reset:
+            query["reset"] = 1
+        if times:
+            query["times"] = 1
+        if window is not None:
+            query["window"] = repr(float(window))
+        return self._get(SANDBOX_PREFIX + "traffic" + (f"?{urlencode(query)}" if query else ""))
+
     def set_knobs(self, **knobs: object) -> dict:
         """Change the platform's knobs while it serves (none: just read them); the app's knob
         state. ValueError with the sandbox's message for a bad knob."""
@@ -657,7 +842,10 @@ __all__ = [
     "SandboxProcess",
     "SandboxServer",
     "Stats",
+    "Traffic",
     "knobs_response",
     "make_server",
+    "max_in_window",
     "serve",
+    "split_knobs",
 ]
