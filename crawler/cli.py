@@ -1,15 +1,27 @@
-"""The ``microscout`` command: demo, sweep, refresh, export, parse, db, forget, sandbox, niches."""
+"""The ``microscout`` command: demo, sweep, refresh, export, parse, db, forget, sandbox, niches,
+enqueue, worker, jobs."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from crawler.commands import db, demo, export, forget, niches, parse, refresh, sandbox, sweep
+from crawler.commands import (
+    db,
+    demo,
+    distributed,
+    export,
+    forget,
+    niches,
+    parse,
+    refresh,
+    sandbox,
+    sweep,
+)
 from crawler.commands.common import fail
 from crawler.settings_check import SettingError
 
-COMMANDS = (demo, sweep, refresh, export, parse, db, forget, sandbox, niches)
+COMMANDS = (demo, sweep, refresh, export, parse, db, forget, sandbox, niches, distributed)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -48,6 +48,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import sleep as scrapy_sleep
 from scrapy.utils.httpobj import urlparse_cached
 
+from crawler.distributed import REDIS_DOWN
 from crawler.platforms import REGISTRY
 
 if TYPE_CHECKING:
@@ -258,7 +259,21 @@ class RateLimitMiddleware:
         self.default_wait = settings.getfloat("MICROSCOUT_RATELIMIT_DEFAULT_WAIT", 1.0)
         self.clock = clock
         self.sleep = sleep
-        self.slots = SlotClock(clock)
+        self.local_slots = SlotClock(clock)
+        self._slots: Any = None
+
+    @property
+    def slots(self) -> Any:
+        """The slot clock: this process's, or in a distributed job the one shared through Redis
+        (crawler/distributed/ratelimit.py), chosen once the spider is known."""
+        if self._slots is None:
+            spider = self._late("spider")
+            if spider is None:
+                return self.local_slots
+            from crawler.distributed.ratelimit import slot_clock_for
+
+            self._slots = slot_clock_for(self.crawler, spider) or self.local_slots
+        return self._slots
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RateLimitMiddleware:
@@ -313,12 +328,19 @@ class RateLimitMiddleware:
             return
         slot, interval = self.slot_key(request), self.interval()
         while True:
-            wait = self.slots.reserve(slot, interval)
+            try:
+                wait = self.slots.reserve(slot, interval)
+            except REDIS_DOWN:  # the shared clock is unreachable: no request goes out unpaced
+                await self.sleep(1.0)
+                continue
             if wait <= 0:
                 return
             await self.sleep(wait)
-            if self.slots.paused_for(slot) <= 0:
-                return
+            try:
+                if self.slots.paused_for(slot) <= 0:
+                    return
+            except REDIS_DOWN:
+                continue
             # A new pause arrived while this request slept: book again after it.
 
     def process_response(self, request: Request, response: Response) -> Response:
@@ -332,7 +354,10 @@ class RateLimitMiddleware:
         if wait is not None and wait > 0:
             wait = self.cap(wait)
             slot = self.slot_key(request)
-            started, added = self.slots.pause(slot, wait)
+            try:
+                started, added = self.slots.pause(slot, wait)
+            except REDIS_DOWN:  # the shared clock is unreachable: pause this worker at least
+                started, added = self.local_slots.pause(slot, wait)
             if started:
                 self._inc("microscout/ratelimit/paused")
                 logger.info("Rate limit on %s (HTTP %s): pausing the slot for %.1fs",

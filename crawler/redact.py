@@ -71,7 +71,17 @@ def settings_secrets(settings: Mapping[str, Any] | Any) -> set[str]:
         value = settings.get(name)
         if value:
             found |= variants(str(value))
-    return found | proxy_secrets(settings.get("MICROSCOUT_PROXY"))
+    return (found | proxy_secrets(settings.get("MICROSCOUT_PROXY"))
+            | url_password(settings.get("MICROSCOUT_REDIS_URL")))
+
+
+def url_password(url: str | None) -> set[str]:
+    """The password of a service URL (Redis), in its spellings."""
+    try:
+        password = urlsplit(url).password if url else None
+    except ValueError:
+        return set()
+    return variants(password) if password else set()
 
 
 class SecretFilter(logging.Filter):

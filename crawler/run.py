@@ -76,6 +76,19 @@ def run_key_for(jobdir: str | None) -> str:
     return key
 
 
+def stale_accounts(engine: Any, spider: Any) -> list[str]:
+    """The accounts a refresh re-reads, oldest snapshot first, as the spider asks for them
+    (``spider.refresh_key(handle, platform_user_id)``: Bluesky asks by DID)."""
+    from models import queries
+
+    platforms = spider.refresh_platforms or (spider.platform,)
+    args = spider.args
+    handles = queries.stale_handles(engine, platforms, max_age=args.max_age, tier=args.tier,
+                                    niche=args.niche, limit=args.limit)
+    ids = queries.user_ids(engine, spider.platform, handles)
+    return [spider.refresh_key(handle, ids.get(handle)) for handle in handles]
+
+
 class CrawlRun:
     """Extension: the crawl run's record, lock, heartbeat, resume set, refresh and checks."""
 
@@ -98,6 +111,13 @@ class CrawlRun:
         self._refreshed = False
         #: Called with the run's values when finishing it fails (the pipeline spools them).
         self.on_unfinished: Callable[[dict], None] | None = None
+        #: A distributed job's worker (crawler/distributed/worker.py), None otherwise.
+        from crawler.distributed.worker import Leases, Worker
+
+        self.worker = Worker.of(crawler)
+        self.leases = Leases.of(crawler) if self.worker is not None else None
+        #: The summed stats of a distributed job's workers, when this worker finishes the run.
+        self.job_stats: dict[str, Any] | None = None
         crawler.microscout_run = self  # type: ignore[attr-defined]
         from pipelines.monitor import FeedWatch
 
@@ -144,12 +164,15 @@ class CrawlRun:
         from models.loader import JobLocked
 
         spider: Any = self.crawler.spider  # any spider: it gets crawl_run_key and loaded_handles
+        self.run_key = getattr(spider, "job_run_key", None) or self.run_key  # a distributed job's
         self.record = self._record(spider)
         spider.crawl_run_key = self.run_key
         await self._refresh(spider)
+        from models.workers import RunFinished
+
         try:
             self.run_id, loaded = await self.in_worker(self._open_run)
-        except JobLocked as exc:
+        except (JobLocked, RunFinished) as exc:
             self.locked_out = True
             self.stats.set_value("microscout/run/status", "skipped")
             logger.warning("Not running: %s", exc)
@@ -160,12 +183,13 @@ class CrawlRun:
             self.stats.set_value("microscout/run/resumed_with_accounts", len(loaded))
 
     def _record(self, spider: Any) -> dict[str, Any]:
+        arguments = getattr(spider, "job_arguments", None) or getattr(spider, "run_args", None)
         return {
             "run_key": self.run_key,
             "spider": spider.name,
             "platform": getattr(spider, "platform", None),
             "job": getattr(spider, "job", None),
-            "arguments": to_jsonable(safe_arguments(getattr(spider, "run_args", None) or {})),
+            "arguments": to_jsonable(safe_arguments(arguments or {})),
             "started_at": datetime.now(UTC).isoformat(),
         }
 
@@ -181,10 +205,15 @@ class CrawlRun:
     def _open_run(self) -> tuple[int | None, set]:
         from sqlalchemy.exc import SQLAlchemyError
 
-        from models import loader
+        from models import loader, workers
         from models.db import DatabaseUnavailable, mask_url
 
         try:
+            if self.worker is not None:  # a distributed job: join its run, record this share
+                run_id = workers.join_run(self.connect(), self.record, self.lock_stale_after)
+                with self.engine.begin() as conn:
+                    workers.join(conn, run_id, self.worker.share())
+                return run_id, set()  # the job's shared duplicate filter stands in for the set
             run_id = loader.acquire_run(self.connect(), self.record, self.lock_stale_after)
             with self.engine.connect() as conn:
                 return run_id, loader.loaded_handles(conn, run_id)
@@ -210,6 +239,19 @@ class CrawlRun:
         if self.run_id is not None:
             loader.heartbeat(conn, self.run_id)
 
+    def write_begins(self) -> list[str]:
+        """The warehouse pipeline takes a batch: a distributed worker's finished leases so far
+        (acknowledged once the batch is written or spooled, see :meth:`written`)."""
+        if self.leases is None:
+            return []
+        self.leases.has_writer = True
+        return self.leases.write_begins()
+
+    def written(self, token: list[str], durable: bool) -> None:
+        """A batch was written or spooled (``durable``), or its items were lost."""
+        if self.leases is not None:
+            self.leases.written(token, durable)
+
     # --- refresh -----------------------------------------------------------------------------
 
     async def _refresh(self, spider: Any) -> None:
@@ -230,17 +272,7 @@ class CrawlRun:
         spider.add_stale_handles(handles)
 
     def stale_handles(self, spider: Any) -> list[str]:
-        """The accounts a refresh re-reads, oldest snapshot first, as the spider asks for them
-        (``spider.refresh_key(handle, platform_user_id)``: Bluesky asks by DID)."""
-        from models import queries
-
-        engine = self.connect()
-        platforms = spider.refresh_platforms or (spider.platform,)
-        args = spider.args
-        handles = queries.stale_handles(engine, platforms, max_age=args.max_age, tier=args.tier,
-                                        niche=args.niche, limit=args.limit)
-        ids = queries.user_ids(engine, spider.platform, handles)
-        return [spider.refresh_key(handle, ids.get(handle)) for handle in handles]
+        return stale_accounts(self.connect(), spider)
 
     # --- closing -------------------------------------------------------------------------------
 
@@ -261,10 +293,14 @@ class CrawlRun:
         try:
             if self.locked_out or self._opened is None:
                 return
+            if self.worker is not None and not self._finish_share(monitor):
+                return  # other workers are still on the job: the last one finishes the run
             self._purge_raw()
-            values = self.final_values(monitor)
+            values = self.final_values(monitor, self.job_stats)
             if not self._finish(values) and self.on_unfinished is not None:
                 self.on_unfinished(values)
+            if self.worker is not None:
+                self.worker.run_finished(values["status"])
         finally:
             if self.engine is not None:
                 self.engine.dispose()
@@ -308,9 +344,40 @@ class CrawlRun:
                                one_line(exc))
         return False
 
-    def final_values(self, monitor: Any) -> dict[str, Any]:
-        reason = self.stats.get_value("finish_reason") or "finished"
-        checks = monitor.run_checks(self.stats.get_stats(), self.crawler.settings)
+    def _finish_share(self, monitor: Any) -> bool:
+        """A worker leaves: write its share; True when it is the one to finish the job's run
+        (then :attr:`job_stats` holds the shares' summed stats)."""
+        from models import workers
+        from models.db import mask_url
+
+        assert self.worker is not None
+        share = self.worker.share()
+        self.stats.set_value("microscout/run/status", share["status"])
+        try:
+            run_id = self.ensure_recorded()
+            with self.connect().begin() as conn:
+                workers.leave(conn, run_id, share, to_jsonable(self.stats.get_stats()))
+                self.heartbeat(conn)
+        except Exception as exc:
+            logger.warning("Cannot record worker %s's share in %s: %s", share["worker_id"],
+                           mask_url(self.url), one_line(exc))
+            return False
+        if not self.worker.may_finish_run():
+            return False
+        with self.connect().connect() as conn:
+            self.job_stats = workers.summed_stats(workers.shares(conn, run_id))
+        self.job_stats["finish_reason"] = "finished"
+        logger.info("Job %s drained: worker %s finishes crawl run %s", self.record.get("job"),
+                    share["worker_id"], run_id)
+        return True
+
+    def final_values(self, monitor: Any, stats: dict | None = None) -> dict[str, Any]:
+        """The run's final row from ``stats`` (default: this crawl's)."""
+        own = stats is None
+        stats = self.stats.get_stats() if stats is None else stats
+        reason = (self.stats.get_value("finish_reason") if own else stats.get("finish_reason")) \
+            or "finished"
+        checks = monitor.run_checks(stats, self.crawler.settings)
         status = monitor.status_of(checks)
         if reason != "finished" and status == "ok":
             status = "aborted"
@@ -323,9 +390,9 @@ class CrawlRun:
             "status": status,
             "checks": monitor.as_json(checks),
             "finish_reason": reason,
-            "stats": to_jsonable(self.stats.get_stats()),
-            "items_loaded": self.stats.get_value("microscout/warehouse/items_loaded", 0),
-            "items_rejected": self.stats.get_value("microscout/warehouse/rejected_rows", 0),
+            "stats": to_jsonable(stats),
+            "items_loaded": stats.get("microscout/warehouse/items_loaded", 0),
+            "items_rejected": stats.get("microscout/warehouse/rejected_rows", 0),
             "finished_at": datetime.now(UTC),
         }
 

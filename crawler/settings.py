@@ -118,6 +118,34 @@ DOWNLOAD_HANDLERS = {
     "https": "crawler.cassette.CassetteDownloadHandler",
 }
 
+# --- Distributed jobs (crawler/distributed; README "Running on several machines") ----------
+#: Redis of a distributed job (redis://[:password@]host:port/db). Set, every spider runs on the
+#: scrapy-redis scheduler, queue and duplicate filter of its job, paced through Redis too.
+MICROSCOUT_REDIS_URL = None
+#: Prefix of every Redis key microscout writes (several deployments can share one Redis).
+MICROSCOUT_REDIS_PREFIX = "microscout"
+#: Seconds a Redis call may take before it counts as an outage.
+MICROSCOUT_REDIS_TIMEOUT = 5.0
+#: Seconds a worker's lease on a request lasts without renewal (renewed every third of it):
+#: the requests of a worker that died go back to the queue this long after its last heartbeat.
+MICROSCOUT_LEASE_SECONDS = 120.0
+#: A worker leaves once its job has been drained (nothing queued or in flight) this long.
+MICROSCOUT_WORKER_IDLE = 30.0
+#: A worker that cannot reach Redis waits this long, then stops (its leases come back).
+MICROSCOUT_REDIS_LOST_TIMEOUT = 600.0
+#: A worker leaves after taking this many requests (0: no limit), its process's memory renewed.
+MICROSCOUT_WORKER_MAX_REQUESTS = 0
+#: A worker's name in crawl_run_workers (default host:pid:random).
+MICROSCOUT_WORKER_ID = None
+#: Write the warehouse buffer every N seconds as well as every MICROSCOUT_BATCH_SIZE items
+#: (0: by size only; a distributed worker uses 5: it acknowledges requests once written).
+MICROSCOUT_FLUSH_INTERVAL = 0.0
+#: Whose rate limit a platform's MICROSCOUT_RATE_LIMIT_<P> and its 429 pauses are, in a
+#: distributed job: "global" (default: all workers together pace each host as one worker
+#: would), "worker" (each worker alone: workers with their own IP address, where the platform
+#: limits per IP) or "credential" (workers sharing a credential share its limit).
+globals().update({f"MICROSCOUT_RATE_SCOPE_{name.upper()}": "global" for name in REGISTRY})
+
 #: Resume from the warehouse after any stop, kill -9 included (see crawler/resume.py).
 SCHEDULER = "crawler.resume.Scheduler"
 DUPEFILTER_CLASS = "crawler.resume.MemoryDupeFilter"

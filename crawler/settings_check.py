@@ -105,6 +105,21 @@ def database_url(settings: Any, name: str) -> str:
     return check_database_url(settings.get(name))
 
 
+def redis_url(settings: Any, name: str) -> Any:
+    value = str(settings.get(name) or "").strip()
+    if value and value.split("://", 1)[0] not in ("redis", "rediss", "unix"):
+        raise SettingError(f"{name}: {mask_password(value)!r} is not a Redis URL like "
+                           "redis://host:6379/0")
+    return value
+
+
+def rate_scope(settings: Any, name: str) -> Any:
+    value = str(settings.get(name)).strip().lower()
+    if value not in ("global", "worker", "credential"):
+        raise ValueError("must be global, worker or credential")
+    return value
+
+
 CHECKS: dict[str, Check] = {
     "MICROSCOUT_DATABASE_URL": database_url,
     "MICROSCOUT_BATCH_SIZE": integer(1),
@@ -136,6 +151,14 @@ CHECKS: dict[str, Check] = {
     "MICROSCOUT_PROGRESS": boolean,
     "MICROSCOUT_PROGRESS_INTERVAL": number(0, above=True),
     **{platform.setting: number(0) for platform in REGISTRY.values()},
+    "MICROSCOUT_REDIS_URL": redis_url,
+    "MICROSCOUT_REDIS_TIMEOUT": number(0, above=True),
+    "MICROSCOUT_LEASE_SECONDS": number(1),
+    "MICROSCOUT_WORKER_IDLE": number(0),
+    "MICROSCOUT_REDIS_LOST_TIMEOUT": number(0),
+    "MICROSCOUT_WORKER_MAX_REQUESTS": integer(0),
+    "MICROSCOUT_FLUSH_INTERVAL": number(0),
+    **{f"MICROSCOUT_RATE_SCOPE_{name.upper()}": rate_scope for name in REGISTRY},
     # Scrapy's own, the ones runs commonly override
     "LOG_LEVEL": log_level,
     "ROBOTSTXT_OBEY": boolean,

@@ -338,3 +338,40 @@ class SuppressedAccount(Base):
     requested_at: Mapped[datetime] = mapped_column(
         UTC, comment="When the erasure was carried out (UTC)."
     )
+
+
+class CrawlRunWorker(Base):
+    __tablename__ = "crawl_run_workers"
+    __table_args__ = (
+        UniqueConstraint("crawl_run_id", "worker_id"),
+        {"comment": "A distributed job's workers: one row per worker process and crawl run, "
+                    "with its share of the work (microscout worker)."},
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, comment="Row id.")
+    crawl_run_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("crawl_runs.id", ondelete="CASCADE"), comment="The job's crawl run."
+    )
+    worker_id: Mapped[str] = mapped_column(
+        String(128), comment="The worker: host, process id and a random suffix."
+    )
+    host: Mapped[str] = mapped_column(String(255), comment="Machine the worker ran on.")
+    pid: Mapped[int] = mapped_column(Integer, comment="Process id on that machine.")
+    started_at: Mapped[datetime] = mapped_column(UTC, comment="When the worker joined the run (UTC).")
+    finished_at: Mapped[datetime | None] = mapped_column(
+        UTC, comment="When it left (UTC); NULL while it works or if it died."
+    )
+    status: Mapped[str] = mapped_column(
+        String(16), default="running",
+        comment="running; drained (left when the job's queue was empty); stopped (left before); "
+        "lost (it lost items).",
+    )
+    requests: Mapped[int] = mapped_column(
+        Integer, default=0, comment="Requests this worker took from the job's queue and finished."
+    )
+    items_loaded: Mapped[int] = mapped_column(Integer, default=0, comment="Items it wrote.")
+    items_rejected: Mapped[int] = mapped_column(Integer, default=0, comment="Items it quarantined.")
+    profiles: Mapped[int] = mapped_column(Integer, default=0, comment="Profiles it loaded.")
+    stats: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="The worker's Scrapy stats when it left (summed into the run's at the end)."
+    )

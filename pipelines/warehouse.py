@@ -68,7 +68,7 @@ def item_record(item: Any) -> dict | None:
 
 class WarehousePipeline:
     def __init__(self, crawler: Any, run: CrawlRun, batch_size: int, retries: int,
-                 retry_delay: float, spool_dir: str) -> None:
+                 retry_delay: float, spool_dir: str, flush_interval: float = 0.0) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
         self.run = run
@@ -81,6 +81,8 @@ class WarehousePipeline:
         self.pending: asyncio.Future | None = None
         self.in_flight = asyncio.Lock()  # Scrapy runs process_item for several items at once
         self.spooled_batches = 0
+        self.flush_interval = flush_interval
+        self.ticker: asyncio.Future | None = None
         run.on_unfinished = self._spool_finish
 
     @classmethod
@@ -93,6 +95,7 @@ class WarehousePipeline:
             retries=settings.getint("MICROSCOUT_DB_RETRIES"),
             retry_delay=settings.getfloat("MICROSCOUT_DB_RETRY_DELAY"),
             spool_dir=settings.get("MICROSCOUT_SPOOL_DIR") or "data/spool",
+            flush_interval=settings.getfloat("MICROSCOUT_FLUSH_INTERVAL"),
         )
 
     @property
@@ -103,6 +106,17 @@ class WarehousePipeline:
 
     async def open_spider(self) -> None:
         await self.run.open()
+        if self.run.leases is not None:
+            self.run.leases.has_writer = True
+        if self.flush_interval > 0:
+            self.ticker = asyncio.ensure_future(self._tick())
+
+    async def _tick(self) -> None:
+        """Write what is buffered every MICROSCOUT_FLUSH_INTERVAL seconds (a distributed worker
+        acknowledges its requests only once their items are written)."""
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            await self._flush(force=True)
 
     async def process_item(self, item: Any) -> Any:
         record = item_record(item)
@@ -114,18 +128,21 @@ class WarehousePipeline:
             await self._flush()
         return item
 
-    async def _flush(self) -> None:
+    async def _flush(self, force: bool = False) -> None:
         batch, self.buffer = self.buffer, []
-        if not batch:
+        token = self.run.write_begins()  # taken with the buffer: their items are in it or before
+        if not batch and not token and not (force and self.run.leases is not None):
             return
         async with self.in_flight:  # back-pressure: one batch in flight, each one awaited
             if self.pending is not None:
                 await self.pending
-            self.pending = asyncio.ensure_future(self.run.in_worker(self._write, batch))
+            self.pending = asyncio.ensure_future(self.run.in_worker(self._write, batch, token))
 
     async def close_spider(self) -> None:
+        if self.ticker is not None:
+            self.ticker.cancel()
         try:
-            await self._flush()
+            await self._flush(force=True)
             async with self.in_flight:
                 if self.pending is not None:
                     await self.pending
@@ -134,15 +151,20 @@ class WarehousePipeline:
 
     # --- writing (worker thread) -------------------------------------------------------------
 
-    def _write(self, batch: list[dict]) -> None:
+    def _write(self, batch: list[dict], token: list[str] | None = None) -> None:
         """Write a batch: retried while the database is unreachable, then spooled; record by
-        record when it fails for its data. Never raises: what cannot be kept is counted lost."""
+        record when it fails for its data. Never raises: what cannot be kept is counted lost.
+        Then the crawl run hears whether it was kept (``token``: see CrawlRun.write_begins)."""
+        lost_before = self.stats.get_value("microscout/warehouse/lost_items", 0)
         try:
-            unwritten = self._write_batch(batch)
-            if unwritten:
-                self._spool(unwritten)
+            if batch:
+                unwritten = self._write_batch(batch)
+                if unwritten:
+                    self._spool(unwritten)
         except Exception as exc:  # the last resort: nothing escapes into the crawl
             self._lose(len(batch), exc)
+        kept = self.stats.get_value("microscout/warehouse/lost_items", 0) == lost_before
+        self.run.written(token or [], kept)
 
     def _write_batch(self, batch: list[dict]) -> list[dict]:
         """The records left to spool (the database stayed unreachable), or none."""

@@ -160,7 +160,7 @@ def crawl(spider: str, kwargs: dict, overrides: dict, *, quiet: bool = False, as
 
 
 def crawl_many(jobs: list[tuple[str, dict]], overrides: dict, *, quiet: bool = False,
-               as_json: bool = False, platform: str | None = None) -> int:
+               as_json: bool = False, platform: str | None = None, code_of=None) -> int:
     """Run the crawls side by side in one Scrapy process (one reactor), then report."""
     from scrapy.crawler import CrawlerProcess
 
@@ -204,7 +204,7 @@ def crawl_many(jobs: list[tuple[str, dict]], overrides: dict, *, quiet: bool = F
                 + (f", {summary['lost']} LOST" if summary["lost"] else "")
                 + (f", {summary['output_unwritten']} not written to the output"
                    if summary["output_unwritten"] else ""))
-        codes.append(exit_code(summary))
+        codes.append((code_of or exit_code)(summary))
     if not quiet:
         from crawler.report import print_summary
 

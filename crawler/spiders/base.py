@@ -26,7 +26,7 @@ with any settings (the project's, a test's, Scrapyd's).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -123,6 +123,9 @@ class BaseSpider(scrapy.Spider):
     item_types: ClassVar[Mapping[str, str]] = {}
     #: Platforms whose warehouse accounts this spider refreshes (Pixelfed via the Mastodon API).
     refresh_platforms: ClassVar[tuple[str, ...]] = ()
+    #: A distributed job's run key and recorded arguments (set when the spider joins one).
+    job_run_key: str | None = None
+    job_arguments: dict[str, Any] | None = None
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         known = set(COMMON_ARGS) | self.params_model.names(type(self)) | {"job"}
@@ -134,8 +137,10 @@ class BaseSpider(scrapy.Spider):
         own = self.params_model.names(type(self))
         self.params = self.params_model.from_kwargs({k: kwargs.pop(k) for k in own if k in kwargs},
                                                     type(self))
+        # A distributed job's worker gets its work from the job's queue (crawler/distributed).
+        queued = bool(kwargs.get("_distributed"))
         self.args = SpiderArgs.from_kwargs({k: kwargs.pop(k) for k in COMMON_ARGS if k in kwargs},
-                                           type(self), has_other_work=self.params.has_work())
+                                           type(self), has_other_work=self.params.has_work() or queued)
         #: A label for the run (the warehouse stores it in crawl_runs.job); scrapyd's _job.
         self.job: str | None = kwargs.pop("job", None) or kwargs.get("_job")
         #: (platform, handle) pairs this crawl run already loaded; a resumed run skips them.
@@ -318,18 +323,70 @@ class BaseSpider(scrapy.Spider):
         an expired session is renewed); None, the default, records it."""
         return None
 
-    def on_error(self, failure: Failure) -> Output:
+    def on_error(self, failure: Failure) -> list[Any]:
         """The errback: every failed request becomes a RejectedItem (nothing lost silently),
-        unless :meth:`recover` retries it."""
+        unless :meth:`recover` retries it. (A list: a distributed worker counts its items.)"""
         recovered = self.recover(failure)
-        if recovered is not None:
-            yield from recovered
-            return
         request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
-        reason, detail, payload = self.describe(failure)
-        self.logger.warning("%s: %s %s (%s)", reason, request.method, request.url, detail)
-        yield self.reject(reason, detail, url=request.url, request=request, payload=payload)
-        yield from self.after_failure(request)
+        if recovered is not None:
+            outputs = list(recovered)
+        else:
+            reason, detail, payload = self.describe(failure)
+            self.logger.warning("%s: %s %s (%s)", reason, request.method, request.url, detail)
+            outputs = [self.reject(reason, detail, url=request.url, request=request, payload=payload),
+                       *self.after_failure(request)]
+        lease = request.meta.get("microscout_lease")
+        leases = getattr(getattr(self, "crawler", None), "microscout_leases", None)
+        if lease and leases is not None:
+            leases.item_out(lease, sum(1 for o in outputs if not isinstance(o, Request)))
+            leases.output_done(lease, failed=recovered is None)
+        return outputs
+
+    # -- distributed jobs (crawler/distributed) -------------------------------------------------
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> Any:
+        """With MICROSCOUT_REDIS_URL set, join the named job (or queue these arguments as a new
+        job first): the spider is built with the job's arguments, its work comes from Redis."""
+        from crawler import distributed
+
+        job = None
+        if distributed.enabled(crawler.settings):
+            from crawler.distributed.enqueue import join_or_enqueue
+
+            job, kwargs = join_or_enqueue(cls, crawler.settings, kwargs)
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if job is not None:
+            spider.job_run_key = job["run_key"]
+            spider.job_arguments = job["arguments"]
+        return spider
+
+    def seed_requests(self, tags: list[str], handles: list[str]) -> list[Request]:
+        """A chunk of a distributed job's work list as requests: what :meth:`start` yields for
+        those tags and handles alone. (start() must not await: every spider's reads arguments
+        only.)"""
+        saved = self.args
+        self.args = replace(saved, tags=list(tags), handles=list(handles), handles_file=None)
+        try:
+            return [r for r in drain(self.start()) if isinstance(r, Request)]
+        finally:
+            self.args = saved
+
+
+def drain(agen: Any) -> list[Any]:
+    """Everything an async generator yields, when it never awaits (run without a loop)."""
+    out: list[Any] = []
+    while True:
+        step = agen.__anext__()
+        try:
+            step.send(None)
+        except StopIteration as done:
+            out.append(done.value)
+            continue
+        except StopAsyncIteration:
+            return out
+        step.close()
+        raise RuntimeError("start() awaited something: it cannot expand a job's work list")
 
 
 __all__ = [
