@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -60,22 +61,29 @@ def pg_server():
     return PG_ADMIN_URL
 
 
-@pytest.fixture
-def pg_empty_url(pg_server):
-    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def make_pg_database(admin_url: str):
+    """A new, empty PostgreSQL database (its URL), dropped afterwards."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     name = f"microscout_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield make_url(pg_server).set(database=name).render_as_string(hide_password=False)
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_empty_url(pg_server):
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    with make_pg_database(pg_server) as url:
+        yield url
 
 
 @pytest.fixture

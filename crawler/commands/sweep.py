@@ -24,6 +24,9 @@ def add_parser(subparsers) -> None:
                                                "follower range, load them into the warehouse. "
                                                "Several platforms crawl side by side.")
     add_crawl_options(parser)
+    parser.add_argument("--distributed", metavar="REDIS_URL",
+                        help="queue the sweep as a distributed job in this Redis and work on it "
+                             "here; `microscout worker` on other machines joins it (--job names it)")
     parser.set_defaults(func=run)
 
 
@@ -119,6 +122,8 @@ def overrides_from(args) -> dict:
         overrides[name] = value
     if args.output:
         overrides["FEEDS"] = feed_settings(args.output)
+    if getattr(args, "distributed", None):
+        overrides["MICROSCOUT_REDIS_URL"] = args.distributed
     if getattr(args, "delay", None) is not None:
         for platform in platforms_of(args):  # keyed by spider.platform
             overrides[REGISTRY[REGISTRY[platform].spider].setting] = args.delay
