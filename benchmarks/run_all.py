@@ -5,9 +5,10 @@
     python -m benchmarks.run_all --write benchmarks/RESULTS.md
     python -m benchmarks.run_all --only crawl --json a.json; ... --merge a.json b.json --write ...
 
-Order: parsers, warehouse load, crawl overhead, hand-rolled, scale, reliability. The full SQLite crawl of the
-handle sweep measured by crawl overhead is reused (same run, same sandbox size) as microscout's
-side of the no-latency hand-rolled comparison and as the first small run of the scale benchmark.
+Order: parsers, warehouse load, crawl overhead, hand-rolled, scale, reliability, distributed
+(Redis workers; skipped without Redis). The full SQLite crawl of the handle sweep measured by
+crawl overhead is reused (same run, same sandbox size) as microscout's side of the no-latency
+hand-rolled comparison and as the first small run of the scale benchmark.
 """
 
 from __future__ import annotations
@@ -19,18 +20,29 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import crawl_overhead, crawl_runner, handrolled, parsers, reliability, scale, warehouse_load
+from benchmarks import (
+    crawl_overhead,
+    crawl_runner,
+    distributed,
+    handrolled,
+    parsers,
+    reliability,
+    scale,
+    warehouse_load,
+)
 from benchmarks.common import DATABASES, Row, machine, parse_list, say, table
 
 SIZES = {
     "tiny": {"accounts": 40, "modes": "handles,tags", "repeat": 1, "tags_repeat": 1,
              "warehouse": 200, "orm": 50, "cap": 600.0, "scale": (30, 60), "latency": "0,0.05",
-             "handrolled": 40, "parser_time": 0.002, "reliability": (120, 5.0)},
+             "handrolled": 40, "parser_time": 0.002, "reliability": (120, 5.0),
+             "distributed": distributed.SIZES["tiny"]},
     "moderate": {"accounts": 5000, "modes": "handles,tags", "repeat": 2, "tags_repeat": 1,
                  "warehouse": 100_000, "orm": 5000, "cap": 600.0, "scale": (5000, 20_000),
-                 "latency": "0,0.05", "handrolled": 1000, "parser_time": 0.05, "reliability": (300, 60.0)},
+                 "latency": "0,0.05", "handrolled": 1000, "parser_time": 0.05, "reliability": (300, 60.0),
+                 "distributed": distributed.SIZES["moderate"]},
 }
-BENCHES = ("parsers", "warehouse", "crawl", "handrolled", "scale", "reliability")
+BENCHES = ("parsers", "warehouse", "crawl", "handrolled", "scale", "reliability", "distributed")
 
 
 def run_all(preset: dict, only: list[str], databases: list[str], seed: int = 42) -> list[Row]:
@@ -63,6 +75,12 @@ def run_all(preset: dict, only: list[str], databases: list[str], seed: int = 42)
     if "reliability" in only:
         say("reliability ...")
         rows += reliability.run(*preset["reliability"])
+    if "distributed" in only:
+        say("distributed ...")
+        spec = preset["distributed"]
+        db = None if "postgresql" in databases else "sqlite"  # None: PostgreSQL when reachable
+        rows += distributed.run(spec["accounts"], spec["memory"], spec["max_requests"], spec["repeat"],
+                                db, seed)
     return rows
 
 

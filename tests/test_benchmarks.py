@@ -7,11 +7,14 @@ No timing is asserted: these only check that the benchmarks still run against th
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from benchmarks import (
     common,
     crawl_overhead,
+    distributed,
     handrolled,
     parsers,
     reliability,
@@ -118,3 +121,39 @@ def test_reliability_reports_every_case_with_nothing_lost(capsys):
     assert cases[:2] == ["20% of requests failing", "SIGKILL half-way + resume"]
     assert all(row.met for row in rows), out
     assert all(", 0 lost" in row.note for row in rows)
+
+
+def test_distributed_reports_scaling_memory_and_capacity(monkeypatch, capsys):
+    from tests.conftest import require_service
+
+    require_service("Redis", "127.0.0.1", 6379)
+    monkeypatch.setattr(distributed, "WORKERS", (1, 2))
+    # a shorter drain than a real worker's 5 s flush interval: the test checks the table only
+    monkeypatch.setattr(distributed, "WORKER_SETTINGS",
+                        {**distributed.WORKER_SETTINGS, "MICROSCOUT_FLUSH_INTERVAL": "0.5"})
+    prefixes = []
+    private_prefix = distributed.private_prefix
+
+    def recorded(server):
+        with private_prefix(server) as prefix:
+            prefixes.append(prefix)
+            yield prefix
+
+    monkeypatch.setattr(distributed, "private_prefix", contextlib.contextmanager(recorded))
+    rows = distributed.run(ACCOUNTS, (30, 60), max_requests=20, repeat=1, db="sqlite", seed=3)
+    out = _printed(capsys, "Distributed", rows)
+    one, two, memory, *capacity = rows
+    assert one.ours > 0
+    assert two.base == one.ours
+    assert two.ratio is not None
+    assert memory.unit == "MB"
+    assert memory.ours > 20
+    assert memory.base > 20
+    assert [row.case.split(" (")[0] for row in capacity[:2]] == [
+        "Redis commands per account", "warehouse rows per account"]
+    assert capacity[0].ours > 0
+    assert capacity[1].ours >= 1  # a profile row per account at least
+    assert "workers one Redis carries" in out
+    assert len(prefixes) == 2 + 2  # one per job: 2 throughput runs, 2 memory runs
+    server = distributed.redis_client()
+    assert not [key for prefix in prefixes for key in server.scan_iter(match=f"{prefix}:*")]
