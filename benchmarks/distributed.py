@@ -417,7 +417,7 @@ def throughput_rows(runs: dict[int, list[JobRun]], accounts: int, db: str, repea
     base = median([r.rate for r in runs[1]])
     base_parsed = median([r.parse_rate for r in runs[1]])
     params = (f"{accounts:,} accounts, latency {LATENCY * 1000:.0f} ms, concurrency {CONCURRENCY}/worker, "
-              f"{db_label(db)}, repeat {repeat}")
+              f"--idle {IDLE:g}, {db_label(db)}, repeat {repeat}")
     rows = []
     for workers in WORKERS:
         rate = median([r.rate for r in runs[workers]])
@@ -512,7 +512,8 @@ def memory(sizes: tuple[int, int], max_requests: int, repeat: int, db: str, seed
     return [Row("distributed", f"worker peak RSS, {max_requests:,} requests from {big:,} vs {small:,} "
                                f"queued accounts", median(peaks[big]), median(peaks[small]), "MB",
                 ratio, f"<= {TARGET_MEMORY:g}", check(ratio, maximum=TARGET_MEMORY),
-                f"big/small; VmHWM of the worker; latency 0, {db_label(db)}, repeat {repeat}")]
+                f"big/small; VmHWM of the worker; latency 0, concurrency {CONCURRENCY}, "
+                f"{db_label(db)}, repeat {repeat}")]
 
 
 def run(accounts: int, memory_sizes: tuple[int, int], max_requests: int, repeat: int = 1,
