@@ -116,6 +116,8 @@ class CrawlRun:
 
         self.worker = Worker.of(crawler)
         self.leases = Leases.of(crawler) if self.worker is not None else None
+        #: Set by the warehouse pipeline: write its buffer now (a worker waiting on its own acks).
+        self.flush_now: Callable[[], None] | None = None
         #: The summed stats of a distributed job's workers, when this worker finishes the run.
         self.job_stats: dict[str, Any] | None = None
         crawler.microscout_run = self  # type: ignore[attr-defined]

@@ -83,6 +83,7 @@ class WarehousePipeline:
         self.spooled_batches = 0
         self.flush_interval = flush_interval
         self.ticker: asyncio.Future | None = None
+        self.soon: asyncio.Future | None = None
         run.on_unfinished = self._spool_finish
 
     @classmethod
@@ -108,8 +109,13 @@ class WarehousePipeline:
         await self.run.open()
         if self.run.leases is not None:
             self.run.leases.has_writer = True
+            self.run.flush_now = self.flush_soon
         if self.flush_interval > 0:
             self.ticker = asyncio.ensure_future(self._tick())
+
+    def flush_soon(self) -> None:
+        """Write the buffer now, from a signal handler (a worker waiting on its acks)."""
+        self.soon = asyncio.ensure_future(self._flush(force=True))
 
     async def _tick(self) -> None:
         """Write what is buffered every MICROSCOUT_FLUSH_INTERVAL seconds (a distributed worker

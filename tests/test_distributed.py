@@ -106,6 +106,20 @@ def warehouse(url: str) -> dict:
     return {"snapshots": snapshots, "sightings": sightings, "posts": posts}
 
 
+def run_checks(url: str) -> dict:
+    """The failed end-of-run checks of the database's crawl run."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        checks = conn.execute(text("SELECT checks FROM crawl_runs")).scalar()
+    engine.dispose()
+    import json
+
+    checks = json.loads(checks) if isinstance(checks, str) else checks
+    return {name: c for name, c in (checks or {}).items() if not c.get("passed")}
+
+
 def run_rows(url: str) -> list[dict]:
     from sqlalchemy import create_engine, text
 
@@ -387,3 +401,58 @@ def test_sweep_distributed_is_joined_by_a_worker(sandbox, sqlite_url, redis_pref
     (run,) = run_rows(sqlite_url)
     assert run["status"] == "ok"
     assert len(run["workers"]) == 2
+
+
+# --- every platform ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("platform", ["bluesky", "instagram", "tiktok", "youtube"])
+def test_every_platform_drains_a_job_like_a_single_sweep(platform, redis_prefix, tmp_path):
+    """Two workers of a job leave the warehouse a single sweep leaves (Bluesky logged in:
+    each worker logs in for itself, and its password never reaches Redis)."""
+    from crawler.sandbox.server import SandboxProcess
+    from models import migrate
+
+    with SandboxProcess(accounts=100, seed=7, platform=platform) as box:
+        extra = {f"MICROSCOUT_RATE_LIMIT_{platform.upper()}": "0"}
+        if platform == "bluesky":
+            from crawler.sandbox.bluesky import APP_PASSWORD
+
+            extra |= {"MICROSCOUT_BLUESKY_IDENTIFIER": "scout.test",
+                      "MICROSCOUT_BLUESKY_APP_PASSWORD": APP_PASSWORD}
+        tags = "vegan,fitness"
+        urls = {}
+        for mode in ("single", "job"):
+            urls[mode] = f"sqlite:///{tmp_path / mode}.sqlite"
+            migrate.upgrade(urls[mode])
+        single = cli("sweep", "--platform", platform, "--base-url", box.base_url, "--tags", tags,
+                     "--quiet", env={**command_env(), "MICROSCOUT_DATABASE_URL": urls["single"],
+                                     "MICROSCOUT_ROBOTSTXT_OBEY": "false", **extra}, cwd=tmp_path)
+        assert single.returncode == 0, single.stderr[-2000:]
+        env = env_for(redis_prefix, urls["job"], **extra)
+        done = cli("enqueue", "--platform", platform, "--base-url", box.base_url, "--tags", tags,
+                   "--job", platform, env=env, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        workers = [start_worker(env, tmp_path, f"{platform}{i}", "--job", platform) for i in range(2)]
+        assert wait_all(workers) == [0, 0], [(tmp_path / f"{platform}{i}.log").read_text()[-3000:]
+                                             for i in range(2)]
+    expected, got = warehouse(urls["single"]), warehouse(urls["job"])
+    assert got["snapshots"] == expected["snapshots"]
+    assert got["sightings"] == expected["sightings"]
+    assert expected["snapshots"]
+    (run,) = run_rows(urls["job"])
+    (alone,) = run_rows(urls["single"])
+    assert run["status"] == alone["status"], (run_checks(urls["job"]), run_checks(urls["single"]))
+    if platform == "bluesky":  # logged in: every worker for itself
+        assert "Logged in" in (tmp_path / "bluesky0.log").read_text()
+    import redis
+
+    server = redis.Redis.from_url(REDIS)
+    for key in server.scan_iter(f"{redis_prefix}:*"):
+        kind = server.type(key).decode()
+        values = {"hash": lambda k: b"".join(b"".join(p) for p in server.hgetall(k).items()),
+                  "string": server.get, "zset": lambda k: b"".join(server.zrange(k, 0, -1)),
+                  "list": lambda k: b"".join(server.lrange(k, 0, -1)),
+                  "set": lambda k: b"".join(server.smembers(k))}[kind](key)
+        assert b"sandbox-app-password" not in (values or b"")
+        assert b"Bearer " not in (values or b"")  # session tokens stay on their worker

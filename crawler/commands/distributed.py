@@ -212,6 +212,9 @@ def run_jobs(args) -> int:
     for name in job_names(server, prefix):
         job = Job(server, name, prefix)
         spec, sizes, counts = job.spec(), job.sizes(), job.counts()
+        if not spec:  # a finished job's record expired
+            server.srem(job.keys.registry, name)
+            continue
         created = float(spec.get("created_at") or 0)
         rows.append({
             "job": name, "platform": spec.get("platform"), "state": spec.get("state"),
@@ -239,5 +242,5 @@ def run_jobs(args) -> int:
         table.add_column(column.replace("_", " "), justify="right" if column in columns[4:] else "left")
     for row in rows:
         table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
-    Console(file=sys.stdout).print(table)
+    Console(file=sys.stdout, width=max(Console().width, 140)).print(table)
     return 0

@@ -69,6 +69,9 @@ class RedisSlotClock:
 
 def credential_scope(spider: Any) -> str:
     """A name for the credentials a spider sends (a digest, never the secret)."""
+    identity = spider.credential_identity() if hasattr(spider, "credential_identity") else None
+    if identity:
+        return "credential-" + hashlib.sha256(identity.encode()).hexdigest()[:16]
     credentials = spider.credentials() if hasattr(spider, "credentials") else []
     material = sorted(f"{c.host}|{sorted(c.headers.items())}|{sorted(c.cookies.items())}"
                       for c in credentials)

@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 
 #: request.meta key: the lease a popped request is under.
 LEASE = "microscout_lease"
+#: request.meta key: a worker-local request (kept in this worker's memory, never in Redis).
+LOCAL_META = "microscout_local"
+#: Lease ids of worker-local requests.
+LOCAL = "local:"
 #: Seed chunks expanded by one next_request() call at most (the engine calls again).
 EXPANSIONS_PER_CALL = 4
 _PRIVATE_META = (LEASE, "proxy", "_auth_proxy", "download_slot_key")
@@ -69,6 +73,9 @@ class Scheduler(RedisScheduler):
         self.stats = crawler.stats
         self.ttl = self.settings.getfloat("MICROSCOUT_LEASE_SECONDS", 120.0)
         self.backlog: deque[Request] = deque()  # requests made while Redis was unreachable
+        #: Worker-local requests (``meta["microscout_local"]``: a login, a look-up whose answer
+        #: only this worker can use): never in Redis, taken before the job's queue.
+        self.local: deque[Request] = deque()
         self.job: Job | None = None
         self.leases: Any = None
 
@@ -92,17 +99,22 @@ class Scheduler(RedisScheduler):
 
     def __len__(self) -> int:
         try:
-            return len(self.queue) + len(self.backlog)
+            return len(self.queue) + len(self.backlog) + len(self.local)
         except distributed.REDIS_DOWN:
-            return len(self.backlog)
+            return len(self.backlog) + len(self.local)
 
     # --- in --------------------------------------------------------------------------------------
 
     def enqueue_request(self, request: Request) -> bool:
         parent = request.meta.pop(LEASE, None)  # a retry/redirect copy of a leased request
+        if request.meta.get(LOCAL_META):
+            self.local.append(request)
+            if parent:
+                self.leases.moved_on(parent)
+            return True
         try:
             self.push_backlog()
-            queued = super().enqueue_request(request)
+            queued = self.push(request)
         except distributed.REDIS_DOWN as exc:
             self.leases.redis_down(exc)
             self.backlog.append(request)
@@ -110,6 +122,15 @@ class Scheduler(RedisScheduler):
         if parent:
             self.leases.moved_on(parent)
         return queued
+
+    def push(self, request: Request) -> bool:
+        """scrapy-redis' enqueue_request (without its deprecated stats call)."""
+        if not request.dont_filter and self.df.request_seen(request):
+            self.df.log(request, self.spider)
+            return False
+        self.queue.push(request)
+        self.stats.inc_value("scheduler/enqueued/redis")
+        return True
 
     def push_backlog(self) -> bool:
         """Queue what waited for Redis; False while it still cannot be reached."""
@@ -126,6 +147,11 @@ class Scheduler(RedisScheduler):
 
     def next_request(self) -> Request | None:
         assert self.job is not None
+        if self.local:
+            request = self.local.popleft()
+            request.meta[LEASE] = LOCAL + uuid.uuid4().hex
+            self.leases.taken(request.meta[LEASE])
+            return request
         if not self.push_backlog():
             return None
         for _ in range(EXPANSIONS_PER_CALL):
@@ -169,7 +195,7 @@ class Scheduler(RedisScheduler):
         # else: the lease expires and the chunk is expanded again (its requests are deduplicated)
 
     def has_pending_requests(self) -> bool:
-        if self.backlog:
+        if self.backlog or self.local:
             return True
         try:
             sizes = self.job.sizes() if self.job else {}

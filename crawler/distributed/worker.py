@@ -43,6 +43,21 @@ from crawler.distributed.jobs import Job
 logger = logging.getLogger(__name__)
 
 LEASE = "microscout_lease"
+#: Lease ids of worker-local requests (never in Redis: logins, Instagram's owner look-ups).
+LOCAL = "local:"
+#: request.meta key: the errback counted this request's items itself.
+COUNTED = "microscout_lease_counted"
+
+
+class LeaseState:
+    """One taken request: its items out and done, whether its callback still produces."""
+
+    __slots__ = ("done", "out", "parked", "producing", "responded")
+
+    def __init__(self) -> None:
+        self.out = self.done = 0
+        self.producing = True
+        self.responded = self.parked = False
 
 
 def lease_of(source: Any) -> str | None:
@@ -58,7 +73,7 @@ class Leases:
         self.crawler = crawler
         self.stats = crawler.stats
         self.lock = threading.Lock()  # acks run on the warehouse thread
-        self.open: dict[str, list[int]] = {}  # lease -> [items out, items done, producing]
+        self.open: dict[str, LeaseState] = {}
         self.finished: list[str] = []  # finished since the last warehouse write began
         self.pending_ack: set[str] = set()  # finished, not yet acknowledged
         self.failed: set[str] = set()
@@ -84,38 +99,55 @@ class Leases:
     # --- reactor side ----------------------------------------------------------------------------
 
     def taken(self, lease: str) -> None:
-        self.open[lease] = [0, 0, 1]
+        self.open[lease] = LeaseState()
+
+    def responded(self, lease: str | None) -> None:
+        """A response reached the engine: its callback (not the downloader) decides the end."""
+        state = self.open.get(lease) if lease else None
+        if state is not None:
+            state.responded = True
 
     def item_out(self, lease: str, count: int = 1) -> None:
         state = self.open.get(lease)
         if state is not None:
-            state[0] += count
+            state.out += count
 
     def item_done(self, lease: str | None) -> None:
         state = self.open.get(lease) if lease else None
         if state is not None:
-            state[1] += 1
+            state.done += 1
             self._check(lease)  # type: ignore[arg-type]
 
-    def output_done(self, lease: str, failed: bool = False) -> None:
+    def output_done(self, lease: str, failed: bool = False, parked: bool = False) -> None:
+        """The callback or errback has produced everything (``parked``: its retry waits in
+        the spider's memory; the retry's queueing ends it, see :meth:`moved_on`)."""
         state = self.open.get(lease)
-        if state is not None:
-            state[2] = 0
-            if failed:
-                self.failed.add(lease)
-            self._check(lease)
+        if state is None:
+            return
+        if failed:
+            self.failed.add(lease)
+        if parked:
+            state.parked = True
+            return
+        state.producing = False
+        self._check(lease)
 
     def moved_on(self, lease: str) -> None:
-        """A copy of the leased request was queued (retry, redirect, renewed session)."""
+        """A copy of the leased request was queued: a retry or redirect from the downloader,
+        or a parked retry released. (A callback's own follow-up copies do not end it.)"""
         state = self.open.get(lease)
-        if state is not None and not state[0]:
-            self.output_done(lease)
+        if state is not None and (state.parked or not state.responded):
+            state.parked = False
+            state.producing = False
+            self._check(lease)
 
     def _check(self, lease: str) -> None:
-        out, done, producing = self.open[lease]
-        if producing or done < out:
+        state = self.open[lease]
+        if state.producing or state.parked or state.done < state.out:
             return
         del self.open[lease]
+        if lease.startswith(LOCAL):
+            return  # a worker-local request: nothing in Redis to acknowledge
         self.finished_total += 1
         with self.lock:
             self.pending_ack.add(lease)
@@ -123,6 +155,17 @@ class Leases:
                 self.finished.append(lease)
             else:
                 self._queue_acks([lease])
+
+    def holding(self) -> bool:
+        """Work that lives only in this worker: worker-local requests, or items the spider
+        holds across requests (Instagram's sightings waiting for their owner). While it does,
+        no lease is acknowledged: if the worker dies, the requests that led there run again."""
+        if any(lease.startswith(LOCAL) for lease in self.open):
+            return True
+        if self.scheduler is not None and self.scheduler.local:
+            return True
+        spider = getattr(self.crawler, "spider", None)
+        return bool(getattr(spider, "holding", lambda: False)())
 
     def held(self) -> list[str]:
         """Leases to renew, or to give back when the worker stops: unfinished or unacknowledged."""
@@ -133,7 +176,10 @@ class Leases:
 
     def write_begins(self) -> list[str]:
         """A warehouse write takes the buffer: the leases finished so far have their items in it
-        or in earlier writes; they are acknowledged after it (:meth:`written`)."""
+        or in earlier writes; they are acknowledged after it (:meth:`written`). None while the
+        worker holds work of its own (:meth:`holding`)."""
+        if self.holding():
+            return []
         with self.lock:
             token, self.finished = self.finished, []
         return token
@@ -204,7 +250,8 @@ class LeaseMiddleware:
         lease = lease_of(response)
         try:
             async for output in result:
-                if lease and not isinstance(output, Request) and output is not None:
+                if lease and not isinstance(output, Request) and output is not None \
+                        and not response.meta.get(COUNTED):
                     self.leases.item_out(lease)
                 yield output
         finally:
@@ -215,7 +262,8 @@ class LeaseMiddleware:
         lease = lease_of(response)
         try:
             for output in result:
-                if lease and not isinstance(output, Request) and output is not None:
+                if lease and not isinstance(output, Request) and output is not None \
+                        and not response.meta.get(COUNTED):
                     self.leases.item_out(lease)
                 yield output
         finally:
@@ -224,11 +272,20 @@ class LeaseMiddleware:
 
 
 class StartMiddleware:
-    """Spider middleware: a worker's requests come from the job's queue, not from start()."""
+    """Spider middleware: a worker's requests come from the job's queue, not from start();
+    a worker starts only with what its spider needs for itself (a login: ``worker_start``)."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> StartMiddleware:
+        return cls(crawler)
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        if False:  # an async generator that yields nothing
-            yield None
+        spider = self.crawler.spider
+        for request in getattr(spider, "worker_start", list)():
+            yield request
 
 
 class Worker:
@@ -286,6 +343,7 @@ class Worker:
         self.task = asyncio.ensure_future(self.upkeep())
 
     def response_received(self, response: Response, request: Request, spider: Any) -> None:
+        self.leases.responded(request.meta.get(LEASE))
         if self.max_requests and self.leases.finished_total + len(self.leases.open) >= \
                 self.max_requests and not getattr(self, "_stopping", False):
             self._stopping = True
@@ -313,6 +371,8 @@ class Worker:
         now = time.monotonic()
         if not drained:
             self.drained_since = None
+            if self.leases.pending_ack or self.leases.finished:
+                self.flush()  # our own finished requests may be all that is left: write them
             raise DontCloseSpider
         if self.drained_since is None:
             self.drained_since = now
@@ -335,6 +395,12 @@ class Worker:
         except distributed.REDIS_DOWN as exc:
             logger.error("Redis unreachable at the end (%s): this worker's unfinished requests "
                          "return to the queue when their leases expire", type(exc).__name__)
+
+    def flush(self) -> None:
+        run = getattr(self.crawler, "microscout_run", None)
+        flush = getattr(run, "flush_now", None)
+        if flush is not None:
+            flush()
 
     # --- upkeep ----------------------------------------------------------------------------------
 

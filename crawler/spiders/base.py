@@ -335,14 +335,46 @@ class BaseSpider(scrapy.Spider):
             self.logger.warning("%s: %s %s (%s)", reason, request.method, request.url, detail)
             outputs = [self.reject(reason, detail, url=request.url, request=request, payload=payload),
                        *self.after_failure(request)]
-        lease = request.meta.get("microscout_lease")
-        leases = getattr(getattr(self, "crawler", None), "microscout_leases", None)
-        if lease and leases is not None:
-            leases.item_out(lease, sum(1 for o in outputs if not isinstance(o, Request)))
-            leases.output_done(lease, failed=recovered is None)
+        self.count_for_lease(request, outputs, failed=recovered is None,
+                             parked=recovered is not None and not outputs)
         return outputs
 
     # -- distributed jobs (crawler/distributed) -------------------------------------------------
+
+    @property
+    def in_job(self) -> bool:
+        """Whether this spider is a worker of a distributed job."""
+        return bool(getattr(self, "_distributed", False))
+
+    def count_for_lease(self, request: Request, outputs: list[Any], *, failed: bool,
+                        parked: bool) -> None:
+        """A distributed worker's errback output: its items, then the end of the request
+        (``parked``: a retry waits in memory for a renewed session)."""
+        lease = request.meta.get("microscout_lease")
+        leases = getattr(getattr(self, "crawler", None), "microscout_leases", None)
+        if not lease or leases is None:
+            return
+        request.meta["microscout_lease_counted"] = True  # not again by the spider middleware
+        leases.item_out(lease, sum(1 for o in outputs if not isinstance(o, Request)))
+        leases.output_done(lease, failed=failed, parked=parked)
+
+    def worker_start(self) -> list[Request]:
+        """What a distributed worker sends before it takes work from the job (a login)."""
+        return []
+
+    def holding(self) -> bool:
+        """Whether items or requests wait in this spider's memory for another answer (then a
+        distributed worker acknowledges nothing until they are out)."""
+        return False
+
+    def credential_identity(self) -> str | None:
+        """Who the credentials speak for, when that outlives the secret (a renewed token):
+        the key of the "credential" rate-limit scope. None: a digest of the credentials."""
+        return None
+
+    def work_requests(self) -> list[Request]:
+        """The requests of the current arguments' tags and handles (see seed_requests)."""
+        return [r for r in drain(self.start()) if isinstance(r, Request)]
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> Any:
@@ -368,7 +400,7 @@ class BaseSpider(scrapy.Spider):
         saved = self.args
         self.args = replace(saved, tags=list(tags), handles=list(handles), handles_file=None)
         try:
-            return [r for r in drain(self.start()) if isinstance(r, Request)]
+            return self.work_requests()
         finally:
             self.args = saved
 

@@ -373,6 +373,21 @@ class BlueskySpider(BaseSpider):
         for request in self.listing_requests():
             yield request
 
+    # -- a distributed job's worker (crawler/distributed) ---------------------------------------
+
+    def worker_start(self) -> list[Request]:
+        """A worker logs in for itself; its work comes from the job's queue."""
+        return [self.session_request()] if self.has_credentials else []
+
+    def work_requests(self) -> list[Request]:
+        return list(self.listing_requests())
+
+    def holding(self) -> bool:
+        return bool(self.pending or self.parked or self.renewing)
+
+    def credential_identity(self) -> str | None:
+        return self._identifier if self.has_credentials else None
+
     def listing_requests(self) -> Iterator[Request]:
         """The crawl's first requests: tag searches, feeds, then the handle list."""
         for tag in self.args.tags:
@@ -398,14 +413,16 @@ class BlueskySpider(BaseSpider):
         url = bsky.xrpc_url(CREATE_SESSION, base=self.auth_host)
         return self.request(url, self.parse_session, "session", cls=JsonRequest,
                             data={"identifier": self._identifier, "password": self._password},
-                            meta={"microscout_redact": True, "microscout_relogin": relogin},
+                            meta={"microscout_redact": True, "microscout_relogin": relogin,
+                                  "microscout_local": True},  # a job's worker: never in Redis
                             dont_filter=True, priority=100 if relogin else 20)
 
     def refresh_request(self) -> Request:
         """refreshSession on the login host (the refresh token is its credential)."""
         url = bsky.xrpc_url(REFRESH_SESSION, base=self.auth_host)
         return self.request(url, self.parse_session, "refresh", method="POST",
-                            meta={"microscout_redact": True}, dont_filter=True, priority=100)
+                            meta={"microscout_redact": True, "microscout_local": True},
+                            dont_filter=True, priority=100)
 
     def keep_session_fresh(self) -> Request | None:
         """Send refreshSession when the access token has less than the margin left (at most
@@ -583,6 +600,8 @@ class BlueskySpider(BaseSpider):
         cursor = bsky.next_cursor(data, url=response.url)
         if cursor and page < self.args.max_pages and offset < self.args.max_posts:
             yield self.listing_request(listing_kind, name, target, cursor, page + 1, offset)
+        if self.in_job:  # a job's worker holds no authors between pages: they go to the queue
+            yield from self.flush_authors()
 
     def parse_profiles(self, response: Response, actors: list[str],
                        via: dict[str, str | None]) -> Output:

@@ -203,8 +203,10 @@ class InstagramSpider(BaseSpider):
 
     def owner_request(self, owner_id: str, shortcode: str, discovered_via: str | None) -> Request:
         url = f"{self.base_url}/p/{quote(shortcode, safe='')}/?__a=1&__d=dis"
+        # A job's worker keeps its owner look-ups (its held sightings wait for them).
+        meta = {**self.request_meta, "microscout_local": True} if self.in_job else self.request_meta
         return self.request(url, self.parse_owner_post, "owner", priority=10,
-                            headers=API_HEADERS, meta=self.request_meta,
+                            headers=API_HEADERS, meta=meta,
                             cb_kwargs={"owner_id": owner_id, "discovered_via": discovered_via})
 
     def profile_request(self, handle: str, discovered_via: str | None) -> Request:
@@ -282,6 +284,10 @@ class InstagramSpider(BaseSpider):
             self.owner_state[owner_id] = "resolving"
             self.stat("owners_requested")
             yield self.owner_request(owner_id, code, discovered_via)
+
+    def holding(self) -> bool:
+        """Sightings wait in memory for their owner's look-up."""
+        return bool(self.pending)
 
     def parse_owner_post(self, response: Response, owner_id: str,
                          discovered_via: str | None) -> Output:
