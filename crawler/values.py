@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
+import functools
 import math
 import re
 import unicodedata
@@ -127,6 +128,13 @@ def storable_text(text: str) -> str:
     """``text`` with NUL and lone surrogates replaced by U+FFFD: PostgreSQL stores no NUL,
     and neither database stores a surrogate (it is not UTF-8)."""
     return _UNSTORABLE_RE.sub("\ufffd", text)
+
+
+def is_storable(text: str) -> bool:
+    """``storable_text(text) == text``, without building a copy (ASCII: only NUL to look for)."""
+    if text.isascii():
+        return "\x00" not in text
+    return _UNSTORABLE_RE.search(text) is None
 
 
 # --- Counts ------------------------------------------------------------------------------
@@ -540,12 +548,24 @@ def _handle_from_url(url: str, platform: str) -> tuple[str | None, str | None]:
     return handle, host
 
 
+#: Distinct values the handle and tag normalisers remember (they are pure functions of text;
+#: a crawl repeats the same authors, instances and hashtags on every post).
+CACHE_SIZE = 65_536
+
+
 def normalize_handle(value: Any, platform: str | None, *,
                      instance: str | None = None) -> str | None:
     """Canonical account handle: no "@", lower-case where the platform ignores case,
     ``user@instance`` on federated platforms."""
     if value is None:
         return None
+    if type(value) is str and (platform is None or type(platform) is str) \
+            and (instance is None or type(instance) is str):
+        return _normalize_handle_text(value, platform, instance)
+    return _normalize_handle(value, platform, instance)
+
+
+def _normalize_handle(value: Any, platform: str | None, instance: str | None) -> str | None:
     text = str(value).strip()
     platform = (platform or "").strip().lower()
     url_host = None
@@ -573,11 +593,19 @@ def normalize_handle(value: Any, platform: str | None, *,
     return text.lower() if platform in CASE_INSENSITIVE else text
 
 
+_normalize_handle_text = functools.lru_cache(maxsize=CACHE_SIZE)(_normalize_handle)
+
+
 def normalize_tag(tag: Any) -> str | None:
     """"#Café" -> "café": no "#", NFC, lower-case; None when nothing is left."""
     if tag is None:
         return None
-    text = unicodedata.normalize("NFC", str(tag)).strip().lstrip("#\uff03").strip()
+    return _normalize_tag_text(tag if type(tag) is str else str(tag))
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _normalize_tag_text(tag: str) -> str | None:
+    text = unicodedata.normalize("NFC", tag).strip().lstrip("#\uff03").strip()
     if not text:
         return None
     return unicodedata.normalize("NFC", text.lower())
@@ -681,6 +709,8 @@ def normalize_text(text: Any) -> str | None:
     """NFC and surrounding whitespace stripped; everything else verbatim. None when empty."""
     if text is None:
         return None
+    if type(text) is str and text.isascii():  # ASCII is its own NFC
+        return text.strip() or None
     value = unicodedata.normalize("NFC", str(text)).strip()
     return value or None
 

@@ -10,6 +10,9 @@ loaders take row locks in the same order and do not deadlock each other.
 from __future__ import annotations
 
 import functools
+import itertools
+import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -54,6 +57,8 @@ def utcnow() -> datetime:
 
 def as_datetime(value: Any) -> datetime | None:
     """Datetimes pass; ISO strings (from spool files) are read back; naive means UTC."""
+    if type(value) is datetime and value.tzinfo is not None:  # the crawl's case, as it is
+        return value
     if value is None or value == "":
         return None
     if isinstance(value, str):
@@ -109,22 +114,58 @@ def _same(value: Any) -> Any:
 def _sqlite_time(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    moment = value.astimezone(UTC)
+    if moment.year >= 1000:  # the same text as strftime below (which does not pad the year)
+        return moment.isoformat(" ", "microseconds")[:26]
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _upsert_sql(conn: Connection, table: str, columns: Sequence[str], keys: Sequence[str],
-                updates: dict[str, str] | None = None) -> str:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE SET col = <sql> (DO NOTHING without updates)."""
-    marks = ", ".join([_mark(conn)] * len(columns))
+                updates: dict[str, str] | None = None, rows: int = 1) -> str:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET col = <sql> (DO NOTHING without updates),
+    with ``rows`` rows of bound values."""
+    marks = "(" + ", ".join([_mark(conn)] * len(columns)) + ")"
     action = ("DO UPDATE SET " + ", ".join(f"{col} = {sql}" for col, sql in updates.items())
               if updates else "DO NOTHING")
-    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "  # noqa: S608
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([marks] * rows)} "  # noqa: S608
             f"ON CONFLICT ({', '.join(keys)}) {action}")
 
 
-def _executemany(conn: Connection, sql: str, rows: Sequence[tuple]) -> None:
-    if rows:
-        conn.exec_driver_sql(sql, list(rows))
+#: Rows per multi-row INSERT on SQLite (fewer if the bound-variable limit says so).
+SQLITE_ROWS_PER_STATEMENT = 500
+
+
+def _upsert_rows(conn: Connection, table: str, columns: Sequence[str], keys: Sequence[str],
+                 rows: Sequence[tuple], updates: dict[str, str] | None = None) -> None:
+    """Upsert ``rows`` (tuples in ``columns`` order), in their order.
+
+    PostgreSQL: the driver's executemany (psycopg pipelines it). SQLite: multi-row ``VALUES``
+    statements of up to SQLITE_ROWS_PER_STATEMENT rows, which SQLite applies row by row, in
+    order, exactly as executemany would (a row meets the conflicts of the rows before it), but
+    in one step each: the sqlite3 module releases the GIL around every step, and a loader thread
+    that needs the GIL back once per row waits for the crawl's thread every time.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.exec_driver_sql(_upsert_sql(conn, table, columns, keys, updates), list(rows))
+        return
+    width = len(columns)
+    size = max(1, min(SQLITE_ROWS_PER_STATEMENT, _sqlite_variable_limit(conn) // width))
+    for chunk in _chunks(rows, size):
+        params = tuple(itertools.chain.from_iterable(chunk))
+        if len(params) != width * len(chunk):
+            raise ValueError(f"{table}: a row does not have the {width} values of {columns}")
+        conn.exec_driver_sql(_upsert_sql(conn, table, columns, keys, updates, len(chunk)), params)
+
+
+def _sqlite_variable_limit(conn: Connection) -> int:
+    """SQLite's bound-variable limit on this connection (999, the old default, if unknown)."""
+    driver = getattr(conn.connection, "dbapi_connection", None)
+    try:
+        return int(driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))  # type: ignore[union-attr]
+    except (AttributeError, TypeError, ValueError, sqlite3.Error):
+        return 999
 
 
 def _ids_by(conn: Connection, table: str, key: str, pairs: Iterable[tuple[str, str]]) -> dict:
@@ -134,13 +175,31 @@ def _ids_by(conn: Connection, table: str, key: str, pairs: Iterable[tuple[str, s
         by_platform.setdefault(platform, set()).add(value)
     found: dict[tuple[str, str], int] = {}
     mark = _mark(conn)
+    columns = _pairs_sql(conn, "id", key)
     for platform, values in by_platform.items():
         for chunk in _chunks(sorted(values)):
-            sql = (f"SELECT id, {key} FROM {table} WHERE platform = {mark} "  # noqa: S608
+            sql = (f"SELECT {columns} FROM {table} WHERE platform = {mark} "  # noqa: S608
                    f"AND {key} IN ({', '.join([mark] * len(chunk))})")
-            for row_id, value in conn.exec_driver_sql(sql, (platform, *chunk)):
+            for row_id, value in _pairs(conn, sql, (platform, *chunk)):
                 found[(platform, value)] = row_id
     return found
+
+
+def _pairs_sql(conn: Connection, first: str, second: str) -> str:
+    """The select list of :func:`_pairs`: the two columns, or on SQLite one JSON array of them."""
+    if conn.dialect.name == "sqlite":
+        return f"json_group_array(json_array({first}, {second}))"
+    return f"{first}, {second}"
+
+
+def _pairs(conn: Connection, sql: str, params: tuple) -> Sequence[Sequence[Any]]:
+    """The (first, second) rows of a query selecting :func:`_pairs_sql`. SQLite gives them as
+    one JSON row (one step, see :func:`_upsert_rows`; integers and text come back as they are
+    stored); other databases as rows."""
+    if conn.dialect.name == "sqlite":
+        text = conn.exec_driver_sql(sql, params).scalar()
+        return json.loads(text) if text else []
+    return conn.exec_driver_sql(sql, params).all()
 
 
 # --- crawl runs ---------------------------------------------------------------------------
@@ -360,7 +419,11 @@ def _last_by(records: Sequence[dict], kind: str, key) -> list[dict]:
     for record in records:
         if record.get("_type") == kind:
             chosen[key(record)] = record
-    return [chosen[k] for k in sorted(chosen, key=lambda k: tuple(str(part) for part in k))]
+    return [chosen[k] for k in sorted(chosen, key=_text_key)]
+
+
+def _text_key(key: tuple) -> tuple[str, ...]:
+    return tuple(map(str, key))
 
 
 def _problem_records(profile: dict) -> list[dict]:
@@ -417,8 +480,7 @@ def _load_profiles(conn: Connection, profiles: Sequence[dict], now: datetime) ->
         rows.append((p["platform"], p["handle"], None if user_id is None else str(user_id),
                      *(p.get(field) for field in PROFILE_FIELDS[1:]), p.get("discovered_via"),
                      seen, seen))
-    _executemany(conn, _upsert_sql(conn, "profiles", PROFILE_COLUMNS, ("platform", "handle"),
-                                   PROFILE_UPDATES), rows)
+    _upsert_rows(conn, "profiles", PROFILE_COLUMNS, ("platform", "handle"), rows, PROFILE_UPDATES)
     return _ids_by(conn, "profiles", "handle", [(p["platform"], p["handle"]) for p in profiles])
 
 
@@ -430,10 +492,11 @@ def _load_snapshots(conn: Connection, run_id: int, profiles: Sequence[dict], ids
     rows = [(ids[(p["platform"], p["handle"])], run_id, when(as_datetime(p.get("fetched_at")) or utcnow()),
              *(p.get(field) for field in SNAPSHOT_FIELDS)) for p in profiles]
     updates = {col: f"excluded.{col}" for col in ("captured_at", *SNAPSHOT_FIELDS)}
-    _executemany(conn, _upsert_sql(conn, "profile_snapshots", SNAPSHOT_COLUMNS,
-                                   ("profile_id", "crawl_run_id"), updates), rows)
+    _upsert_rows(conn, "profile_snapshots", SNAPSHOT_COLUMNS, ("profile_id", "crawl_run_id"), rows,
+                 updates)
 
 
+_POSTED_AT = POST_FIELDS.index("posted_at")
 POST_COLUMNS = ("platform", "post_id", "profile_id", *POST_FIELDS, "first_seen_at", "last_seen_at")
 POST_UPDATES = {
     **{field: f"excluded.{field}" for field in POST_FIELDS},
@@ -452,8 +515,8 @@ def _load_posts(conn: Connection, profiles: Sequence[dict], profile_ids: dict,
 
     def add(post: dict, platform: str, profile_id: int | None, seen: Any) -> None:
         key = (platform, str(post["post_id"]))
-        values = [post.get(field) for field in POST_FIELDS]
-        values[POST_FIELDS.index("posted_at")] = when(as_datetime(post.get("posted_at")))
+        values = list(map(post.get, POST_FIELDS))
+        values[_POSTED_AT] = when(as_datetime(values[_POSTED_AT]))
         posts[key] = (platform, key[1], profile_id, *values, seen, seen)
         tags[key] = post.get("hashtags") or ()
 
@@ -470,13 +533,12 @@ def _load_posts(conn: Connection, profiles: Sequence[dict], profile_ids: dict,
                 add(post, post.get("platform") or p["platform"], profile_id, seen)
     if not posts:
         return 0
-    _executemany(conn, _upsert_sql(conn, "posts", POST_COLUMNS, ("platform", "post_id"), POST_UPDATES),
-                 [posts[key] for key in sorted(posts)])
+    _upsert_rows(conn, "posts", POST_COLUMNS, ("platform", "post_id"),
+                 [posts[key] for key in sorted(posts)], POST_UPDATES)
     post_ids = _ids_by(conn, "posts", "post_id", posts)
     tag_ids = _hashtag_ids(conn, {tag for values in tags.values() for tag in values})
     links = sorted({(post_ids[key], tag_ids[tag]) for key, values in tags.items() for tag in values})
-    _executemany(conn, _upsert_sql(conn, "post_hashtags", ("post_id", "hashtag_id"),
-                                   ("post_id", "hashtag_id")), links)
+    _upsert_rows(conn, "post_hashtags", ("post_id", "hashtag_id"), ("post_id", "hashtag_id"), links)
     return len(posts)
 
 
@@ -484,12 +546,14 @@ def _hashtag_ids(conn: Connection, tags: set[str]) -> dict[str, int]:
     if not tags:
         return {}
     ordered = sorted(tags)
-    _executemany(conn, _upsert_sql(conn, "hashtags", ("tag",), ("tag",)), [(tag,) for tag in ordered])
+    _upsert_rows(conn, "hashtags", ("tag",), ("tag",), [(tag,) for tag in ordered])
     mark = _mark(conn)
     found: dict[str, int] = {}
+    columns = _pairs_sql(conn, "tag", "id")
     for chunk in _chunks(ordered):
-        sql = f"SELECT tag, id FROM hashtags WHERE tag IN ({', '.join([mark] * len(chunk))})"  # noqa: S608
-        found.update(dict(conn.exec_driver_sql(sql, tuple(chunk)).all()))
+        sql = f"SELECT {columns} FROM hashtags WHERE tag IN ({', '.join([mark] * len(chunk))})"  # noqa: S608
+        for tag, row_id in _pairs(conn, sql, tuple(chunk)):
+            found[tag] = row_id
     return found
 
 
@@ -505,10 +569,9 @@ def _load_niches(conn: Connection, profiles: Sequence[dict], ids: dict, now: dat
     rows = [(ids[(p["platform"], p["handle"])], niche, float(score), niche == p.get("primary_niche"),
              updated)
             for p in profiles for niche, score in sorted((p.get("niches") or {}).items())]
-    _executemany(conn, _upsert_sql(
-        conn, "profile_niches", ("profile_id", "niche", "score", "is_primary", "updated_at"),
-        ("profile_id", "niche"),
-        {col: f"excluded.{col}" for col in ("score", "is_primary", "updated_at")}), rows)
+    _upsert_rows(conn, "profile_niches", ("profile_id", "niche", "score", "is_primary", "updated_at"),
+                 ("profile_id", "niche"), rows,
+                 {col: f"excluded.{col}" for col in ("score", "is_primary", "updated_at")})
 
 
 SIGHTING_COLUMNS = ("crawl_run_id", "hashtag_id", "platform", "post_id", "author_handle", "listing",
@@ -524,9 +587,8 @@ def _load_sightings(conn: Connection, run_id: int, sightings: Sequence[dict], no
              s.get("listing") or "recent", s.get("position"), when(as_datetime(s.get("seen_at")) or now))
             for s in sightings]
     updates = {col: f"excluded.{col}" for col in ("author_handle", "position", "seen_at")}
-    _executemany(conn, _upsert_sql(conn, "hashtag_sightings", SIGHTING_COLUMNS,
-                                   ("crawl_run_id", "hashtag_id", "platform", "post_id", "listing"),
-                                   updates), rows)
+    _upsert_rows(conn, "hashtag_sightings", SIGHTING_COLUMNS,
+                 ("crawl_run_id", "hashtag_id", "platform", "post_id", "listing"), rows, updates)
 
 
 def _load_rejected(conn: Connection, run_id: int, rejected: Sequence[dict], spider: str | None,

@@ -45,6 +45,15 @@ def interactions(post: PostItem) -> int | None:
     return post.likes + (post.comments if isinstance(post.comments, int) else 0)
 
 
+def _mean_of_ints(values: list[int]) -> int | float:
+    """``statistics.mean`` of ints without its exact-fraction machinery: the exact mean, an int
+    when it divides (as statistics gives it), else ``total / n`` (int division is correctly
+    rounded, as statistics' conversion of the exact fraction is)."""
+    total, n = sum(values), len(values)
+    whole, rest = divmod(total, n)
+    return whole if rest == 0 else total / n
+
+
 def figures(followers: int | None, posts: list[PostItem]) -> dict:
     """All engagement figures for one profile; values are None when undefined."""
     counts = [n for n in (interactions(p) for p in posts) if n is not None]
@@ -52,7 +61,9 @@ def figures(followers: int | None, posts: list[PostItem]) -> dict:
                 if isinstance(p.views, int) and p.views > 0 and (total := interactions(p)) is not None]
     rate = rate_median = None
     if isinstance(followers, int) and followers > 0 and counts:
-        rate, rate_median = mean(counts) / followers, median(counts) / followers
+        average = (_mean_of_ints(counts) if all(type(n) is int for n in counts)
+                   else mean(counts))
+        rate, rate_median = average / followers, median(counts) / followers
     return {
         "engagement_rate": rate,
         "engagement_rate_median": rate_median,

@@ -86,6 +86,9 @@ _TERM_KINDS = ("categories", "keywords", "hashtags", "phrases")
 _WORD = re.compile(r"[^\W_]+")
 _SPACES = re.compile(r"\s+")
 _TRAILING_DIGITS = re.compile(r"\d+$")
+#: "www." in text.lower(), without the lower-cased copy (no other character lower-cases to
+#: "w" or ".").
+_WWW = re.compile(r"www\.", re.IGNORECASE)
 #: Scores are products of floats: 1 - (1 - 0.3) is 0.30000000000000004 or 0.29999999999999993.
 #: A match whose weight equals the threshold must clear it.
 _EPSILON = 1e-9
@@ -114,14 +117,39 @@ def strip_hashtags_and_urls(text: str) -> str:
     """The text with its hashtags and links removed (they are scored as hashtags, or not at all)."""
     if "#" in text or "＃" in text:
         text = HASHTAG.sub(" ", text)
-    if "://" in text or "www." in text.lower():
+    if "://" in text or _WWW.search(text) is not None:
         text = URL.sub(" ", text)
+    return text
+
+
+def _split_hashtags(text: str) -> tuple[list[str], str]:
+    """``(hashtags_in(text), HASHTAG.sub(" ", text))`` in one pass over the text."""
+    if "#" not in text and "＃" not in text:
+        return [], text
+    parts = HASHTAG.split(text)  # text, tag, text, tag, ..., text (one group: the tag)
+    return parts[1::2], " ".join(parts[0::2])
+
+
+def _strip_urls(text: str) -> str:
+    """The second half of :func:`strip_hashtags_and_urls`, for text without its hashtags."""
+    if "://" in text or _WWW.search(text) is not None:
+        return URL.sub(" ", text)
     return text
 
 
 def hashtag_key(tag: str) -> str:
     """The folded comparison form of a hashtag: no "#", no separators, lower-case, no accents."""
+    if type(tag) is str:
+        return _hashtag_key_text(tag)
+    return _hashtag_key(tag)
+
+
+def _hashtag_key(tag: str) -> str:
     return "".join(_WORD.findall(fold(tag.lstrip("#＃"))))
+
+
+#: Hashtags recur across posts and profiles: their keys are remembered (pure function of text).
+_hashtag_key_text = functools.lru_cache(maxsize=65_536)(_hashtag_key)
 
 
 @dataclass(frozen=True)
@@ -289,6 +317,13 @@ class TaxonomyTagger:
         stays under the bar, the same hashtag in four clears it), so one off-topic post does not
         tag a profile.
         """
+        return self._score(bio, category, hashtags, texts, n_posts=n_posts)
+
+    def _score(self, bio: str | None, category: str | None, hashtags: Iterable[str],
+               texts: Iterable[str | None], *, n_posts: int | None,
+               without_hashtags: bool = False) -> dict[str, float]:
+        """:meth:`score`; ``without_hashtags``: each text had its hashtags replaced by " "
+        already (:func:`_split_hashtags`, as :meth:`score_profile` does)."""
         w = self.weights
         acc = _Acc(len(self.ids))
         post_texts: list[str] = [t for t in texts if t]
@@ -303,14 +338,17 @@ class TaxonomyTagger:
                 for niches in (*keywords.values(), *phrases.values()):
                     acc.add(niches, w["category_term"])
         if bio:
-            for tag in hashtags_in(bio):
+            bio_tags, bio_text = _split_hashtags(bio)
+            for tag in bio_tags:
                 self._add_tag(acc, tag, w["bio_hashtag"])
-            self._add_text(acc, bio, w["bio_keyword"], w["bio_phrase"])
+            self._add_words(acc, _strip_urls(bio_text), w["bio_keyword"], w["bio_phrase"])
         for tag in hashtags:
             if tag:
                 self._add_tag(acc, tag, w["post_hashtag"], damp)
+        keyword, phrase = w["post_keyword"], w["post_phrase"]
         for text in post_texts:
-            self._add_text(acc, text, w["post_keyword"], w["post_phrase"], damp)
+            text = _strip_urls(text if without_hashtags else _split_hashtags(text)[1])
+            self._add_words(acc, text, keyword, phrase, damp)
         return {self.ids[i]: 1.0 - miss for i, miss in enumerate(acc.miss) if miss < 1.0}
 
     def score_text(self, text: str | None) -> dict[str, float]:
@@ -328,14 +366,15 @@ class TaxonomyTagger:
                 text, post_tags = post.get("text"), post.get("hashtags")
             else:
                 text, post_tags = getattr(post, "text", None), getattr(post, "hashtags", None)
-            text = text if isinstance(text, str) else None
-            tags.extend(_unique_tags(post_tags if isinstance(post_tags, list | tuple) else [], text))
-            if text:
+            written: list[str] = []
+            if isinstance(text, str) and text:
+                written, text = _split_hashtags(text)
                 texts.append(text)
+            tags.extend(_unique_tags_of(written, post_tags if isinstance(post_tags, list | tuple) else []))
         bio = item.bio if isinstance(item.bio, str) else None
         category = item.category if isinstance(item.category, str) else None
-        return self.score(bio=bio, category=category, hashtags=tags, texts=texts,
-                          n_posts=len(item.recent_posts or ()))
+        return self._score(bio, category, tags, texts, n_posts=len(item.recent_posts or ()),
+                           without_hashtags=True)
 
     def primary(self, scores: Mapping[str, float], threshold: float | None = None) -> str | None:
         return primary(scores, self.threshold if threshold is None else threshold)
@@ -350,7 +389,12 @@ class TaxonomyTagger:
 
     def _add_text(self, acc: _Acc, text: str, keyword_weight: float, phrase_weight: float,
                   damp: float = 1.0) -> None:
-        keywords, phrases = self._match_words(words(strip_hashtags_and_urls(text)))
+        self._add_words(acc, strip_hashtags_and_urls(text), keyword_weight, phrase_weight, damp)
+
+    def _add_words(self, acc: _Acc, text: str, keyword_weight: float, phrase_weight: float,
+                   damp: float = 1.0) -> None:
+        """:meth:`_add_text` for text without its hashtags and links."""
+        keywords, phrases = self._match_words(words(text))
         for niches in keywords.values():
             acc.add(niches, keyword_weight, damp)
         for niches in phrases.values():
@@ -501,8 +545,13 @@ def _unique_tags(tags: Iterable[Any], text: str | None) -> list[str]:
 
     The text's spelling wins (it keeps CamelCase, which splits "#NBAFinals" for free).
     """
+    return _unique_tags_of(hashtags_in(text), tags)
+
+
+def _unique_tags_of(written: Iterable[str], tags: Iterable[Any]) -> list[str]:
+    """:func:`_unique_tags` with the hashtags written in the text already found."""
     seen: dict[str, str] = {}
-    for tag in hashtags_in(text):
+    for tag in written:
         seen.setdefault(hashtag_key(tag), tag)
     for tag in tags:
         if isinstance(tag, str):

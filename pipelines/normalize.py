@@ -20,19 +20,23 @@ storable on both databases (``crawler.values.storable_text``: no NUL, no lone su
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
+import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem, reject
 from crawler.values import (
+    BOUNDS,
     TEXT_LIMITS,
     ImplausibleValue,
     UnreadableValue,
     check_bound,
     extract_hashtags,
     extract_mentions,
+    is_storable,
     merge_tags,
     normalize_handle,
     normalize_tag,
@@ -55,11 +59,20 @@ logger = logging.getLogger(__name__)
 STATS_PREFIX = "microscout/normalize"
 POST_COUNTS = ("likes", "comments", "shares", "views")
 _POST_FIELDS = frozenset(f.name for f in dataclasses.fields(PostItem))
+_HASHTAG_LIMIT = TEXT_LIMITS["hashtag"]
+#: "scheme://host[:port]" followed by the path, query, fragment or the end, the host plain ASCII:
+#: what ``urlsplit(url).hostname`` reads as the host, lower-cased (anything else goes through
+#: urlsplit, which also drops tabs and newlines and checks brackets and non-ASCII hosts).
+_PLAIN_HOST_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([A-Za-z0-9.-]*)(?::[0-9]*)?(?=[/?#]|\Z)")
 
 
 def _host(url: str | None) -> str | None:
     if not url:
         return None
+    if type(url) is str:
+        plain = _PLAIN_HOST_RE.match(url)
+        if plain is not None:
+            return plain.group(1).lower() or None
     try:
         return urlsplit(url).hostname
     except ValueError:
@@ -69,7 +82,14 @@ def _host(url: str | None) -> str | None:
 def _lower(value: Any) -> str | None:
     if value is None:
         return None
+    if type(value) is str:
+        return _lower_text(value)
     return str(value).strip().lower() or None
+
+
+@functools.lru_cache(maxsize=256)  # platform names
+def _lower_text(value: str) -> str | None:
+    return value.strip().lower() or None
 
 
 def _clean_id(value: Any) -> str | None:
@@ -78,15 +98,46 @@ def _clean_id(value: Any) -> str | None:
     return str(value).strip() or None
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The dataclass's field names (``dataclasses.fields`` builds a new tuple every call)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(cls))
+    return names
+
+
 def _storable(item: Any) -> None:
-    """Every text field of ``item`` (and its lists of text) through ``storable_text``."""
-    for field in dataclasses.fields(item):
-        value = getattr(item, field.name)
-        if isinstance(value, str):
-            setattr(item, field.name, storable_text(value))
+    """Every text field of ``item`` (and its lists of text) through ``storable_text``.
+
+    A value that is already storable plain ``str`` is left as it is (``storable_text`` would
+    give back an equal string); a ``str`` subclass is replaced by its plain ``str`` copy, as
+    ``storable_text`` does.
+    """
+    for name in _field_names(type(item)):
+        value = getattr(item, name)
+        kind = type(value)
+        if kind is str:
+            if not is_storable(value):
+                setattr(item, name, storable_text(value))
+        elif kind is list:
+            if value and not _storable_list(value):
+                setattr(item, name, [storable_text(v) if isinstance(v, str) else v for v in value])
+        elif isinstance(value, str):
+            setattr(item, name, storable_text(value))
         elif isinstance(value, list) and any(isinstance(v, str) for v in value):
-            setattr(item, field.name,
-                    [storable_text(v) if isinstance(v, str) else v for v in value])
+            setattr(item, name, [storable_text(v) if isinstance(v, str) else v for v in value])
+
+
+def _storable_list(values: list) -> bool:
+    """True when ``storable_text`` would leave every element of ``values`` as it is: no text
+    at all, or only plain ``str`` that is already storable."""
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        return is_storable("".join(values))  # a NUL or a surrogate shows in the joined text too
+    return not any(issubclass(kind, str) for kind in kinds)
 
 
 def _too_long(item: Any, name: str) -> bool:
@@ -230,16 +281,21 @@ class NormalizePipeline:
                 self._record(problems, "implausible_value", name, getattr(post, name),
                              post.post_id)
                 setattr(post, name, None)
-        kept = []
-        for tag in post.hashtags:
-            if len(tag) > TEXT_LIMITS["hashtag"]:
-                self._record(problems, "implausible_value", "hashtags", tag, post.post_id)
-            else:
-                kept.append(tag)
-        post.hashtags = kept
+        if any(len(tag) > _HASHTAG_LIMIT for tag in post.hashtags):
+            kept = []
+            for tag in post.hashtags:
+                if len(tag) > _HASHTAG_LIMIT:
+                    self._record(problems, "implausible_value", "hashtags", tag, post.post_id)
+                else:
+                    kept.append(tag)
+            post.hashtags = kept
 
     def _posted_at(self, post: PostItem, problems: list[dict], now: datetime) -> None:
         raw = post.posted_at
+        if type(raw) is datetime and raw.tzinfo is timezone.utc:  # parse_timestamp keeps it as is
+            if post.posted_at_precision is None:
+                post.posted_at_precision = "exact"
+            return
         try:
             post.posted_at = parse_timestamp(raw)
         except UnreadableValue:
@@ -282,6 +338,12 @@ class NormalizePipeline:
     def _count(self, holder: Any, name: str, locale: str | None, problems: list[dict],
                post_id: str | None = None) -> int | None:
         raw = getattr(holder, name)
+        if raw is None:
+            return None
+        if type(raw) is int:  # already a count: parse_count gives it back when it is not negative
+            low, high = BOUNDS[name]
+            if low <= raw <= high:
+                return raw
         try:
             return check_bound(name, parse_count(raw, locale))
         except ImplausibleValue:
