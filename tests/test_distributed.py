@@ -46,7 +46,8 @@ def redis_prefix():
 def env_for(prefix: str, db_url: str, redis_url: str = REDIS, **extra: str) -> dict:
     return {**command_env(), "MICROSCOUT_REDIS_URL": redis_url, "MICROSCOUT_REDIS_PREFIX": prefix,
             "MICROSCOUT_DATABASE_URL": db_url, "MICROSCOUT_WORKER_IDLE": IDLE,
-            "MICROSCOUT_LEASE_SECONDS": "6", "MICROSCOUT_ROBOTSTXT_OBEY": "false", **extra}
+            "MICROSCOUT_LEASE_SECONDS": "6", "MICROSCOUT_ROBOTSTXT_OBEY": "false",
+            "MICROSCOUT_FLUSH_INTERVAL": "1", **extra}
 
 
 def cli(*argv: object, env: dict, cwd: Path, timeout: float = WAIT) -> subprocess.CompletedProcess:
@@ -157,8 +158,8 @@ def single_run(sandbox, tmp_path_factory, pg_server):
         yield warehouse(url)
 
 
-def enqueue(env: dict, cwd: Path, base_url: str, name: str, *extra: object) -> None:
-    done = cli("enqueue", "--platform", "mastodon", "--base-url", base_url, "--tags", TAGS,
+def enqueue(env: dict, cwd: Path, base_url: str, name: str, *extra: object, tags: str = TAGS) -> None:
+    done = cli("enqueue", "--platform", "mastodon", "--base-url", base_url, "--tags", tags,
                "--job", name, *extra, env=env, cwd=cwd)
     assert done.returncode == 0, done.stderr
     assert f"queued job {name}" in done.stderr
@@ -215,7 +216,8 @@ def test_a_killed_worker_loses_nothing(sandbox, single_run, pg_url, redis_prefix
 def test_three_workers_share_one_host_rate_limit(sandbox, sqlite_url, redis_prefix, tmp_path):
     rate = 4  # requests per second for the host, for all workers together
     env = env_for(redis_prefix, sqlite_url, MICROSCOUT_RATE_LIMIT_MASTODON=str(1 / rate))
-    enqueue(env, tmp_path, sandbox.base_url, "polite", "--max-pages", "2", "--recent-posts", "5")
+    enqueue(env, tmp_path, sandbox.base_url, "polite", "--max-pages", "1", "--recent-posts", "5",
+            tags="vegan,fitness")
     sandbox.traffic(reset=True)
     workers = [start_worker(env, tmp_path, f"w{i}", "--job", "polite") for i in range(3)]
     assert wait_all(workers) == [0, 0, 0]

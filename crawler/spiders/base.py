@@ -323,21 +323,24 @@ class BaseSpider(scrapy.Spider):
         an expired session is renewed); None, the default, records it."""
         return None
 
-    def on_error(self, failure: Failure) -> list[Any]:
+    def on_error(self, failure: Failure) -> Output:
         """The errback: every failed request becomes a RejectedItem (nothing lost silently),
-        unless :meth:`recover` retries it. (A list: a distributed worker counts its items.)"""
-        recovered = self.recover(failure)
+        unless :meth:`recover` retries it."""
         request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
+        recovered = self.recover(failure)
         if recovered is not None:
-            outputs = list(recovered)
-        else:
-            reason, detail, payload = self.describe(failure)
-            self.logger.warning("%s: %s %s (%s)", reason, request.method, request.url, detail)
-            outputs = [self.reject(reason, detail, url=request.url, request=request, payload=payload),
-                       *self.after_failure(request)]
-        self.count_for_lease(request, outputs, failed=recovered is None,
-                             parked=recovered is not None and not outputs)
-        return outputs
+            outputs = list(recovered)  # empty: the retry is parked until a session is renewed
+            yield from self.leased(request, outputs, failed=False, parked=not outputs)
+            return
+        reason, detail, payload = self.describe(failure)
+        self.logger.warning("%s: %s %s (%s)", reason, request.method, request.url, detail)
+        yield from self.leased(request, self._failure_outputs(request, reason, detail, payload),
+                               failed=True)
+
+    def _failure_outputs(self, request: Request, reason: str, detail: str | None,
+                         payload: Any) -> Output:
+        yield self.reject(reason, detail, url=request.url, request=request, payload=payload)
+        yield from self.after_failure(request)
 
     # -- distributed jobs (crawler/distributed) -------------------------------------------------
 
@@ -346,17 +349,23 @@ class BaseSpider(scrapy.Spider):
         """Whether this spider is a worker of a distributed job."""
         return bool(getattr(self, "_distributed", False))
 
-    def count_for_lease(self, request: Request, outputs: list[Any], *, failed: bool,
-                        parked: bool) -> None:
-        """A distributed worker's errback output: its items, then the end of the request
-        (``parked``: a retry waits in memory for a renewed session)."""
+    def leased(self, request: Request, outputs: Iterable[Any], *, failed: bool,
+               parked: bool = False) -> Output:
+        """An errback's outputs; in a distributed job, its items are counted for the request's
+        lease, which ends with them (``parked``: a retry waits for a renewed session)."""
         lease = request.meta.get("microscout_lease")
         leases = getattr(getattr(self, "crawler", None), "microscout_leases", None)
         if not lease or leases is None:
+            yield from outputs
             return
         request.meta["microscout_lease_counted"] = True  # not again by the spider middleware
-        leases.item_out(lease, sum(1 for o in outputs if not isinstance(o, Request)))
-        leases.output_done(lease, failed=failed, parked=parked)
+        try:
+            for output in outputs:
+                if not isinstance(output, Request) and output is not None:
+                    leases.item_out(lease)
+                yield output
+        finally:
+            leases.output_done(lease, failed=failed, parked=parked)
 
     def worker_start(self) -> list[Request]:
         """What a distributed worker sends before it takes work from the job (a login)."""
