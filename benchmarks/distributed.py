@@ -525,13 +525,15 @@ def run(accounts: int, memory_sizes: tuple[int, int], max_requests: int, repeat:
     say(f"distributed: throughput, {accounts:,} accounts, {db_label(db)} ...")
     runs = throughput(accounts, repeat, db, seed, server)
     rows = throughput_rows(runs, accounts, db, repeat, os.cpu_count() or 1)
-    say("distributed: memory ...")
-    rows += memory(memory_sizes, max_requests, repeat, db, seed, server)
+    if memory_sizes:
+        say("distributed: memory ...")
+        rows += memory(memory_sizes, max_requests, repeat, db, seed, server)
     rows += capacity_rows(runs, accounts)
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
+    global CONCURRENCY
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="moderate")
     parser.add_argument("--accounts", type=int, help="accounts of the throughput job")
@@ -541,10 +543,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=["sqlite", "postgresql"],
                         help="warehouse (default PostgreSQL when reachable)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--concurrency", type=int,
+                        help=f"concurrent requests per worker (default {CONCURRENCY}; lower it to "
+                             "keep each worker latency-bound on a small machine)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory runs")
     args = parser.parse_args(argv)
+    if args.concurrency:
+        CONCURRENCY = args.concurrency
+        WORKER_SETTINGS["CONCURRENT_REQUESTS_PER_DOMAIN"] = str(CONCURRENCY)
     preset = SIZES[args.size]
-    memory_sizes = (tuple(int(v) for v in args.memory.split(",")) if args.memory
-                    else preset["memory"])
+    memory_sizes = (() if args.no_memory else tuple(int(v) for v in args.memory.split(","))
+                    if args.memory else preset["memory"])
     rows = run(args.accounts or preset["accounts"], memory_sizes,  # type: ignore[arg-type]
                args.max_requests or preset["max_requests"], args.repeat or preset["repeat"],
                args.db, args.seed)
