@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow]
 REDIS = "redis://127.0.0.1:6379/0"
 TAGS = "vegan,fitness,travel,food"
 #: Seconds a worker waits on a drained job before it leaves (the tests' jobs are small).
-IDLE = "2"
+IDLE = "1"
 WAIT = 240.0
 
 

@@ -307,6 +307,7 @@ class Worker:
         self.reported = 0
         self.task: asyncio.Future | None = None
         self.closing: asyncio.Future | None = None
+        self.rechecking: asyncio.Future | None = None
         crawler.microscout_worker = self
         for handler, signal in ((self.spider_opened, signals.spider_opened),
                                 (self.spider_idle, signals.spider_idle),
@@ -376,14 +377,35 @@ class Worker:
             raise DontCloseSpider
         if self.drained_since is None:
             self.drained_since = now
-        if now - self.drained_since < self.idle:
+        left = self.idle - (now - self.drained_since)
+        if left > 0:
+            self.recheck(left)  # leave on time, not at Scrapy's next idle tick (every 5 s)
             raise DontCloseSpider
         self.drained = True
         logger.info("Job %s drained: worker %s leaves", spider.job, self.worker_id)
 
+    def recheck(self, delay: float) -> None:
+        """Look again in ``delay`` seconds, and leave if the job is still drained."""
+        if self.rechecking is None or self.rechecking.done():
+            self.rechecking = asyncio.ensure_future(self._recheck(delay))
+
+    async def _recheck(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        engine = self.crawler.engine
+        if getattr(self, "_stopping", False) or not engine.spider_is_idle():
+            return
+        try:
+            self.spider_idle(self.crawler.spider)
+        except DontCloseSpider:
+            return
+        self._stopping = True
+        self.rechecking = None  # spider_closed must not cancel the task that closes the spider
+        await engine.close_spider_async(reason="finished")
+
     async def spider_closed(self, spider: Any, reason: str) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        for task in (self.task, self.rechecking):
+            if task is not None and not task.done():
+                task.cancel()
         try:
             self.leases.flush_acks()
             self.report()
