@@ -458,3 +458,23 @@ def test_every_platform_drains_a_job_like_a_single_sweep(platform, redis_prefix,
                   "set": lambda k: b"".join(server.smembers(k))}[kind](key)
         assert b"sandbox-app-password" not in (values or b"")
         assert b"Bearer " not in (values or b"")  # session tokens stay on their worker
+
+
+def test_a_worker_stops_when_redis_stays_away(sandbox, sqlite_url, private_redis, tmp_path):
+    """MICROSCOUT_REDIS_LOST_TIMEOUT: the worker gives up, exits 1, and says why."""
+    url, kill, _restart = private_redis
+    env = env_for("gone", sqlite_url, redis_url=url, MICROSCOUT_REDIS_TIMEOUT="1",
+                  MICROSCOUT_REDIS_LOST_TIMEOUT="3", MICROSCOUT_LEASE_SECONDS="3")
+    enqueue(env, tmp_path, sandbox.base_url, "gone")
+    sandbox.gate(hold_after=3)  # the job stays under way until Redis is gone
+    from crawler.distributed import connect
+    from crawler.distributed.jobs import Job
+
+    state = Job(connect(url), "gone", "gone")
+    worker = start_worker(env, tmp_path, "w", "--job", "gone")
+    wait_until(lambda: "w" in state.live_workers(60), "the worker to join")
+    kill()
+    sandbox.gate(open=1)
+    assert wait_all([worker], timeout=120) == [1]
+    log = (tmp_path / "w.log").read_text()
+    assert "MICROSCOUT_REDIS_LOST_TIMEOUT" in log

@@ -455,7 +455,8 @@ class Worker:
                 logger.error("Redis unreachable for %.0fs (MICROSCOUT_REDIS_LOST_TIMEOUT): "
                              "worker %s stops", time.monotonic() - down, self.worker_id)
                 self._stopping = True
-                await self._close("redis_lost")
+                # a task of its own: spider_closed cancels this one, which must not be the closer
+                self.closing = asyncio.ensure_future(self._close("redis_lost"))
                 return
 
     # --- the share -------------------------------------------------------------------------------
