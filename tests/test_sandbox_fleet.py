@@ -13,15 +13,15 @@ import json
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
 from datetime import datetime
 from urllib.parse import urlsplit
 
 import pytest
 
-from crawler.sandbox import SandboxConfig, SandboxError, SandboxProcess, make_server
+from crawler.sandbox import SandboxError, SandboxProcess
 from crawler.sandbox.faults import Throttle
 from crawler.sandbox.server import Traffic, max_in_window
+from tests.test_sandbox import server_in_thread as threaded_server
 
 ACCOUNTS, SEED = 30, 42
 TAG = "/api/v1/timelines/tag/vegan?limit=2"
@@ -47,18 +47,9 @@ def get_json(base_url: str, target: str):
     return json.loads(body)
 
 
-@contextmanager
 def server_in_thread(**config):
     """The server SandboxProcess runs, in a thread of this process."""
-    server = make_server(SandboxConfig(**{"accounts": ACCOUNTS, "seed": SEED, **config}))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    return threaded_server(**{"accounts": ACCOUNTS, "seed": SEED, **config})
 
 
 @pytest.fixture(scope="module")

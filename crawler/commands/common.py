@@ -56,6 +56,17 @@ def one_line(message: object) -> str:
     return " ".join(line for line in lines if line) or type(message).__name__
 
 
+def set_pairs(pairs: list[str]) -> dict[str, str]:
+    """``--set NAME=VALUE`` options as a dict; ValueError on one without ``=``."""
+    values = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--set takes NAME=VALUE, got {pair!r}")
+        values[name] = value
+    return values
+
+
 def fail(message: object, code: int = 2) -> int:
     """Print ``microscout: error: MESSAGE`` as exactly one line on stderr; return ``code``."""
     print(f"microscout: error: {one_line(message)}", file=sys.stderr)

@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from crawler.commands.common import fail, project_settings, say
+from crawler.commands.common import fail, project_settings, say, set_pairs
 from crawler.commands.sweep import (
     PLATFORM_SPIDERS,
     add_crawl_options,
@@ -155,11 +155,7 @@ def run_worker(args) -> int:
         if getattr(args, name) is not None:
             overrides[setting] = getattr(args, name)
     try:
-        for pair in args.set:
-            name, sep, value = pair.partition("=")
-            if not sep or not name:
-                raise ValueError(f"--set takes NAME=VALUE, got {pair!r}")
-            overrides[name] = value
+        overrides.update(set_pairs(args.set))
         settings = settings_of(args, overrides)
         wanted = set(platforms_of(args)) if args.platform else None
     except (ValueError, KeyError) as exc:
@@ -201,7 +197,7 @@ def run_jobs(args) -> int:
     from crawler.distributed.jobs import Job, job_names
 
     try:
-        settings = settings_of(args, dict(pair.split("=", 1) for pair in args.set if "=" in pair))
+        settings = settings_of(args, set_pairs(args.set))
     except ValueError as exc:
         return fail(exc)
     server = redis_or_fail(settings)

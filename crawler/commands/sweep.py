@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crawler.commands.common import check_writable, fail, project_settings, say
+from crawler.commands.common import check_writable, fail, project_settings, say, set_pairs
 from crawler.platforms import NAMES, REGISTRY
 from crawler.settings_check import SettingError, check_settings
 
@@ -115,11 +115,7 @@ def overrides_from(args) -> dict:
     overrides: dict[str, Any] = {"MICROSCOUT_PROGRESS": not args.quiet}
     if args.database_url:
         overrides["MICROSCOUT_DATABASE_URL"] = args.database_url
-    for pair in args.set:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise ValueError(f"--set takes NAME=VALUE, got {pair!r}")
-        overrides[name] = value
+    overrides.update(set_pairs(args.set))
     if args.output:
         overrides["FEEDS"] = feed_settings(args.output)
     if getattr(args, "distributed", None):

@@ -32,6 +32,15 @@ except ImportError:  # pragma: no cover - redis is a dependency
     REDIS_DOWN = (OSError,)
 
 
+#: request.meta keys: the lease a popped request is under; its errback counted its items
+#: itself; a worker-local request (kept in that worker's memory, never in Redis).
+LEASE = "microscout_lease"
+COUNTED = "microscout_lease_counted"
+LOCAL_META = "microscout_local"
+#: Lease ids of worker-local requests.
+LOCAL = "local:"
+
+
 def enabled(settings: Any) -> bool:
     return bool(settings.get("MICROSCOUT_REDIS_URL"))
 

@@ -33,16 +33,11 @@ from scrapy_redis.scheduler import Scheduler as RedisScheduler
 
 from crawler import distributed
 from crawler.credentials import CredentialsMiddleware
+from crawler.distributed import LEASE, LOCAL, LOCAL_META
 from crawler.distributed.jobs import Job
 
 logger = logging.getLogger(__name__)
 
-#: request.meta key: the lease a popped request is under.
-LEASE = "microscout_lease"
-#: request.meta key: a worker-local request (kept in this worker's memory, never in Redis).
-LOCAL_META = "microscout_local"
-#: Lease ids of worker-local requests.
-LOCAL = "local:"
 #: Seed chunks expanded by one next_request() call at most (the engine calls again).
 EXPANSIONS_PER_CALL = 4
 _PRIVATE_META = (LEASE, "proxy", "_auth_proxy", "download_slot_key")

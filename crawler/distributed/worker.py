@@ -38,15 +38,11 @@ from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.http import Request, Response
 
 from crawler import distributed
+from crawler.distributed import COUNTED, LEASE, LOCAL
 from crawler.distributed.jobs import Job
 
 logger = logging.getLogger(__name__)
 
-LEASE = "microscout_lease"
-#: Lease ids of worker-local requests (never in Redis: logins, Instagram's owner look-ups).
-LOCAL = "local:"
-#: request.meta key: the errback counted this request's items itself.
-COUNTED = "microscout_lease_counted"
 
 
 class LeaseState:
@@ -245,14 +241,17 @@ class LeaseMiddleware:
     def from_crawler(cls, crawler: Any) -> LeaseMiddleware:
         return cls(crawler)
 
+    def count(self, lease: str | None, response: Response, output: Any) -> None:
+        if lease and not isinstance(output, Request) and output is not None \
+                and not response.meta.get(COUNTED):
+            self.leases.item_out(lease)
+
     async def process_spider_output_async(self, response: Response, result: AsyncIterator[Any]
                                           ) -> AsyncIterator[Any]:
         lease = lease_of(response)
         try:
             async for output in result:
-                if lease and not isinstance(output, Request) and output is not None \
-                        and not response.meta.get(COUNTED):
-                    self.leases.item_out(lease)
+                self.count(lease, response, output)
                 yield output
         finally:
             if lease:
@@ -262,9 +261,7 @@ class LeaseMiddleware:
         lease = lease_of(response)
         try:
             for output in result:
-                if lease and not isinstance(output, Request) and output is not None \
-                        and not response.meta.get(COUNTED):
-                    self.leases.item_out(lease)
+                self.count(lease, response, output)
                 yield output
         finally:
             if lease:

@@ -353,12 +353,14 @@ class BaseSpider(scrapy.Spider):
                parked: bool = False) -> Output:
         """An errback's outputs; in a distributed job, its items are counted for the request's
         lease, which ends with them (``parked``: a retry waits for a renewed session)."""
-        lease = request.meta.get("microscout_lease")
+        from crawler.distributed import COUNTED, LEASE
+
+        lease = request.meta.get(LEASE)
         leases = getattr(getattr(self, "crawler", None), "microscout_leases", None)
         if not lease or leases is None:
             yield from outputs
             return
-        request.meta["microscout_lease_counted"] = True  # not again by the spider middleware
+        request.meta[COUNTED] = True  # not again by the spider middleware
         try:
             for output in outputs:
                 if not isinstance(output, Request) and output is not None:

@@ -82,6 +82,7 @@ from twisted.python.failure import Failure
 
 from crawler import redact
 from crawler.credentials import Credential
+from crawler.distributed import LOCAL_META
 from crawler.errors import BlockedPage, UnrecognisedDocument
 from crawler.items import HashtagSightingItem, ProfileItem
 from crawler.parsers import bluesky as bsky
@@ -414,14 +415,14 @@ class BlueskySpider(BaseSpider):
         return self.request(url, self.parse_session, "session", cls=JsonRequest,
                             data={"identifier": self._identifier, "password": self._password},
                             meta={"microscout_redact": True, "microscout_relogin": relogin,
-                                  "microscout_local": True},  # a job's worker: never in Redis
+                                  LOCAL_META: True},  # a job's worker: never in Redis
                             dont_filter=True, priority=100 if relogin else 20)
 
     def refresh_request(self) -> Request:
         """refreshSession on the login host (the refresh token is its credential)."""
         url = bsky.xrpc_url(REFRESH_SESSION, base=self.auth_host)
         return self.request(url, self.parse_session, "refresh", method="POST",
-                            meta={"microscout_redact": True, "microscout_local": True},
+                            meta={"microscout_redact": True, LOCAL_META: True},
                             dont_filter=True, priority=100)
 
     def keep_session_fresh(self) -> Request | None:

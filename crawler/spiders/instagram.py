@@ -63,6 +63,7 @@ from urllib.parse import quote, urlsplit
 from scrapy.http import Request, Response
 
 from crawler.credentials import Credential
+from crawler.distributed import LOCAL_META
 from crawler.errors import CrawlError, FollowUp, RetryableBody, UnrecognisedDocument
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem
 from crawler.parsers import instagram as ig
@@ -204,7 +205,7 @@ class InstagramSpider(BaseSpider):
     def owner_request(self, owner_id: str, shortcode: str, discovered_via: str | None) -> Request:
         url = f"{self.base_url}/p/{quote(shortcode, safe='')}/?__a=1&__d=dis"
         # A job's worker keeps its owner look-ups (its held sightings wait for them).
-        meta = {**self.request_meta, "microscout_local": True} if self.in_job else self.request_meta
+        meta = {**self.request_meta, LOCAL_META: True} if self.in_job else self.request_meta
         return self.request(url, self.parse_owner_post, "owner", priority=10,
                             headers=API_HEADERS, meta=meta,
                             cb_kwargs={"owner_id": owner_id, "discovered_via": discovered_via})
