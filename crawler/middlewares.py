@@ -310,6 +310,11 @@ class RateLimitMiddleware:
         slot = request.meta.get("download_slot")
         return slot if slot is not None else (urlparse_cached(request).hostname or "")
 
+    def _worker_stopping(self) -> bool:
+        """A distributed worker is leaving (Redis lost): its in-flight requests must end."""
+        worker = getattr(self.crawler, "microscout_worker", None)
+        return bool(getattr(worker, "stopping", False))
+
     def cap(self, seconds: float) -> float:
         if seconds > self.max_wait:
             self._inc("microscout/ratelimit/capped")
@@ -331,8 +336,11 @@ class RateLimitMiddleware:
             try:
                 wait = self.slots.reserve(slot, interval)
             except REDIS_DOWN:  # the shared clock is unreachable: no request goes out unpaced
-                await self.sleep(1.0)
-                continue
+                if self._worker_stopping():  # a worker leaving finishes on its own clock
+                    wait = self.local_slots.reserve(slot, interval)
+                else:
+                    await self.sleep(1.0)
+                    continue
             if wait <= 0:
                 return
             await self.sleep(wait)

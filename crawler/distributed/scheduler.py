@@ -168,7 +168,7 @@ class Scheduler(RedisScheduler):
             except Exception as exc:  # an entry no worker can read: count it, do not loop on it
                 logger.error("Job %s: cannot decode a queued request (%s); counted failed",
                              self.job.name, exc)
-                self.job.ack([lease], "failed")
+                self.ack(lease, "failed")
                 self.stats.inc_value("microscout/distributed/undecodable")
                 continue
             request.meta[LEASE] = lease
@@ -186,8 +186,17 @@ class Scheduler(RedisScheduler):
             self.enqueue_request(request)
         self.stats.inc_value("microscout/distributed/seed_chunks")
         if not self.backlog:
-            self.job.ack([lease], "seeds_done")
+            self.ack(lease, "seeds_done")
         # else: the lease expires and the chunk is expanded again (its requests are deduplicated)
+
+    def ack(self, lease: str, counter: str) -> None:
+        """Acknowledge a lease the scheduler itself ends; with Redis gone it expires instead
+        (and its entry comes back: a chunk's requests are deduplicated)."""
+        assert self.job is not None
+        try:
+            self.job.ack([lease], counter)
+        except distributed.REDIS_DOWN as exc:
+            self.leases.redis_down(exc)
 
     def has_pending_requests(self) -> bool:
         if self.backlog or self.local:

@@ -305,6 +305,8 @@ class Worker:
         self.task: asyncio.Future | None = None
         self.closing: asyncio.Future | None = None
         self.rechecking: asyncio.Future | None = None
+        #: The worker is leaving (its spider is closing or about to).
+        self.stopping = False
         crawler.microscout_worker = self
         for handler, signal in ((self.spider_opened, signals.spider_opened),
                                 (self.spider_idle, signals.spider_idle),
@@ -337,14 +339,17 @@ class Worker:
         self.stats.set_value("microscout/distributed/job", spider.job)
         self.stats.set_value("microscout/distributed/worker", self.worker_id)
         logger.info("Worker %s joins job %s", self.worker_id, spider.job)
-        self.beat()
-        self.task = asyncio.ensure_future(self.upkeep())
+        self.task = asyncio.ensure_future(self.upkeep())  # first: it also watches Redis outages
+        try:
+            self.beat()
+        except distributed.REDIS_DOWN as exc:
+            self.leases.redis_down(exc)
 
     def response_received(self, response: Response, request: Request, spider: Any) -> None:
         self.leases.responded(request.meta.get(LEASE))
         if self.max_requests and self.leases.finished_total + len(self.leases.open) >= \
-                self.max_requests and not getattr(self, "_stopping", False):
-            self._stopping = True
+                self.max_requests and not self.stopping:
+            self.stopping = True
             logger.info("Worker %s took %d requests (MICROSCOUT_WORKER_MAX_REQUESTS): leaving",
                         self.worker_id, self.max_requests)
             self.closing = asyncio.ensure_future(self._close("max_requests"))
@@ -358,7 +363,7 @@ class Worker:
 
     def spider_idle(self, spider: Any) -> None:
         """Leave only once the job has stayed drained for MICROSCOUT_WORKER_IDLE seconds."""
-        if getattr(self, "_stopping", False):
+        if self.stopping:
             return
         try:
             self.job.reap()
@@ -389,13 +394,13 @@ class Worker:
     async def _recheck(self, delay: float) -> None:
         await asyncio.sleep(delay)
         engine = self.crawler.engine
-        if getattr(self, "_stopping", False) or not engine.spider_is_idle():
+        if self.stopping or not engine.spider_is_idle():
             return
         try:
             self.spider_idle(self.crawler.spider)
         except DontCloseSpider:
             return
-        self._stopping = True
+        self.stopping = True
         self.rechecking = None  # spider_closed must not cancel the task that closes the spider
         await engine.close_spider_async(reason="finished")
 
@@ -451,7 +456,7 @@ class Worker:
             if down is not None and time.monotonic() - down > self.lost_after:
                 logger.error("Redis unreachable for %.0fs (MICROSCOUT_REDIS_LOST_TIMEOUT): "
                              "worker %s stops", time.monotonic() - down, self.worker_id)
-                self._stopping = True
+                self.stopping = True
                 # a task of its own: spider_closed cancels this one, which must not be the closer
                 self.closing = asyncio.ensure_future(self._close("redis_lost"))
                 return
