@@ -43,6 +43,10 @@ class Platform:
     case_insensitive: bool = True
     #: Part of the offline demo.
     in_demo: bool = True
+    #: Its sources (``-a source=`` / ``--source``) -> the spider that reads each; the first is
+    #: the default. A source read by a second spider is dispatched to it by ``scrapy crawl``
+    #: and ``microscout sweep`` alike (``spider_for``).
+    sources: tuple[tuple[str, str], ...] = ()
 
     def load_parser(self) -> ModuleType:
         return importlib.import_module(self.parser)
@@ -63,12 +67,15 @@ REGISTRY: dict[str, Platform] = {p.name: p for p in (
              sandbox_app="crawler.sandbox.mastodon:MastodonApp", federated=True),
     Platform("instagram", "instagram", "crawler.spiders.instagram.InstagramSpider",
              "crawler.parsers.instagram", 3.0, "https://www.instagram.com",
-             sandbox_app="crawler.sandbox.instagram:InstagramApp"),
+             sandbox_app="crawler.sandbox.instagram:InstagramApp",
+             sources=(("web", "instagram"), ("graph", "instagram_graph"))),
     Platform("tiktok", "tiktok", "crawler.spiders.tiktok.TikTokSpider", "crawler.parsers.tiktok",
-             2.0, "https://www.tiktok.com", sandbox_app="crawler.sandbox.tiktok:TikTokApp"),
+             2.0, "https://www.tiktok.com", sandbox_app="crawler.sandbox.tiktok:TikTokApp",
+             sources=(("web", "tiktok"), ("research", "tiktok_research"))),
     Platform("youtube", "youtube", "crawler.spiders.youtube.YouTubeSpider",
              "crawler.parsers.youtube", 1.0, "https://www.youtube.com",
-             sandbox_app="crawler.sandbox.youtube:YouTubeApp"),
+             sandbox_app="crawler.sandbox.youtube:YouTubeApp",
+             sources=(("auto", "youtube"), ("web", "youtube"), ("api", "youtube"))),
     Platform("bluesky", "bluesky", "crawler.spiders.bluesky.BlueskySpider",
              "crawler.parsers.bluesky", 0.0, "https://public.api.bsky.app", ("appview",),
              sandbox_app="crawler.sandbox.bluesky:BlueskyApp"),
@@ -93,6 +100,21 @@ def get(name: str) -> Platform:
         raise ValueError(f"unknown platform {name!r}; choose one of {', '.join(NAMES)}") from None
 
 
+def spider_for(platform: str, source: str | None) -> str:
+    """The spider that reads ``platform`` from ``source`` (None: the platform's own spider);
+    ValueError naming the sources otherwise."""
+    entry = get(platform)
+    if not source:
+        return entry.spider
+    sources = dict(entry.sources) or {"web": entry.spider}
+    try:
+        return sources[source.strip().lower()]
+    except KeyError:
+        raise ValueError(f"{entry.name} has no source {source!r}; choose one of "
+                         f"{', '.join(sources)}") from None
+
+
 def spider_platform(spider: str) -> Platform:
     """The platform a spider is named after (its own rate limit, its sandbox)."""
-    return next(p for p in REGISTRY.values() if p.name == spider)
+    return next(p for p in REGISTRY.values()
+                if p.name == spider or spider in dict(p.sources).values())

@@ -6,7 +6,8 @@ knows with ``***`` in a record's formatted message (its ``msg`` and ``args``) an
 exception and stack text:
 
 * from the settings (:func:`install`): ``MICROSCOUT_INSTAGRAM_SESSIONID``,
-  ``MICROSCOUT_YOUTUBE_API_KEY``, ``MICROSCOUT_BLUESKY_APP_PASSWORD`` and the password of
+  ``MICROSCOUT_YOUTUBE_API_KEY``, ``MICROSCOUT_BLUESKY_APP_PASSWORD``, the Graph API token, the
+  TikTok client key and secret, and the password of
   ``MICROSCOUT_PROXY`` (with the ``Proxy-Authorization`` value Scrapy makes of it);
 * at run time (:func:`register`): tokens a spider receives, such as Bluesky's session JWTs.
 
@@ -34,7 +35,8 @@ MASK = "***"
 MIN_LENGTH = 4
 #: Settings whose values are secrets as they are.
 SECRET_SETTINGS = ("MICROSCOUT_INSTAGRAM_SESSIONID", "MICROSCOUT_YOUTUBE_API_KEY",
-                   "MICROSCOUT_BLUESKY_APP_PASSWORD")
+                   "MICROSCOUT_BLUESKY_APP_PASSWORD", "MICROSCOUT_INSTAGRAM_GRAPH_TOKEN",
+                   "MICROSCOUT_TIKTOK_CLIENT_KEY", "MICROSCOUT_TIKTOK_CLIENT_SECRET")
 
 
 def variants(value: str) -> set[str]:

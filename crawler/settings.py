@@ -101,6 +101,21 @@ MICROSCOUT_BLUESKY_APP_PASSWORD = None
 #: log in again after an expired-token answer).
 MICROSCOUT_BLUESKY_REFRESH_MARGIN = 300.0
 MICROSCOUT_YOUTUBE_API_KEY = None
+#: YouTube Data API units a day (Google's default project quota), counted in the warehouse across
+#: runs and workers; reset at midnight Pacific time as YouTube does (crawler/quota.py).
+MICROSCOUT_YOUTUBE_DAILY_QUOTA = 10_000
+#: Instagram Graph API (-a source=graph): a token of the operator's own professional account and
+#: that account's Instagram user id (docs/instagram.md says how to obtain them).
+MICROSCOUT_INSTAGRAM_GRAPH_TOKEN = None
+MICROSCOUT_INSTAGRAM_GRAPH_USER_ID = None
+#: Pause calls when X-App-Usage / X-Business-Use-Case-Usage reach this percentage of a limit.
+MICROSCOUT_INSTAGRAM_GRAPH_USAGE_PAUSE = 90.0
+#: TikTok Research API (-a source=research): the approved client's key and secret.
+MICROSCOUT_TIKTOK_CLIENT_KEY = None
+MICROSCOUT_TIKTOK_CLIENT_SECRET = None
+#: The Research API's daily limits (UTC days), counted in the warehouse across runs.
+MICROSCOUT_TIKTOK_DAILY_REQUESTS = 1_000
+MICROSCOUT_TIKTOK_DAILY_RECORDS = 100_000
 
 # --- Cassette replay (tests, offline debugging) ------------------------------------------
 #: Path of a vcrpy cassette to serve responses from; empty = live network.

@@ -375,3 +375,52 @@ class CrawlRunWorker(Base):
     stats: Mapped[dict[str, Any] | None] = mapped_column(
         JSON, comment="The worker's Scrapy stats when it left (summed into the run's at the end)."
     )
+
+
+class ApiUsage(Base):
+    __tablename__ = "api_usage"
+    __table_args__ = (
+        UniqueConstraint("api", "unit", "account", "window_start"),
+        {"comment": "Official API budgets (YouTube Data API units, TikTok Research API requests and "
+                    "records): what was spent per account and budget window, across runs and "
+                    "workers (microscout quota)."},
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, comment="Row id.")
+    api: Mapped[str] = mapped_column(String(32), comment="The API: youtube, tiktok_research.")
+    unit: Mapped[str] = mapped_column(String(16), comment="What is counted: units, requests, records.")
+    account: Mapped[str] = mapped_column(
+        String(128), comment="Whose budget: the API host and a fingerprint of the key (never the key)."
+    )
+    window_start: Mapped[datetime] = mapped_column(
+        UTC, comment="Start of the budget window (UTC): midnight Pacific for YouTube, UTC for TikTok."
+    )
+    window_end: Mapped[datetime] = mapped_column(UTC, comment="When the budget resets (UTC).")
+    used: Mapped[int] = mapped_column(
+        BigInteger, default=0,
+        comment="Spent or reserved in the window: calls are booked before they are sent.",
+    )
+    quota: Mapped[int] = mapped_column(BigInteger, comment="The budget's limit when last booked.")
+    updated_at: Mapped[datetime] = mapped_column(UTC, comment="Last booking (UTC).")
+
+
+class InstagramHashtag(Base):
+    __tablename__ = "instagram_hashtags"
+    __table_args__ = (
+        UniqueConstraint("account", "hashtag"),
+        {"comment": "Instagram Graph API hashtags: the hashtag-id cache and the rolling 7-day "
+                    "ledger of unique hashtags queried (30 per account)."},
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, comment="Row id.")
+    account: Mapped[str] = mapped_column(
+        String(64), comment="The operator's Instagram professional account id (the API's user_id)."
+    )
+    hashtag: Mapped[str] = mapped_column(String(255), comment="Hashtag, lower case, without '#'.")
+    hashtag_id: Mapped[str | None] = mapped_column(
+        String(64), comment="Its id from ig_hashtag_search (ids never change); NULL until found."
+    )
+    slot_started_at: Mapped[datetime] = mapped_column(
+        UTC, comment="When the hashtag took one of the 30 weekly slots (UTC); it frees 7 days later."
+    )
+    last_queried_at: Mapped[datetime] = mapped_column(UTC, comment="Last query of it (UTC).")

@@ -14,6 +14,9 @@ then exit non-zero); any other failed check degrades it. Thresholds are settings
   every request failing is critical;
 - ``MICROSCOUT_MONITOR_MAX_QUARANTINE_RATIO`` (0.1): quarantined / (profiles + quarantined);
 - ``MICROSCOUT_MONITOR_MIN_FOLLOWER_COVERAGE`` (0.95): profiles with followers / profiles seen;
+- nothing refused by an official API's budget (``microscout/quota/refused``: an Instagram
+  hashtag beyond the 30 a week, crawler/quota.py); a budget that stops the crawl ends it with
+  ``finish_reason`` ``quota_exhausted``, so the run is ``aborted``;
 - nothing spooled (the warehouse was reachable throughout); ``db load-spool`` marks it passed
   (``completed_by``) and recomputes the status (:func:`complete_after_load_spool`).
 
@@ -74,6 +77,7 @@ def run_checks(stats: dict, settings) -> list[Check]:
     error_ratio = _ratio(failures, responses + failures)
     coverage = 1.0 - _ratio(missing_followers, profiles + missing_followers)
     spooled = stats.get("microscout/warehouse/spooled_items", 0)
+    refused = stats.get("microscout/quota/refused", 0)
     return [
         Check("profiles_loaded", profiles, min_profiles, profiles >= min_profiles, critical=True),
         Check("items_loaded", loaded, 1, loaded >= 1 or received == 0, critical=True),
@@ -85,6 +89,7 @@ def run_checks(stats: dict, settings) -> list[Check]:
               _ratio(quarantined, profiles + quarantined) <= max_quarantine),
         Check("follower_coverage", round(coverage, 4), min_coverage, coverage >= min_coverage),
         Check("nothing_spooled", spooled, 0, spooled == 0),
+        Check("nothing_refused", refused, 0, refused == 0),
     ]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.commands.common import check_writable, fail, project_settings, say, set_pairs
-from crawler.platforms import NAMES, REGISTRY
+from crawler.platforms import NAMES, REGISTRY, spider_for
 from crawler.settings_check import SettingError, check_settings
 
 #: platform -> the spider that crawls it (from the registry, crawler/platforms.py)
@@ -37,6 +37,9 @@ def add_crawl_options(parser) -> None:
                         help="where the platform is: a Mastodon/Pixelfed instance (default "
                              "https://mastodon.social), Bluesky App View, or a sandbox URL; with "
                              "several platforms, platform=URL pairs (instagram=http://...,tiktok=...)")
+    parser.add_argument("--source", help="where to read the platform: youtube auto|web|api, "
+                        "instagram web|graph, tiktok web|research (official APIs; several "
+                        "platforms: platform=source pairs)")
     parser.add_argument("--listing", help="which listing to sweep (Instagram all|top|recent; "
                                           "Bluesky latest|top)")
     parser.add_argument("--feeds", help="Bluesky: comma-separated custom feeds to sweep as well")
@@ -87,6 +90,32 @@ def base_urls(args, platforms: list[str]) -> dict[str, str]:
     return {platforms[0]: value.strip()}
 
 
+def sources_of(args, platforms: list[str]) -> dict[str, str]:
+    """--source as {platform: source}: one source for one platform, or platform=source pairs."""
+    value = getattr(args, "source", None)
+    if not value:
+        return {}
+    pairs = [part.strip() for part in value.split(",") if part.strip()]
+    if all("=" in part for part in pairs):
+        found = {name.strip().lower(): src.strip().lower()
+                 for name, src in (p.split("=", 1) for p in pairs)}
+        extra = sorted(set(found) - set(platforms))
+        if extra:
+            raise ValueError(f"--source names {', '.join(extra)}, which --platform does not")
+    elif len(platforms) > 1 or len(pairs) > 1:
+        raise ValueError("--source with several platforms takes platform=source pairs")
+    else:
+        found = {platforms[0]: pairs[0].lower()}
+    for name, source in found.items():
+        spider_for(name, source)  # ValueError naming the platform's sources
+    return found
+
+
+def spider_of(args, platform: str) -> str:
+    """The spider that sweeps ``platform`` from its --source."""
+    return spider_for(platform, sources_of(args, platforms_of(args)).get(platform))
+
+
 def spider_kwargs(args, platform: str | None = None) -> dict:
     platform = platform or platforms_of(args)[0]
     names = ("tags", "handles", "handles_file", "min_followers", "max_followers", "max_pages",
@@ -95,6 +124,9 @@ def spider_kwargs(args, platform: str | None = None) -> dict:
     url = base_urls(args, platforms_of(args)).get(platform)
     if url:
         kwargs["base_url"] = url
+    source = sources_of(args, platforms_of(args)).get(platform)
+    if source:
+        kwargs["source"] = source
     return kwargs
 
 
@@ -133,8 +165,12 @@ def run(args) -> int:
         jobs = []
         for platform in platforms:
             kwargs = spider_kwargs(args, platform)
-            load_spider(PLATFORM_SPIDERS[platform])(**kwargs)  # validated before any request
-            jobs.append((PLATFORM_SPIDERS[platform], kwargs))
+            spider = spider_of(args, platform)
+            spider_cls = load_spider(spider)
+            if "source" not in getattr(spider_cls.params_model, "__dataclass_fields__", {}):
+                kwargs.pop("source", None)  # a spider of one source (instagram web)
+            spider_cls(**kwargs)  # validated before any request
+            jobs.append((spider, kwargs))
     except (ValueError, KeyError) as exc:
         return fail(exc)
     return crawl_many(jobs, overrides, quiet=args.quiet, as_json=args.json,

@@ -40,6 +40,7 @@ from twisted.python.failure import Failure
 from crawler.errors import BlockedPage, CrawlError, RetryableBody
 from crawler.items import RejectedItem
 from crawler.parsers import loads_json
+from crawler.quota import QuotaExhausted
 from crawler.spiders.args import (
     COMMON_ARGS,
     Params,
@@ -62,7 +63,9 @@ PAYLOAD_CHARS = 2000
 PROTOCOL_SPIDER_MIDDLEWARES = {"crawler.spidermiddlewares.QuarantineMiddleware": 50}
 #: Credentials go on after RateLimitMiddleware's wait (560) and before Scrapy's redirect (600),
 #: cookie (700) and proxy (750) middlewares: a token renewed while a request waited goes out.
-PROTOCOL_DOWNLOADER_MIDDLEWARES = {"crawler.credentials.CredentialsMiddleware": 570}
+#: Official API budgets are booked just before, when the request really leaves (crawler/quota.py).
+PROTOCOL_DOWNLOADER_MIDDLEWARES = {"crawler.quota.QuotaMiddleware": 565,
+                                   "crawler.credentials.CredentialsMiddleware": 570}
 
 Output = Iterator[Any]
 
@@ -327,6 +330,11 @@ class BaseSpider(scrapy.Spider):
         """The errback: every failed request becomes a RejectedItem (nothing lost silently),
         unless :meth:`recover` retries it."""
         request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
+        if failure.check(QuotaExhausted):  # not sent: the budget stopped the crawl (crawler/quota)
+            if self.crawler.stats is not None:
+                self.crawler.stats.inc_value("microscout/quota/unsent_requests")
+            yield from self.leased(request, [], failed=False, parked=True)  # a job keeps it
+            return
         recovered = self.recover(failure)
         if recovered is not None:
             outputs = list(recovered)  # empty: the retry is parked until a session is renewed
