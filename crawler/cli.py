@@ -1,5 +1,5 @@
 """The ``microscout`` command: demo, sweep, refresh, export, parse, db, forget, sandbox, niches,
-enqueue, worker, jobs."""
+enqueue, worker, jobs, quota."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from crawler.commands import (
     forget,
     niches,
     parse,
+    quota,
     refresh,
     sandbox,
     sweep,
@@ -21,7 +22,7 @@ from crawler.commands import (
 from crawler.commands.common import fail
 from crawler.settings_check import SettingError
 
-COMMANDS = (demo, sweep, refresh, export, parse, db, forget, sandbox, niches, distributed)
+COMMANDS = (demo, sweep, refresh, export, parse, db, forget, sandbox, niches, distributed, quota)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -226,7 +226,8 @@ class QuotaBook:
             try:
                 if left > 0:
                     await self.db(quota.release, budget.api, budget.unit, account,
-                                   allowance.window_start, left)
+                                  allowance.window_start, left)
+                    allowance.reserved = allowance.spent
                 if allowance.unbooked:
                     window = (allowance.window_start, budget.window(allowance.window_start)[1])
                     await self.db(partial(quota.reserve, force=True), budget.api, budget.unit,

@@ -14,10 +14,9 @@ from typing import Any
 
 from crawler.commands.common import fail, project_settings, say, set_pairs
 from crawler.commands.sweep import (
-    PLATFORM_SPIDERS,
     add_crawl_options,
+    checked_spider,
     crawl_many,
-    load_spider,
     overrides_from,
     platforms_of,
     spider_kwargs,
@@ -113,8 +112,7 @@ def run_enqueue(args) -> int:
         for name in ("max_age", "tier", "niche", "limit"):
             if getattr(args, name) is not None:
                 kwargs[name] = getattr(args, name)
-        spider_cls = load_spider(PLATFORM_SPIDERS[platforms[0]])
-        spider_cls(**kwargs)  # the sweep's validation, before anything is queued
+        spider_cls = checked_spider(args, platforms[0], kwargs)  # before anything is queued
         settings = settings_of(args, overrides_from(args))
     except (ValueError, KeyError) as exc:
         return fail(exc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from crawler.commands.common import fail
-from crawler.commands.sweep import PLATFORM_SPIDERS, crawl, load_spider, overrides_from
+from crawler.commands.sweep import PLATFORM_SPIDERS, checked_spider, crawl, overrides_from
 
 
 def add_parser(subparsers) -> None:
@@ -21,6 +21,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--job", help="job name for the run lock: two runs of one job never overlap")
     parser.add_argument("--base-url", "--instance", dest="base_url",
                         help="where the platform is (Mastodon instance, Bluesky App View, sandbox URL)")
+    parser.add_argument("--source", help="youtube auto|web|api, instagram web|graph, "
+                        "tiktok web|research (official APIs)")
     parser.add_argument("--delay", type=float, help="seconds between requests to one host")
     parser.add_argument("--recent-posts", type=int)
     parser.add_argument("--database-url", help="override MICROSCOUT_DATABASE_URL")
@@ -38,10 +40,11 @@ def run(args) -> int:
             kwargs[name] = getattr(args, name)
     if args.base_url:
         kwargs["base_url"] = args.base_url
+    if args.source:
+        kwargs["source"] = args.source
     try:
         overrides = overrides_from(args)
-        spider = PLATFORM_SPIDERS[args.platform]
-        load_spider(spider)(**kwargs)  # validates before anything runs
+        spider = checked_spider(args, args.platform, kwargs).name  # validates before anything runs
     except (ValueError, KeyError) as exc:
         return fail(exc)
     return crawl(spider, kwargs, overrides, quiet=args.quiet, as_json=args.json, platform=args.platform)

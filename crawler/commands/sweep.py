@@ -111,9 +111,15 @@ def sources_of(args, platforms: list[str]) -> dict[str, str]:
     return found
 
 
-def spider_of(args, platform: str) -> str:
-    """The spider that sweeps ``platform`` from its --source."""
-    return spider_for(platform, sources_of(args, platforms_of(args)).get(platform))
+def checked_spider(args, platform: str, kwargs: dict):
+    """The spider class that reads ``platform`` from its --source, built once with ``kwargs`` so
+    a bad argument is a ValueError before anything runs (a spider of one source, Instagram's web
+    spider, takes no ``source``: it is dropped from ``kwargs``)."""
+    spider_cls = load_spider(spider_for(platform, sources_of(args, platforms_of(args)).get(platform)))
+    if "source" not in getattr(spider_cls.params_model, "__dataclass_fields__", {}):
+        kwargs.pop("source", None)
+    spider_cls(**kwargs)
+    return spider_cls
 
 
 def spider_kwargs(args, platform: str | None = None) -> dict:
@@ -165,11 +171,7 @@ def run(args) -> int:
         jobs = []
         for platform in platforms:
             kwargs = spider_kwargs(args, platform)
-            spider = spider_of(args, platform)
-            spider_cls = load_spider(spider)
-            if "source" not in getattr(spider_cls.params_model, "__dataclass_fields__", {}):
-                kwargs.pop("source", None)  # a spider of one source (instagram web)
-            spider_cls(**kwargs)  # validated before any request
+            spider = checked_spider(args, platform, kwargs).name
             jobs.append((spider, kwargs))
     except (ValueError, KeyError) as exc:
         return fail(exc)
