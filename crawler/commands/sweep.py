@@ -243,6 +243,11 @@ def crawl_many(jobs: list[tuple[str, dict]], overrides: dict, *, quiet: bool = F
                 + (f", {summary['lost']} LOST" if summary["lost"] else "")
                 + (f", {summary['output_unwritten']} not written to the output"
                    if summary["output_unwritten"] else ""))
+        if summary["quota_exhausted"]:
+            say(f"stopped: the {summary['quota_exhausted']} budget is spent until "
+                f"{summary['quota_resets_at']} ({summary['quota_unsent']} requests not sent); "
+                "run again then: a refresh or a JOBDIR run continues where this one stopped "
+                "(microscout quota shows the budgets)")
         codes.append((code_of or exit_code)(summary))
     if not quiet:
         from crawler.report import print_summary
@@ -272,6 +277,9 @@ def run_summary(stats: dict) -> dict:
         "quarantined": stats.get("microscout/quarantined/total", 0),
         "spooled": stats.get("microscout/warehouse/spooled_items", 0),
         "lost": stats.get("microscout/warehouse/lost_items", 0),
+        "quota_exhausted": stats.get("microscout/quota/exhausted"),
+        "quota_resets_at": stats.get("microscout/quota/resets_at"),
+        "quota_unsent": stats.get("microscout/quota/unsent_requests", 0),
         "credential_hosts": stats.get("microscout/credential_hosts"),
         "output_unwritten": stats.get("microscout/output/unwritten_items", 0),
         "elapsed_seconds": stats.get("elapsed_time_seconds"),
