@@ -13,7 +13,9 @@ Pure functions, no Scrapy, no network. Formats understood:
 * The ``/hashtag/X`` page itself (``hashtagHeaderRenderer`` or a ``#X`` page title).
 * A NewPipe ``RecordingDownloader`` mock: ``{"request": {...}, "response": {"responseBody"}}``;
   the request's ``hl`` is the page's locale and the response's ``date`` header its fetch time.
-* YouTube Data API v3 ``channels.list``, ``search.list`` and ``videos.list`` bodies.
+* YouTube Data API v3 ``channels.list`` (with ``contentDetails``: the uploads playlist, read
+  by :func:`uploads_playlists`), ``search.list``, ``playlistItems.list`` (an uploads playlist:
+  a channel's videos, newest first) and ``videos.list`` bodies.
 
 What :func:`parse_document` returns:
 
@@ -27,6 +29,8 @@ channel-tab continuation       one ``PostItem`` per video
 ``channels.list``              one ``ProfileItem`` per channel (counts are the API's strings)
 ``search.list``/``videos.list``  one ``PostItem`` per video (sightings too when ``q`` is a
                                ``#tag``)
+``playlistItems.list``         one ``PostItem`` per public video (publish time, title,
+                               hashtags; no counts: ``videos.list`` has them)
 consent / bot check / captcha  raises ``BlockedPage`` ("consent_required", "bot_check",
                                "captcha"); Data API errors ``BlockedPage("quota_exceeded")``
                                (the day's quota is spent) or ``("rate_limited")``
@@ -72,6 +76,10 @@ BROWSE_API_URL = f"{BASE_URL}/youtubei/v1/browse?prettyPrint=false"
 DATA_API_URL = "https://www.googleapis.com/youtube/v3"
 #: The Data API reads the key from this header as well as from ``?key=``; we use only the header.
 API_KEY_HEADER = "X-Goog-Api-Key"
+#: ``channels.list`` parts of a profile: counts, and the uploads playlist (still 1 unit).
+CHANNEL_PARTS = "snippet,statistics,contentDetails"
+#: Most ids one ``channels.list``/``videos.list`` call takes, most items a page holds.
+API_MAX_RESULTS = 50
 WEB_CLIENT_NAME = "WEB"
 WEB_CLIENT_VERSION = "2.20260123.01.00"
 CONSENT_HOST = "consent.youtube.com"
@@ -159,8 +167,16 @@ def data_api_url(resource: str, *, base: str = DATA_API_URL, **params: Any) -> s
 
 def channels_list_url(*, channel_id: str | None = None, for_handle: str | None = None,
                       part: str = "snippet,statistics", base: str = DATA_API_URL) -> str:
-    """``channels.list``; ``channel_id`` may be up to 50 comma-separated ids."""
+    """``channels.list``; ``channel_id`` may be up to 50 comma-separated ids. Add
+    ``contentDetails`` to ``part`` (:data:`CHANNEL_PARTS`) for the uploads playlist."""
     return data_api_url("channels", base=base, part=part, id=channel_id, forHandle=for_handle)
+
+
+def playlist_items_url(playlist_id: str, *, max_results: int = 50, page_token: str | None = None,
+                       part: str = "snippet,contentDetails", base: str = DATA_API_URL) -> str:
+    """``playlistItems.list`` (1 quota unit): a playlist's videos, up to 50 a page."""
+    return data_api_url("playlistItems", base=base, part=part, playlistId=playlist_id,
+                        maxResults=max_results, pageToken=page_token)
 
 
 def search_list_url(q: str | None = None, *, page_token: str | None = None,
@@ -174,7 +190,28 @@ def search_list_url(q: str | None = None, *, page_token: str | None = None,
 
 def videos_list_url(video_ids: list[str], *, part: str = "snippet,statistics",
                     base: str = DATA_API_URL) -> str:
+    """``videos.list`` (1 quota unit whatever the parts) for up to 50 ids."""
     return data_api_url("videos", base=base, part=part, id=",".join(video_ids))
+
+
+def uploads_playlist_id(channel_id: str) -> str | None:
+    """The uploads playlist of a channel: "UC..." -> "UU..." (what ``channels.list`` names in
+    ``contentDetails.relatedPlaylists.uploads``; the fallback when a body leaves it out)."""
+    return "UU" + channel_id[2:] if _CHANNEL_ID_RE.match(channel_id) else None
+
+
+def uploads_playlists(data: Any) -> dict[str, str]:
+    """``channels.list`` body -> {channel id: uploads playlist id}, for the channels whose
+    ``contentDetails.relatedPlaylists.uploads`` is given."""
+    found: dict[str, str] = {}
+    if not isinstance(data, Mapping):
+        return found
+    for item in _seq(data.get("items")):
+        channel_id = _str(_map(item).get("id"))
+        uploads = _str(_dig(item, "contentDetails", "relatedPlaylists", "uploads"))
+        if channel_id and uploads:
+            found[channel_id] = uploads
+    return found
 
 
 # --------------------------------------------------------------------------- pagination
@@ -367,6 +404,8 @@ def parse_data(data: Any, *, ctx: _Context | None = None) -> list:
         return parse_search_list(data, ctx=ctx)
     if kind == "youtube#videoListResponse":
         return parse_videos_list(data, ctx=ctx)
+    if kind == "youtube#playlistItemListResponse":
+        return parse_playlist_items(data, ctx=ctx)
     if "error" in data and isinstance(data["error"], Mapping):
         raise _api_error(data["error"])
     if any(isinstance(data.get(key), Mapping) for key in ("contents", "header", "metadata")) or any(
@@ -708,6 +747,42 @@ def parse_videos_list(data: Mapping[str, Any], *, ctx: _Context | None = None) -
     items = [_map(item) for item in _seq(data.get("items"))]
     return [_api_video(video_id, _map(item.get("snippet")), _map(item.get("statistics")))
             for item in items if (video_id := _str(item.get("id")))]
+
+
+#: Titles ``playlistItems.list`` gives entries that are no longer public.
+_GONE_TITLES = frozenset({"Private video", "Deleted video"})
+
+
+def parse_playlist_items(data: Mapping[str, Any], *, ctx: _Context | None = None) -> list:
+    """``playlistItems.list`` (an uploads playlist): one ``PostItem`` per public video, newest
+    first, with its publish time (``contentDetails.videoPublishedAt``), title and hashtags;
+    the counts come from ``videos.list``. Private and deleted entries (no
+    ``videoPublishedAt``, no ``videoOwnerChannelId``) are left out."""
+    ctx = ctx or _Context()
+    posts = []
+    for raw in _seq(data.get("items")):
+        item = _map(raw)
+        snippet = _map(item.get("snippet"))
+        details = _map(item.get("contentDetails"))
+        video_id = (_str(details.get("videoId"))
+                    or _str(_dig(snippet, "resourceId", "videoId")))
+        if not video_id:
+            continue
+        published = details.get("videoPublishedAt")
+        owner = _str(snippet.get("videoOwnerChannelId"))
+        if published is None and owner is None and snippet.get("title") in _GONE_TITLES:
+            continue
+        post = _api_video(video_id, snippet, {})
+        try:
+            posted_at = parse_timestamp(published) if published is not None else None
+        except UnreadableValue:
+            posted_at = published  # left as it is: the normaliser quarantines it
+        if posted_at is not None:
+            post.posted_at = posted_at
+            post.posted_at_precision = "exact"
+        post.author_handle = owner or post.author_handle
+        posts.append(post)
+    return posts
 
 
 def _api_video(video_id: str, snippet: Mapping[str, Any], stats: Mapping[str, Any]) -> PostItem:

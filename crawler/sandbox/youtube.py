@@ -20,11 +20,18 @@ Routes:
   (``onResponseReceivedActions[].appendContinuationItemsAction``); ``{"browseId": "UC..."}``
   answers the channel's browse body.
 * ``GET /youtube/v3/search`` (``q=#tag`` or ``channelId=`` + ``order=date``, ``pageToken``),
-  ``/youtube/v3/channels?id=a,b,...`` (statistics rounded down to three significant figures,
-  ``hiddenSubscriberCount`` for some channels), ``/youtube/v3/videos?id=...`` (statistics).
-  The key must come in the ``X-Goog-Api-Key`` header: no header answers Google's 403
-  ``forbidden`` body, a ``key=`` in the URL a 400 (the sandbox refuses keys in URLs, which
-  end up in logs). Quota costs as Google's: search 100 units, the others 1.
+  ``/youtube/v3/channels?id=a,b,...`` or ``?forHandle=@name`` (``part`` of ``snippet``,
+  ``statistics``, ``contentDetails``: statistics rounded down to three significant figures,
+  ``hiddenSubscriberCount`` for some channels; ``contentDetails.relatedPlaylists.uploads`` is
+  the uploads playlist ``UU<the channel id after "UC">``),
+  ``/youtube/v3/playlistItems?playlistId=UU...&maxResults=&pageToken=`` (an uploads playlist:
+  the channel's videos, newest first, with ``contentDetails.videoId``/``videoPublishedAt``
+  and ``snippet.resourceId``/``videoOwnerChannelId`` as the youtubeaio recording; an unknown
+  playlist is Google's 404 ``playlistNotFound``), ``/youtube/v3/videos?id=...`` (``part`` of
+  ``snippet``, ``statistics``). The key must come in the ``X-Goog-Api-Key`` header: no
+  header answers Google's 403 ``forbidden`` body, a ``key=`` in the URL a 400 (the sandbox
+  refuses keys in URLs, which end up in logs). Quota costs as Google's: search 100 units, the
+  others 1.
 * ``/robots.txt`` (YouTube's rules: ``/youtubei/`` and ``/api/`` disallowed), images.
 
 Counts and times come in the page's language, ``hl`` (query or the browse body's client):
@@ -41,9 +48,15 @@ page, ``bot_check`` the "Sign in to confirm you're not a bot" page (both 200), `
 Google's "unusual traffic" page (429). ``scope`` is ``all`` (default), ``profiles`` (channel
 pages) or ``listings`` (hashtag pages and continuations). ``quota`` caps the Data API units a
 run may spend (then 403 ``quotaExceeded``): a whole number, or empty (or ``none``) for no cap,
-the default; setting it starts the count afresh. The knobs endpoint answers
-``{"knobs": {...rates, "scope"}, "served": {kind: count}, "quota": {"limit", "used"},
-"api_keys_seen": n}``.
+the default; setting it starts the count afresh. ``api_quota`` is Google's own rule: the
+units each API key may spend per day (the day of the Pacific time zone, as Google's quota
+resets at midnight Pacific), then 403 ``quotaExceeded`` for that key until the next day;
+a whole number, or empty for no cap (the default); setting it starts every key's count afresh.
+The knobs endpoint answers ``{"knobs": {...rates, "scope"}, "served": {kind: count},
+"quota": {"limit", "used"}, "api_keys_seen": n}``, with ``"api_quota": {"limit", "day",
+"used": {key fingerprint: units}}`` while ``api_quota`` is set (a fingerprint is the first 10
+hex digits of the key's SHA-256, as ``crawler.quota.account_of`` prints it: the knobs
+endpoint never shows a key).
 
 The server hands the app request headers and (``accepts_post``) POST bodies on ``Request``.
 """
@@ -56,9 +69,10 @@ import json
 import re
 import threading
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime, timezone
 from typing import Any, ClassVar, Literal, TypedDict
 from urllib.parse import quote, unquote
+from zoneinfo import ZoneInfo
 
 from crawler.sandbox.common import (
     PNG_1X1,
@@ -80,7 +94,11 @@ CONTINUATION_FIELD = 80226972  # the outer field of every browse continuation to
 HASHTAG_PARAMS_FIELD = 325477796
 IMAGE_PATH = "/yt-sandbox-img"
 LANGUAGES = ("en", "de", "es")
-QUOTA_COST = {"search": 100, "channels": 1, "videos": 1}
+QUOTA_COST = {"search": 100, "channels": 1, "videos": 1, "playlistItems": 1}
+#: Google's quota day: midnight to midnight Pacific time.
+QUOTA_ZONE = ZoneInfo("America/Los_Angeles")
+_QUOTA_MESSAGE = ('The request cannot be completed because you have exceeded your '
+                  '<a href="/youtube/v3/getting-started#quota">quota</a>.')
 
 ROBOTS_TXT = """\
 # Sandbox copy of YouTube's robots.txt rules
@@ -379,6 +397,8 @@ class YouTubeApp:
         "captcha": "share answered with Google's 'unusual traffic' page, 429 (0 to 1)",
         "scope": "which requests are eligible: all, profiles or listings",
         "quota": "Data API units a run may spend (a whole number; empty: no cap)",
+        "api_quota": "Data API units each key may spend a (Pacific) day, then 403 quotaExceeded "
+                     "(a whole number; empty: no cap)",
     }
 
     def __init__(self, world: World) -> None:
@@ -387,6 +407,9 @@ class YouTubeApp:
                                     platform=self.name)
         self.quota: int | None = None
         self.quota_used = 0
+        self.api_quota: int | None = None
+        #: (Pacific day, key fingerprint) -> units spent that day
+        self.api_quota_used: dict[tuple[date, str], int] = {}
         self.keys_seen = 0
         self._lock = threading.Lock()
         self._routes = (
@@ -395,7 +418,8 @@ class YouTubeApp:
             (re.compile(r"/channel/(UC[\w-]{22})(?:/(videos|featured))?/?"), self.channel_page,
              "profile"),
             (re.compile(r"/@([^/]+?)(?:/(videos|featured))?/?"), self.handle_page, "profile"),
-            (re.compile(r"/youtube/v3/(search|channels|videos)"), self.data_api, None),
+            (re.compile(r"/youtube/v3/(search|channels|videos|playlistItems)"), self.data_api,
+             None),
             (re.compile(IMAGE_PATH + r"/.+"), self.image, None),
         )
 
@@ -413,27 +437,51 @@ class YouTubeApp:
         for name in knobs:
             if name not in self.KNOBS:
                 raise unknown_knob(self.name, name, self.KNOBS)
-        blocks = {name: value for name, value in knobs.items() if name != "quota"}
-        quota: int | None = None
-        if "quota" in knobs:
-            text = knobs["quota"].strip().lower()
-            if text.isascii() and text.isdigit():
-                quota = int(text)
-            elif text not in ("", "none", "null", "off"):
-                raise ValueError(f"knob quota must be a whole number of units (empty: no cap), "
-                                 f"not {knobs['quota'].strip()!r}")
+        blocks = {name: value for name, value in knobs.items()
+                  if name not in ("quota", "api_quota")}
+        caps = {name: self._units_knob(name, knobs[name]) for name in ("quota", "api_quota")
+                if name in knobs}
         self.blocks.configure(blocks)  # raises before anything changed
-        if "quota" in knobs:
-            with self._lock:
-                self.quota = quota
+        with self._lock:
+            if "quota" in caps:
+                self.quota = caps["quota"]
                 self.quota_used = 0
+            if "api_quota" in caps:
+                self.api_quota = caps["api_quota"]
+                self.api_quota_used.clear()
+
+    @staticmethod
+    def _units_knob(name: str, value: str) -> int | None:
+        text = value.strip().lower()
+        if text.isascii() and text.isdigit():
+            return int(text)
+        if text in ("", "none", "null", "off"):
+            return None
+        raise ValueError(f"knob {name} must be a whole number of units (empty: no cap), "
+                         f"not {value.strip()!r}")
 
     def knob_state(self) -> dict:
         state = self.blocks.state()
         with self._lock:
             state["quota"] = {"limit": self.quota, "used": self.quota_used}
             state["api_keys_seen"] = self.keys_seen
+            if self.api_quota is not None:
+                today = self.quota_day()
+                state["api_quota"] = {
+                    "limit": self.api_quota, "day": today.isoformat(),
+                    "used": {key: used for (day, key), used in sorted(self.api_quota_used.items())
+                             if day == today}}
         return state
+
+    @staticmethod
+    def quota_day(now: datetime | None = None) -> date:
+        """Google's quota day holding ``now`` (default: the real clock), Pacific time."""
+        return (now or datetime.now(timezone.utc)).astimezone(QUOTA_ZONE).date()
+
+    @staticmethod
+    def key_fingerprint(key: str) -> str:
+        """The first 10 hex digits of the key's SHA-256 (crawler.quota.account_of's)."""
+        return hashlib.sha256(key.encode()).hexdigest()[:10]
 
     def faultable(self, path: str) -> bool:
         return path != "/robots.txt" and not path.startswith(IMAGE_PATH)
@@ -889,18 +937,22 @@ class YouTubeApp:
             return self._api_error(400, "INVALID_ARGUMENT",
                                    "Sandbox: send the API key in the X-Goog-Api-Key header, "
                                    "not in the URL (URLs end up in logs).", "keyInUrl")
-        if not request.header("X-Goog-Api-Key"):
+        key = request.header("X-Goog-Api-Key")
+        if not key:
             return self._api_error(403, "PERMISSION_DENIED",
                                    "The request is missing a valid API key.", "forbidden")
         with self._lock:
             self.keys_seen += 1
             cost = QUOTA_COST[resource]
-            if self.quota is not None and self.quota_used + cost > self.quota:
-                message = ("The request cannot be completed because you have exceeded your "
-                           '<a href="/youtube/v3/getting-started#quota">quota</a>.')
-                return self._api_error(403, "PERMISSION_DENIED", message, "quotaExceeded",
+            daily = (self.quota_day(), self.key_fingerprint(key))
+            if ((self.quota is not None and self.quota_used + cost > self.quota)
+                    or (self.api_quota is not None
+                        and self.api_quota_used.get(daily, 0) + cost > self.api_quota)):
+                return self._api_error(403, "PERMISSION_DENIED", _QUOTA_MESSAGE, "quotaExceeded",
                                        "youtube.quota")
             self.quota_used += cost
+            if self.api_quota is not None:
+                self.api_quota_used[daily] = self.api_quota_used.get(daily, 0) + cost
         return getattr(self, f"api_{resource}")(request)
 
     def _api_body(self, kind: str, items: list, total: int, per_page: int,
@@ -948,8 +1000,18 @@ class YouTubeApp:
         return self._api_body("searchListResponse", items, len(posts), per_page,
                               page_token(offset + per_page) if more else None, region=True)
 
+    @staticmethod
+    def _parts(request: Request) -> set[str]:
+        return {p.strip() for p in request.query.get("part", "").split(",") if p.strip()}
+
     def api_channels(self, request: Request) -> Response:
-        ids = [i for i in request.query.get("id", "").split(",") if i][:API_MAX_RESULTS]
+        parts = self._parts(request) or {"snippet", "statistics"}
+        handle = request.query.get("forHandle", "").strip().lstrip("@")
+        if handle:
+            found = self.world.account_by_username(handle)
+            ids = [self.channel_id(found)] if found is not None else []
+        else:
+            ids = [i for i in request.query.get("id", "").split(",") if i][:API_MAX_RESULTS]
         items = []
         for channel_id in ids:
             account = self.account_by_channel_id(channel_id)
@@ -964,35 +1026,87 @@ class YouTubeApp:
                 stats["subscriberCount"] = str(_floor_sig(account.followers))
                 stats["hiddenSubscriberCount"] = False
             stats["videoCount"] = str(account.statuses_count)
-            items.append({"kind": "youtube#channel", "etag": self._etag("c", channel_id),
-                          "id": channel_id,
-                          "snippet": {"title": name, "description": account.note,
-                                      "customUrl": f"@{self.handle_of(account)}",
-                                      "publishedAt": iso_z(account.created_at),
-                                      "thumbnails": self._thumbnails(request.base_url, "avatar",
-                                                                     channel_id),
-                                      "localized": {"title": name, "description": account.note},
-                                      "country": "US"},
-                          "statistics": stats})
+            item: dict = {"kind": "youtube#channel", "etag": self._etag("c", channel_id),
+                          "id": channel_id}
+            if "snippet" in parts:
+                item["snippet"] = {"title": name, "description": account.note,
+                                   "customUrl": f"@{self.handle_of(account)}",
+                                   "publishedAt": iso_z(account.created_at),
+                                   "thumbnails": self._thumbnails(request.base_url, "avatar",
+                                                                  channel_id),
+                                   "localized": {"title": name, "description": account.note},
+                                   "country": "US"}
+            if "contentDetails" in parts:
+                item["contentDetails"] = {"relatedPlaylists": {
+                    "likes": "", "uploads": self.uploads_playlist(channel_id)}}
+            if "statistics" in parts:
+                item["statistics"] = stats
+            items.append(item)
         return self._api_body("channelListResponse", items, len(items), len(items))
 
+    @staticmethod
+    def uploads_playlist(channel_id: str) -> str:
+        return "UU" + channel_id[2:]
+
+    def api_playlistItems(self, request: Request) -> Response:
+        """An uploads playlist (``UU`` + the channel id after ``UC``), newest first."""
+        playlist = request.query.get("playlistId", "")
+        account = (self.account_by_channel_id("UC" + playlist[2:])
+                   if playlist.startswith("UU") else None)
+        if account is None:
+            message = ("The playlist identified with the request's <code>playlistId</code> "
+                       "parameter cannot be found.")
+            return self._api_error(404, "NOT_FOUND", message, "playlistNotFound",
+                                   "youtube.playlistItem")
+        parts = self._parts(request) or {"snippet"}
+        posts = self.world.posts(account)
+        max_results = request.query.get("maxResults", "5")
+        per_page = min(int(max_results), API_MAX_RESULTS) if max_results.isdigit() else 5
+        offset = read_page_token(request.query.get("pageToken", ""))
+        channel_id = self.channel_id(account)
+        items = []
+        for position, post in enumerate(posts[offset:offset + per_page], start=offset):
+            video_id = self.video_id(post)
+            item: dict = {"kind": "youtube#playlistItem", "etag": self._etag("p", post.id),
+                          "id": base64.b64encode(f"{playlist}.{video_id}".encode()).decode()}
+            if "snippet" in parts:
+                snippet = self._video_snippet(post, request.base_url)
+                snippet.pop("liveBroadcastContent")
+                snippet.update({"playlistId": playlist, "position": position,
+                                "resourceId": {"kind": "youtube#video", "videoId": video_id},
+                                "videoOwnerChannelTitle": snippet["channelTitle"],
+                                "videoOwnerChannelId": channel_id})
+                item["snippet"] = snippet
+            if "contentDetails" in parts:
+                item["contentDetails"] = {"videoId": video_id,
+                                          "videoPublishedAt": iso_z(post.created_at)}
+            items.append(item)
+        more = offset + per_page < len(posts)
+        return self._api_body("playlistItemListResponse", items, len(posts), per_page,
+                              page_token(offset + per_page) if more else None)
+
     def api_videos(self, request: Request) -> Response:
+        parts = self._parts(request) or {"snippet", "statistics"}
         items = []
         for video_id in [i for i in request.query.get("id", "").split(",") if i][:API_MAX_RESULTS]:
             post = self.post_by_video_id(video_id)
             if post is None:
                 continue
             numbers = video_numbers(self.world.seed, post)
-            snippet = self._video_snippet(post, request.base_url)
-            snippet.update({"tags": list(post.tags), "categoryId": "22",
-                            "localized": {"title": snippet["title"],
-                                          "description": snippet["description"]}})
-            items.append({"kind": "youtube#video", "etag": self._etag("v", post.id),
-                          "id": video_id, "snippet": snippet,
-                          "statistics": {"viewCount": str(numbers["views"]),
-                                         "likeCount": str(post.favourites),
-                                         "favoriteCount": "0",
-                                         "commentCount": str(post.replies)}})
+            item: dict = {"kind": "youtube#video", "etag": self._etag("v", post.id),
+                          "id": video_id}
+            if "snippet" in parts:
+                snippet = self._video_snippet(post, request.base_url)
+                snippet.update({"tags": list(post.tags), "categoryId": "22",
+                                "localized": {"title": snippet["title"],
+                                              "description": snippet["description"]}})
+                item["snippet"] = snippet
+            if "statistics" in parts:
+                item["statistics"] = {"viewCount": str(numbers["views"]),
+                                      "likeCount": str(post.favourites),
+                                      "favoriteCount": "0",
+                                      "commentCount": str(post.replies)}
+            items.append(item)
         return self._api_body("videoListResponse", items, len(items), len(items))
 
     # -- other routes ----------------------------------------------------------------------

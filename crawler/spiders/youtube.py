@@ -23,17 +23,41 @@ Data API. youtube.com's robots.txt disallows ``/youtubei/``: with ``ROBOTSTXT_OB
 default) only each hashtag's first page is read and the refused continuation is recorded as
 ``robots_disallowed``.
 
-Data API: ``search.list?q=%23<tag>&type=video`` page by page (``nextPageToken``) gives the
-sightings; the new channels of each page go to one ``channels.list?part=snippet,statistics
-&id=<up to 50>`` (subscriber counts; ``hiddenSubscriberCount`` channels have none and are
-quarantined by the pipelines); each in-range channel's newest videos come from
-``search.list?channelId=&order=date`` and their likes, comments and views from
-``videos.list?part=snippet,statistics``. Quota (Google's costs): 100 units a search page, 1 a
-channels/videos call, so 101 units per profile; ``microscout/youtube/api_quota_units`` counts
-them. The key is sent only as the ``X-Goog-Api-Key`` header, and only to the API's host
-(:meth:`YouTubeSpider.credentials`), never in a URL, so it cannot reach logs, stats,
-cassettes (``MICROSCOUT_CASSETTE_FILTER_HEADERS`` is extended to drop the header) or
-``rejected_items.source_url``. Data API requests skip robots.txt
+Data API (docs/youtube.md): ``search.list?q=%23<tag>&type=video`` page by page
+(``nextPageToken``) gives the sightings (discovery: 100 units a page of 50); the new channels of
+each page go to one ``channels.list?part=snippet,statistics,contentDetails&id=<up to 50>``
+(subscriber counts and the uploads playlist, 1 unit; ``hiddenSubscriberCount`` channels have
+no count: they are yielded at once, without posts, and quarantined by the pipelines). How an
+in-range channel's recent videos are read is ``api_posts``:
+
+* ``uploads`` (the default): ``playlistItems.list?playlistId=<uploads>&maxResults=
+  <recent_posts>`` (1 unit) lists the channel's newest videos; their likes, comments and views
+  come from ``videos.list?part=statistics``, 50 ids a call *across channels* (1 unit): the
+  ids wait in a buffer (:attr:`YouTubeSpider.video_buffer`), a call leaves whenever 50 are
+  buffered and the rest when the crawl would otherwise go idle (``spider_idle``). A profile
+  is yielded once every call holding its videos answered; a failed call (or one the budget
+  left unsent) leaves its profiles with what is known, never drops them. While ids are
+  buffered or profiles wait, :meth:`YouTubeSpider.holding` is true (a distributed job's
+  worker acknowledges nothing; the ``videos.list`` calls stay on that worker). About
+  1/50 + 1 + recent_posts/50 units per profile: 1.26 with 12 recent posts.
+* ``search``: the route before issue #14, kept as the quota benchmark's baseline:
+  ``search.list?channelId=&order=date`` (100 units) then ``videos.list?part=snippet,
+  statistics`` for that channel's videos (1 unit): about 101 units per profile.
+
+``handles`` are fetched with ``channels.list`` too: channel ids 50 a call, ``@handles`` one
+``forHandle`` call each (1 unit). Every Data API request carries its cost in
+``meta["microscout_quota"]`` (:func:`crawler.quota.cost`): :class:`crawler.quota.
+QuotaMiddleware` books it in the warehouse's ``api_usage`` before the call leaves, against
+the key's daily budget (``MICROSCOUT_YOUTUBE_DAILY_QUOTA``, default 10,000, reset at midnight
+Pacific time); a call the budget cannot cover stops the crawl (finish reason
+``quota_exhausted``) and the next run, or the next day, continues.
+``microscout/youtube/api_quota_units`` counts the units of the calls made and
+``microscout/youtube/api_units/<call>`` splits them by call (``search``, ``channel_search``,
+``channels``, ``playlist_items``, ``videos``). The key is sent only as the ``X-Goog-Api-Key``
+header, and only to the API's host (:meth:`YouTubeSpider.credentials`), never in a URL, so it
+cannot reach logs, stats, cassettes (``MICROSCOUT_CASSETTE_FILTER_HEADERS`` is extended to
+drop the header) or ``rejected_items.source_url``; the budget's account is a fingerprint of it
+(:func:`crawler.quota.account_of`). Data API requests skip robots.txt
 (``dont_obey_robotstxt``): they are calls to an API under its own terms and quota, not
 crawling. A ``quotaExceeded``/invalid-key answer is recorded and closes the crawl.
 
@@ -41,8 +65,9 @@ Arguments besides the common ones: ``base_url`` (default https://www.youtube.com
 ``api_base`` (default https://www.googleapis.com/youtube/v3 for the live site, and
 ``<base_url>/youtube/v3`` for any other ``base_url``, such as the sandbox, so a key meant for
 a sandbox never reaches Google), ``hl`` (page language, default ``en``), ``block_backoff``
-(seconds, default 60), ``source``. ``handles`` are @handles or ``UC...`` channel ids (or their
-URLs). With a key, ``run_args`` name the API host under ``credential_hosts``.
+(seconds, default 60), ``source``, ``api_posts`` (``uploads`` or ``search``). ``handles``
+are @handles or ``UC...`` channel ids (or their URLs). With a key, ``run_args`` name the API
+host under ``credential_hosts``.
 
 Consent ("Before you continue to YouTube"), bot-check ("Sign in to confirm you're not a bot")
 and Google's "unusual traffic" captcha pages are recorded as ``RejectedItem`` with that reason
@@ -55,23 +80,26 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
-from scrapy.exceptions import CloseSpider
+from scrapy import signals
+from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.cassette import DEFAULT_FILTER_HEADERS
 from crawler.credentials import Credential
+from crawler.distributed import LOCAL_META
 from crawler.errors import UnrecognisedDocument
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem
 from crawler.parsers import loads_json
 from crawler.parsers import youtube as yt
 from crawler.platforms import REGISTRY
+from crawler.quota import QuotaExhausted, account_of, cost
 from crawler.spiders.args import Params, choice_arg, normalize_base_url, param
 from crawler.spiders.base import Output, body_text, utcnow
 from crawler.spiders.video import PAGE_HEADERS, VideoParams, VideoSpider, site_domain
@@ -79,7 +107,10 @@ from crawler.spiders.video import PAGE_HEADERS, VideoParams, VideoSpider, site_d
 PLATFORM = REGISTRY["youtube"]
 DEFAULT_API_BASE = yt.DATA_API_URL
 SOURCES = ("auto", "web", "api")
-API_PAGE_SIZE = 50
+#: How the Data API reads a channel's recent videos: its uploads playlist (1 unit) or, the
+#: route before issue #14 kept as the quota benchmark's baseline, search.list (100 units).
+API_POSTS = ("uploads", "search")
+API_PAGE_SIZE = yt.API_MAX_RESULTS
 RECENT_POSTS_MAX = 30  # the Videos tab's first page
 SEARCH_COST, LIST_COST = 100, 1
 _CHANNEL_ID = re.compile(r"^UC[\w-]{22}$")
@@ -124,6 +155,16 @@ class YouTubeParams(VideoParams):
     #: None: the live Data API for the live site, ``<base_url>/youtube/v3`` otherwise.
     api_base: str | None = param(None, parse=_api_base)
     source: str = param("auto", parse=choice_arg("source", SOURCES))
+    api_posts: str = param("uploads", parse=choice_arg("api_posts", API_POSTS))
+
+
+@dataclass
+class _Awaiting:
+    """A profile whose videos wait for their statistics (the ``uploads`` route)."""
+
+    profile: ProfileItem
+    buffered: int = 0  # its video ids still in the buffer
+    calls: int = 0  # videos.list calls holding its ids, not answered yet
 
 
 class YouTubeSpider(VideoSpider):
@@ -146,6 +187,10 @@ class YouTubeSpider(VideoSpider):
         self.seen_channels: set[str] = set()
         #: The Data API error that closes the crawl, once one came.
         self.fatal_api_reason: str | None = None
+        #: (video id, channel id) pairs waiting for a videos.list call, oldest first.
+        self.video_buffer: list[tuple[str, str]] = []
+        #: channel id -> the profile waiting for its videos' statistics.
+        self.awaiting: dict[str, _Awaiting] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> YouTubeSpider:
@@ -153,6 +198,8 @@ class YouTubeSpider(VideoSpider):
         if spider.source == "api" and not spider.api_key:
             raise ValueError("source=api needs MICROSCOUT_YOUTUBE_API_KEY (a YouTube Data API "
                              "v3 key)")
+        crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider.on_closed, signal=signals.spider_closed)
         return spider
 
     @classmethod
@@ -178,12 +225,21 @@ class YouTubeSpider(VideoSpider):
         return self.params.source
 
     @property
+    def api_posts(self) -> str:
+        return self.params.api_posts
+
+    @property
     def api_key(self) -> str | None:
         return self.setting("MICROSCOUT_YOUTUBE_API_KEY") or None
 
     @property
     def use_api(self) -> bool:
         return self.source == "api" or (self.source == "auto" and bool(self.api_key))
+
+    @property
+    def quota_account(self) -> str:
+        """Whose daily budget the calls spend: the API host and a fingerprint of the key."""
+        return account_of(urlsplit(self.api_base).netloc, self.api_key or "")
 
     def credentials(self) -> list[Credential]:
         """The Data API key, as the ``X-Goog-Api-Key`` header to the API's host only."""
@@ -200,8 +256,10 @@ class YouTubeSpider(VideoSpider):
 
     async def start(self) -> AsyncIterator[Any]:
         if self.use_api:
-            self.logger.info("YouTube Data API v3 at %s (key in the %s header)", self.api_base,
-                             yt.API_KEY_HEADER)
+            self.logger.info("YouTube Data API v3 at %s (key in the %s header; recent videos "
+                             "by %s)", self.api_base, yt.API_KEY_HEADER,
+                             "the uploads playlist" if self.api_posts == "uploads"
+                             else "search.list, 100 units a channel")
         for tag in self.args.tags:
             yield self.api_search_request(tag) if self.use_api else self.hashtag_request(tag)
         handles = [h for h in self.args.handles if not self.already_loaded(self.platform, h)]
@@ -250,37 +308,69 @@ class YouTubeSpider(VideoSpider):
         return self.web_request(url, self.parse_channel, "profile", priority=10,
                                 cb_kwargs={"key": key, "discovered_via": discovered_via})
 
-    def api_request(self, url: str, callback: Any, kind: str, cost: int, **kwargs: Any) -> Request:
-        """A Data API call (the key is added by the credentials middleware)."""
-        self.stat("api_quota_units", cost)
-        return self.request(url, callback, kind, meta={"dont_obey_robotstxt": True}, **kwargs)
+    def api_request(self, url: str, callback: Any, kind: str, units: int, call: str, *,
+                    meta: Mapping[str, Any] | None = None, **kwargs: Any) -> Request:
+        """A Data API call costing ``units`` of the key's daily budget (booked by
+        QuotaMiddleware before it leaves); the key is added by the credentials middleware."""
+        self.stat("api_quota_units", units)
+        self.stat(f"api_units/{call}", units)
+        return self.request(url, callback, kind, meta={
+            "dont_obey_robotstxt": True,
+            "microscout_quota": cost("youtube", self.quota_account, units=units),
+            **(meta or {})}, **kwargs)
 
     def api_search_request(self, tag: str, page_token: str | None = None, page: int = 1,
                            offset: int = 0) -> Request:
         size = min(API_PAGE_SIZE, self.args.max_posts - offset)
         url = yt.search_list_url(f"#{tag}", page_token=page_token, max_results=size,
                                  base=self.api_base)
-        return self.api_request(url, self.parse_api_search, "tag", SEARCH_COST,
+        return self.api_request(url, self.parse_api_search, "tag", SEARCH_COST, "search",
                                 cb_kwargs={"tag": tag, "page": page, "offset": offset})
 
     def api_channels_request(self, ids: list[str], discovered_via: str | None, *,
                              for_handle: str | None = None) -> Request:
         url = yt.channels_list_url(channel_id=",".join(ids) if ids else None,
                                    for_handle=f"@{for_handle}" if for_handle else None,
-                                   base=self.api_base)
-        return self.api_request(url, self.parse_api_channels, "channels", LIST_COST, priority=10,
-                                cb_kwargs={"discovered_via": discovered_via})
+                                   part=yt.CHANNEL_PARTS, base=self.api_base)
+        return self.api_request(url, self.parse_api_channels, "channels", LIST_COST, "channels",
+                                priority=10, cb_kwargs={"discovered_via": discovered_via})
+
+    def api_playlist_request(self, profile: ProfileItem, playlist_id: str) -> Request:
+        """The channel's newest videos from its uploads playlist (the ``uploads`` route)."""
+        url = yt.playlist_items_url(playlist_id, max_results=self.args.recent_posts,
+                                    base=self.api_base)
+        return self.api_request(url, self.parse_api_playlist, "posts", LIST_COST,
+                                "playlist_items", priority=20, cb_kwargs={"profile": profile})
+
+    def api_stats_request(self, batch: list[tuple[str, str]]) -> Request:
+        """One videos.list?part=statistics call for up to 50 buffered ids, of any channels
+        (``videos``: video id -> channel id). The profiles wait in this spider
+        (:attr:`awaiting`), so a job's worker keeps the call for itself."""
+        channels = list(dict.fromkeys(channel for _, channel in batch))
+        for channel in channels:
+            state = self.awaiting[channel]
+            state.calls += 1
+            state.buffered -= sum(1 for _, c in batch if c == channel)
+        url = yt.videos_list_url([video for video, _ in batch], part="statistics",
+                                 base=self.api_base)
+        return self.api_request(
+            url, self.parse_api_stats, "videos", LIST_COST, "videos", priority=30,
+            meta={LOCAL_META: True} if self.in_job else None,
+            dont_filter=True,  # a dropped duplicate would strand its profiles
+            cb_kwargs={"videos": dict(batch)})
 
     def api_channel_videos_request(self, profile: ProfileItem) -> Request:
+        """The ``search`` route: search.list?channelId=&order=date (100 units)."""
         url = yt.search_list_url(channel_id=profile.platform_user_id, order="date",
                                  max_results=self.args.recent_posts, base=self.api_base)
         return self.api_request(url, self.parse_api_channel_videos, "posts", SEARCH_COST,
-                                priority=20, cb_kwargs={"profile": profile})
+                                "channel_search", priority=20, cb_kwargs={"profile": profile})
 
     def api_videos_request(self, profile: ProfileItem, video_ids: list[str]) -> Request:
+        """The ``search`` route: one channel's videos with snippet and statistics (1 unit)."""
         url = yt.videos_list_url(video_ids, base=self.api_base)
-        return self.api_request(url, self.parse_api_videos, "posts", LIST_COST, priority=30,
-                                cb_kwargs={"profile": profile})
+        return self.api_request(url, self.parse_api_videos, "posts", LIST_COST, "videos",
+                                priority=30, cb_kwargs={"profile": profile})
 
     # -- web callbacks -------------------------------------------------------------------------
 
@@ -331,7 +421,8 @@ class YouTubeSpider(VideoSpider):
             yield self.api_search_request(tag, token, page + 1, offset)
 
     def parse_api_channels(self, response: Response, discovered_via: str | None) -> Output:
-        _, items = self.decode(response)
+        data, items = self.decode(response)
+        uploads = yt.uploads_playlists(data)
         for profile in items:
             if not isinstance(profile, ProfileItem):
                 continue
@@ -343,10 +434,61 @@ class YouTubeSpider(VideoSpider):
                 continue
             if self.already_loaded(self.platform, profile.handle):
                 continue
-            if self.args.recent_posts == 0 or not profile.platform_user_id:
+            channel = profile.platform_user_id
+            if profile.followers is None:  # a hidden count: quarantined, its posts unused
+                self.stat("hidden_subscriber_count")
                 yield self.finish(profile)
                 continue
-            yield self.api_channel_videos_request(profile)
+            if self.args.recent_posts == 0 or not channel:
+                yield self.finish(profile)
+                continue
+            if self.api_posts == "search":
+                yield self.api_channel_videos_request(profile)
+                continue
+            playlist = uploads.get(channel) or yt.uploads_playlist_id(channel)
+            if playlist is None:
+                yield self.finish(profile)
+                continue
+            yield self.api_playlist_request(profile, playlist)
+
+    def parse_api_playlist(self, response: Response, profile: ProfileItem) -> Output:
+        """The uploads playlist's newest videos: their ids join the statistics buffer."""
+        _, items = self.decode(response)
+        posts = [p for p in items if isinstance(p, PostItem) and p.post_id]
+        posts = list({p.post_id: p for p in posts}.values())[: self.args.recent_posts]
+        for post in posts:
+            post.author_handle = profile.handle  # the API names the channel id
+        profile.recent_posts = posts
+        channel = profile.platform_user_id
+        if not posts or not channel or channel in self.awaiting or self.stopping:
+            yield self.finish(profile)  # (stopping: no statistics call will leave)
+            return
+        self.awaiting[channel] = _Awaiting(profile, buffered=len(posts))
+        self.video_buffer.extend((post.post_id, channel) for post in posts if post.post_id)
+        yield from self.flush_videos()
+
+    def parse_api_stats(self, response: Response, videos: dict[str, str]) -> Output:
+        """A videos.list?part=statistics answer: counts onto the waiting profiles' posts; a
+        video it does not return (made private, deleted) leaves its profile's posts."""
+        _, items = self.decode(response)
+        counts = {p.post_id: p for p in items if isinstance(p, PostItem) and p.post_id}
+        for channel in dict.fromkeys(videos.values()):
+            state = self.awaiting.get(channel)
+            if state is None:  # already yielded (a budget stop or fatal error released it)
+                continue
+            mine = {video for video, owner in videos.items() if owner == channel}
+            kept = []
+            for post in state.profile.recent_posts:
+                if post.post_id not in mine:
+                    kept.append(post)
+                elif post.post_id in counts:
+                    found = counts[post.post_id]
+                    post.likes, post.comments, post.views = found.likes, found.comments, found.views
+                    kept.append(post)
+                else:
+                    self.stat("videos_unavailable")
+            state.profile.recent_posts = kept
+            yield from self.call_done(channel)
 
     def parse_api_channel_videos(self, response: Response, profile: ProfileItem) -> Output:
         _, items = self.decode(response)
@@ -363,6 +505,64 @@ class YouTubeSpider(VideoSpider):
             post.author_handle = profile.handle  # the API names the channel id
         profile.recent_posts = posts
         yield self.finish(profile)
+
+    # -- the statistics buffer -----------------------------------------------------------------
+
+    def flush_videos(self, *, everything: bool = False) -> Output:
+        """A videos.list call for every 50 buffered ids; the remainder too with ``everything``."""
+        while len(self.video_buffer) >= API_PAGE_SIZE or (everything and self.video_buffer):
+            batch = self.video_buffer[:API_PAGE_SIZE]
+            del self.video_buffer[:API_PAGE_SIZE]
+            yield self.api_stats_request(batch)
+
+    def call_done(self, channel: str) -> Output:
+        """One videos.list call holding ``channel``'s ids is over: the profile goes out once
+        none is left (in the buffer or in flight)."""
+        state = self.awaiting.get(channel)
+        if state is None:
+            return
+        state.calls -= 1
+        if state.calls <= 0 and state.buffered <= 0:
+            del self.awaiting[channel]
+            yield self.finish(state.profile)
+
+    def release_awaiting(self) -> Output:
+        """Every waiting profile, with what is known (no more call will be sent)."""
+        if not self.awaiting:
+            return
+        self.stat("profiles_without_statistics", len(self.awaiting))
+        self.logger.warning("%d profiles go out without their videos' statistics",
+                            len(self.awaiting))
+        waiting, self.awaiting = self.awaiting, {}
+        self.video_buffer.clear()
+        for state in waiting.values():
+            yield self.finish(state.profile)
+
+    @property
+    def stopping(self) -> bool:
+        """The budget is spent or a fatal Data API error came: no further call will leave."""
+        book = getattr(getattr(self, "crawler", None), "microscout_quota", None)
+        return bool(self.fatal_api_reason or getattr(book, "exhausted", None) is not None)
+
+    def holding(self) -> bool:
+        """Video ids wait in the buffer, or profiles for their statistics."""
+        return bool(self.video_buffer or self.awaiting)
+
+    def on_idle(self) -> None:
+        """spider_idle: send the buffer's last ids instead of closing."""
+        requests = list(self.flush_videos(everything=True))
+        if not requests:
+            return
+        for request in requests:
+            self.crawler.engine.crawl(request)
+        raise DontCloseSpider
+
+    def on_closed(self, reason: str) -> None:
+        if self.awaiting:  # a stop before their calls came back (a timeout, a signal)
+            self.stat("profiles_unfinished", len(self.awaiting))
+            self.logger.warning("Closing (%s) with %d profiles still waiting for their videos' "
+                                "statistics: not stored, the next run fetches them", reason,
+                                len(self.awaiting))
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -387,6 +587,27 @@ class YouTubeSpider(VideoSpider):
 
     # -- failures --------------------------------------------------------------------------------
 
+    def on_error(self, failure: Failure) -> Output:
+        """A call the budget left unsent (single runs): the profiles it carried, and those
+        waiting for statistics, go out with what is known (their units are spent); a job's
+        worker leaves them to the job, which runs the requests that led there again."""
+        if failure.check(QuotaExhausted) and not self.in_job:
+            request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
+            if request.meta.get("microscout_kind") == "posts":
+                yield self.finish(request.cb_kwargs["profile"])
+            yield from self.release_awaiting()
+        yield from super().on_error(failure)
+
+    def recover(self, failure: Failure) -> Iterable[Any] | None:
+        """A channel without an uploads playlist (``playlistNotFound``: it never uploaded):
+        the profile, without posts; not a failure."""
+        request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
+        if (request.callback == self.parse_api_playlist and failure.check(HttpError)
+                and "playlistNotFound" in self.api_error_reasons(failure)):
+            self.stat("uploads_not_found")
+            return [self.finish(request.cb_kwargs["profile"])]
+        return None
+
     def describe(self, failure: Failure) -> tuple[str, str | None, Any]:
         """Also notes a Data API error that makes further calls pointless."""
         described = super().describe(failure)
@@ -394,26 +615,39 @@ class YouTubeSpider(VideoSpider):
         return described
 
     def after_failure(self, request: Request | None) -> Output:
-        """The profile of a failed post list; then, after a fatal Data API error, the end."""
-        yield from super().after_failure(request)
+        """The profile of a failed post list, the profiles of a failed statistics call (with
+        what is known); then, after a fatal Data API error, every waiting profile and the end."""
+        if request is not None and request.meta.get("microscout_kind") == "videos":
+            self.stat("statistics_calls_failed")
+            for channel in dict.fromkeys(request.cb_kwargs.get("videos", {}).values()):
+                yield from self.call_done(channel)
+        else:
+            yield from super().after_failure(request)
         if self.fatal_api_reason:
+            yield from self.release_awaiting()
             raise CloseSpider(f"youtube_api_{self.fatal_api_reason}")
 
-    def fatal_api_error(self, failure: Failure) -> str | None:
-        """The reason of a Data API answer that makes further calls pointless, else None."""
+    def api_error_reasons(self, failure: Failure) -> list[str]:
+        """The ``error.errors[].reason`` values of a Data API error answer."""
         if not failure.check(HttpError):
-            return None
+            return []
         response = failure.value.response
         if not response.url.startswith(self.api_base):
-            return None
+            return []
         try:
             data = loads_json(body_text(response))
         except ValueError:
-            return None
+            return []
         error = data.get("error") if isinstance(data, Mapping) else None
-        reasons = [e.get("reason") for e in (error or {}).get("errors") or []
-                   if isinstance(e, Mapping)]
-        return next((r for r in reasons if r in _FATAL_API_REASONS), None)
+        if not isinstance(error, Mapping):
+            return []
+        return [str(e.get("reason")) for e in error.get("errors") or []
+                if isinstance(e, Mapping) and e.get("reason")]
+
+    def fatal_api_error(self, failure: Failure) -> str | None:
+        """The reason of a Data API answer that makes further calls pointless, else None."""
+        return next((r for r in self.api_error_reasons(failure) if r in _FATAL_API_REASONS),
+                    None)
 
 
 __all__ = ["YouTubeSpider", "normalize_youtube_handle"]
