@@ -40,7 +40,7 @@ import chompjs
 from parsel import Selector
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem, reject
-from crawler.parsers import BlockedPage, UnrecognisedDocument, check_depth, loads_json
+from crawler.parsers import BlockedPage, UnrecognisedDocument, check_depth, instagram_graph, loads_json
 from crawler.values import extract_hashtags, storable_text
 
 PLATFORM = "instagram"
@@ -886,6 +886,8 @@ def _parse_json(
 ) -> list[Item]:
     if not isinstance(data, dict):
         raise UnrecognisedDocument(f"Instagram JSON is an object, not {type(data).__name__}")
+    if instagram_graph.recognises(data):  # the Graph API (crawler/parsers/instagram_graph.py)
+        return instagram_graph.parse_json(data, url=url, fetched_at=fetched_at)
     _raise_if_blocked_json(data)
     inner = data.get("data")
     if isinstance(inner, dict):
