@@ -71,6 +71,7 @@ from crawler.sandbox.common import (
     parse_rate,
     unknown_knob,
 )
+from crawler.sandbox.instagram_graph import GraphApi
 from crawler.sandbox.world import Account, Post, World
 
 APP_ID = "936619743392459"
@@ -247,18 +248,21 @@ class InstagramApp:
         "login_wall": "share of accounts whose profile requests redirect to the login page",
         "checkpoint": "share whose API profile requests answer 400 checkpoint_required",
         "og_only": "share of profile pages served without _sharedData",
+        **GraphApi.KNOBS,  # the Graph API's (crawler/sandbox/instagram_graph.py)
     }
 
     def __init__(self, world: World, *, login_wall: float = 0.0, checkpoint: float = 0.0,
                  og_only: float = 0.0) -> None:
         self.world = world
         self.seed = world.seed
+        self.graph = GraphApi(world)  # the Graph API, under /graph/vNN.N/
         self.login_wall = self.checkpoint = self.og_only = 0.0
         self.configure({"login_wall": str(login_wall), "checkpoint": str(checkpoint),
                         "og_only": str(og_only)})
         self._profile_bytes = lru_cache(maxsize=4_096)(self._render_profile)
         self._top_ids = lru_cache(maxsize=1_024)(self._compute_top_ids)
         self._routes = (
+            (re.compile(r"/graph/.*"), self.graph.handle),
             (re.compile(r"/robots\.txt"), self.robots),
             (re.compile(r"/api/v1/users/web_profile_info/?"), self.web_profile_info),
             (re.compile(r"/api/v1/users/(\d+)/info/?"), self.user_info),
@@ -280,11 +284,15 @@ class InstagramApp:
         return app
 
     def configure(self, knobs: Mapping[str, str]) -> None:
-        rates = check_knobs(knobs, {name: getattr(self, name) for name in KNOB_NAMES})
+        graph = {name: value for name, value in knobs.items() if name in GraphApi.KNOBS}
+        rates = check_knobs({name: value for name, value in knobs.items() if name not in graph},
+                            {name: getattr(self, name) for name in KNOB_NAMES})
+        self.graph.configure(graph)
         self.login_wall, self.checkpoint, self.og_only = (rates[name] for name in KNOB_NAMES)
 
     def knob_state(self) -> dict:
-        return {"knobs": {name: getattr(self, name) for name in KNOB_NAMES}}
+        return {"knobs": {**{name: getattr(self, name) for name in KNOB_NAMES},
+                          **self.graph.knob_values()}, "graph": self.graph.state()}
 
     def wall(self, username: str) -> str | None:
         return wall_of(self.seed, username, login_wall=self.login_wall,
@@ -304,6 +312,8 @@ class InstagramApp:
         return self._not_found_page()
 
     def fault_response(self, kind: str, request: Request) -> Response:
+        if request.path.startswith("/graph/"):
+            return self.graph.fault_response(kind, request)
         if kind == "429":
             response = self._json(429, RATE_LIMIT_BODY)
             response.headers.append(("retry-after", "1"))
