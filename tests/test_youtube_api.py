@@ -822,3 +822,68 @@ def record() -> None:
 
 if __name__ == "__main__":
     record()
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+def test_two_workers_drain_an_api_job_like_a_single_sweep(tmp_path):
+    """In a distributed job the statistics calls stay on the worker holding their profiles
+    (holding() while any is held): two workers leave what a single sweep leaves, posts' counts
+    included, and the key never reaches Redis."""
+    import redis
+
+    from crawler.sandbox.server import SandboxProcess
+    from models import migrate
+    from tests.conftest import require_service
+    from tests.test_distributed import (
+        REDIS,
+        cli,
+        command_env,
+        env_for,
+        start_worker,
+        wait_all,
+        warehouse,
+    )
+
+    require_service("Redis", "127.0.0.1", 6379)
+    prefix = f"test-yt-{tmp_path.name[-10:]}"
+    key = {"MICROSCOUT_YOUTUBE_API_KEY": KEY, "MICROSCOUT_RATE_LIMIT_YOUTUBE": "0"}
+    args = ["--platform", "youtube", "--source", "api", "--tags", f"{top_tag()},edutooters",
+            "--max-pages", "1", "--recent-posts", "12"]
+    urls = {}
+    for mode in ("single", "job"):
+        urls[mode] = f"sqlite:///{tmp_path / mode}.sqlite"
+        migrate.upgrade(urls[mode])
+    server = redis.Redis.from_url(REDIS)
+    try:
+        with SandboxProcess(accounts=ACCOUNTS, seed=SEED, platform="youtube") as box:
+            single = cli("sweep", *args, "--base-url", box.base_url, "--quiet",
+                         env={**command_env(), "MICROSCOUT_DATABASE_URL": urls["single"], **key},
+                         cwd=tmp_path)
+            assert single.returncode == 0, single.stderr[-2000:]
+            env = env_for(prefix, urls["job"], **key)
+            done = cli("enqueue", *args, "--base-url", box.base_url, "--job", "ytapi", env=env,
+                       cwd=tmp_path)
+            assert done.returncode == 0, done.stderr
+            workers = [start_worker(env, tmp_path, f"yt{i}", "--job", "ytapi") for i in range(2)]
+            assert wait_all(workers) == [0, 0], [
+                (tmp_path / f"yt{i}.log").read_text()[-3000:] for i in range(2)]
+        expected, got = warehouse(urls["single"]), warehouse(urls["job"])
+        assert got == expected
+        assert expected["posts"]
+        counts = "SELECT post_id, likes, comments, views FROM posts ORDER BY post_id"
+        assert scalar(urls["job"], counts) == scalar(urls["single"], counts)
+        assert all(likes is not None for _, likes, *_ in scalar(urls["job"], counts))
+        for worker in range(2):
+            assert KEY not in (tmp_path / f"yt{worker}.log").read_text()
+        for name in server.scan_iter(f"{prefix}:*"):
+            kind = server.type(name).decode()
+            value = {"hash": lambda k: b"".join(b"".join(p) for p in server.hgetall(k).items()),
+                     "string": server.get, "zset": lambda k: b"".join(server.zrange(k, 0, -1)),
+                     "list": lambda k: b"".join(server.lrange(k, 0, -1)),
+                     "set": lambda k: b"".join(server.smembers(k))}[kind](name)
+            assert KEY.encode() not in (value or b"")
+    finally:
+        names = list(server.scan_iter(f"{prefix}:*"))
+        if names:
+            server.delete(*names)
