@@ -214,7 +214,8 @@ def profile_of(spider: YouTubeSpider, account) -> ProfileItem:
     """The profile the channels.list answer gives for ``account``."""
     request = spider.api_channels_request([channel(account)], "handles")
     (out,) = run_callback(request, answer(request))
-    return out.cb_kwargs["profile"]
+    # its playlist request, or the profile itself once the crawl is stopping
+    return out if isinstance(out, ProfileItem) else out.cb_kwargs["profile"]
 
 
 def expected_counts(account, n: int) -> list[tuple]:
@@ -460,10 +461,15 @@ def test_googles_quota_exceeded_releases_the_waiting_profiles_then_closes_the_cr
         next(out)
     assert closed.value.reason == "youtube_api_quotaExceeded"
     assert not spider.holding()
-    # a playlist answered after that: no statistics call will leave, the profile goes out
+    # answers that come after that: no further call will leave, their profiles go out
     (late,) = feed_playlist(spider, in_range(2, min_posts=12)[1])
     assert isinstance(late, ProfileItem)
     assert not spider.holding()
+    accounts = in_range(3)
+    channels = spider.api_channels_request([channel(a) for a in accounts], "x")
+    out = run_callback(channels, answer(channels))
+    assert [p.platform_user_id for p in out] == [channel(a) for a in accounts]
+    assert all(isinstance(p, ProfileItem) and p.recent_posts == [] for p in out)
 
 
 def test_the_search_route_is_the_101_unit_baseline():
@@ -727,6 +733,8 @@ def test_a_spent_budget_stops_the_run_and_the_next_runs_continue_from_the_wareho
         pytest.skip("midnight Pacific passed during the test: a new budget day began")
     assert second.stats["finish_reason"] == "quota_exhausted"
     assert knobs(sandbox.base_url)["quota"]["used"] == 10
+    # ten channels.list answers paid for: ten profiles kept (their posts' calls never left)
+    assert len([i for i in second if "followers" in i]) == 10
     assert scalar(sqlite_url, "SELECT used, quota FROM api_usage") == [(140, 140)]
 
     # and with nothing left, nothing is sent at all

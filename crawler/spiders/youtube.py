@@ -36,7 +36,8 @@ in-range channel's recent videos are read is ``api_posts``:
   ids wait in a buffer (:attr:`YouTubeSpider.video_buffer`), a call leaves whenever 50 are
   buffered and the rest when the crawl would otherwise go idle (``spider_idle``). A profile
   is yielded once every call holding its videos answered; a failed call (or one the budget
-  left unsent) leaves its profiles with what is known, never drops them. While ids are
+  left unsent) leaves its profiles with what is known, never drops them, and so do answers
+  that come once the crawl is stopping (a spent budget, a fatal Data API error). While ids are
   buffered or profiles wait, :meth:`YouTubeSpider.holding` is true (a distributed job's
   worker acknowledges nothing; the ``videos.list`` calls stay on that worker). About
   1/50 + 1 + recent_posts/50 units per profile: 1.26 with 12 recent posts.
@@ -440,6 +441,10 @@ class YouTubeSpider(VideoSpider):
                 yield self.finish(profile)
                 continue
             if self.args.recent_posts == 0 or not channel:
+                yield self.finish(profile)
+                continue
+            if self.stopping:  # its posts call would never leave: keep what was paid for
+                self.stat("profiles_without_posts")
                 yield self.finish(profile)
                 continue
             if self.api_posts == "search":
