@@ -147,6 +147,8 @@ class InstagramGraphSpider(BaseSpider):
             [*DEFAULT_FILTER_HEADERS, "Authorization"])),
     }
     params: InstagramGraphParams
+    #: Media asked per business_discovery page.
+    media_page: int = graph.MEDIA_PAGE_MAX
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
@@ -260,7 +262,7 @@ class InstagramGraphSpider(BaseSpider):
     def profile_request(self, handle: str, discovered_via: str | None, *,
                         candidate: bool = False,
                         named: list[tuple[HashtagSightingItem, PostItem]] | None = None) -> Request:
-        limit = min(self.args.recent_posts, graph.MEDIA_PAGE_MAX)
+        limit = min(self.args.recent_posts, self.media_page)
         if candidate:
             limit = min(max(limit, CANDIDATE_MEDIA), graph.MEDIA_PAGE_MAX)
         url = graph.discovery_url(self.graph_base, self.user_id, handle, media_limit=limit)
@@ -272,7 +274,7 @@ class InstagramGraphSpider(BaseSpider):
     def media_page_request(self, profile: ProfileItem, after: str) -> Request:
         need = self.args.recent_posts - len(profile.recent_posts)
         url = graph.discovery_url(self.graph_base, self.user_id, profile.handle or "",
-                                  media_limit=max(1, min(need, graph.MEDIA_PAGE_MAX)),
+                                  media_limit=max(1, min(need, self.media_page)),
                                   after=after, profile=False)
         return self.graph_request(url, self.parse_media_page, "media_page", priority=30,
                                   cb_kwargs={"profile": profile})
@@ -497,7 +499,7 @@ class InstagramGraphSpider(BaseSpider):
         profile.discovered_via = discovered_via
         profile.recent_posts = profile.recent_posts[: self.args.recent_posts]
         if (len(profile.recent_posts) < self.args.recent_posts and page.after
-                and len(page.posts) >= min(self.args.recent_posts, graph.MEDIA_PAGE_MAX)
+                and len(page.posts) >= min(self.args.recent_posts, self.media_page)
                 and (page.media_count is None or len(profile.recent_posts) < page.media_count)):
             yield self.media_page_request(profile, page.after)
             return
