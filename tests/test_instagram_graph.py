@@ -634,6 +634,18 @@ def test_a_dead_token_or_missing_permission_is_recorded_and_closes_the_crawl(cod
     assert next(outputs).reason == reason
 
 
+def test_a_body_that_echoes_the_token_is_kept_masked():
+    spider = make_spider(handles="alice")
+    (request,) = start(spider)
+    body = json.dumps({"data": "not a list", "paging": {
+        "next": f"https://graph.facebook.com/v21.0/1/top_media?access_token={TOKEN}&after=x"}})
+    (rejected,) = run_callback(request, TextResponse(request.url, status=200, body=body.encode(),
+                                                     request=request))
+    assert rejected.reason == "unexpected_body"
+    assert TOKEN not in rejected.payload
+    assert "access_token=***" in rejected.payload
+
+
 def test_lookup_authors_by_media_id_and_permalink(sqlite_url):
     from models import loader
     from models.db import make_engine

@@ -525,6 +525,19 @@ class InstagramGraphSpider(BaseSpider):
 
     # -- the protocol's hooks ----------------------------------------------------------------
 
+    def reject(self, reason: str, detail: str | None, *, url: str | None,
+               request: Request | None = None, payload: Any = None,
+               item_type: str | None = None) -> RejectedItem:
+        """A quarantine row, the token masked in a kept body: Graph answers may echo it (a
+        ``paging.next`` URL of a call that sent it as ``access_token``)."""
+        token = self.token
+        if token and isinstance(payload, str):
+            payload = payload.replace(token, "***")
+        if token and isinstance(detail, str):
+            detail = detail.replace(token, "***")
+        return super().reject(reason, detail, url=url, request=request, payload=payload,
+                              item_type=item_type)
+
     def decode(self, response: Response, *, missing_ok: bool = False) -> Any:
         """The answer's data; raises for a Graph error (rate limits are retried after a pause,
         a dead token or missing permission closes the crawl) and reads the usage headers."""
