@@ -130,10 +130,11 @@ def run(args) -> int:
     try:
         module = parser_for(args.platform)
         chain = None if args.raw else OfflineChain(project_settings())
-        count = 0
+        count = recognised = 0
         for body, url, headers in documents(args.file, args.url):
             try:
                 items = parse_one(module, body, url, headers)
+                recognised += 1
             except BlockedPage as exc:
                 items = [RejectedItem(reason=exc.reason, detail=exc.detail, platform=args.platform,
                                       source_url=url, item_type="page")]
@@ -146,7 +147,10 @@ def run(args) -> int:
                     item = chain.process(item)
                 print(json.dumps(as_json(item), default=json_value, ensure_ascii=False))
                 count += 1
-        if count == 0:
+        if count == 0 and recognised:  # an id lookup, an empty listing: read, nothing to print
+            print(f"microscout: {args.file} is a {args.platform} body that holds no profiles, "
+                  "posts or sightings", file=sys.stderr)
+        elif count == 0:
             raise UnrecognisedDocument("no items found")
         sys.stdout.flush()
     except BrokenPipeError:

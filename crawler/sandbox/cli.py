@@ -15,7 +15,9 @@ from crawler.sandbox.faults import FAULT_KINDS, FaultSpecError, parse_faults
 #: them here would slow every ``microscout --help``; a test keeps this in step with ``KNOBS``).
 KNOB_HELP = {
     "bluesky": "handle_epoch=N (renames), search_auth=off|401|403, token_ttl=SECONDS",
-    "instagram": "login_wall=RATE, checkpoint=RATE, og_only=RATE",
+    "instagram": "login_wall=RATE, checkpoint=RATE, og_only=RATE, graph_token=TOKEN, "
+                 "graph_error=CODE[:COUNT], graph_usage=PERCENT, graph_regain=MINUTES, "
+                 "graph_hashtag_limit=N, graph_recent_hours=HOURS",
     "mastodon": "none",
     "tiktok": "captcha=RATE, scope=all|profiles|listings",
     "youtube": "consent=RATE, bot_check=RATE, captcha=RATE, scope=all|profiles|listings, "
