@@ -41,7 +41,7 @@ from crawler.distributed import LOCAL_META
 from crawler.errors import BlockedPage
 from crawler.items import PostItem, ProfileItem, RejectedItem
 from crawler.parsers import youtube as yt
-from crawler.quota import BUDGETS, QuotaExhausted, account_of
+from crawler.quota import BUDGETS, QuotaBook, QuotaExhausted, account_of
 from crawler.sandbox.common import Request as SandboxRequest
 from crawler.sandbox.tiktok import video_numbers
 from crawler.sandbox.world import World
@@ -431,6 +431,40 @@ def test_calls_the_budget_left_unsent_release_what_they_carried():
         channel(accounts[0])]
 
 
+def playlist_requests(spider: YouTubeSpider, accounts: list) -> list[Request]:
+    return [spider.api_playlist_request(profile_of(spider, a), "UU" + channel(a)[2:])
+            for a in accounts]
+
+
+@pytest.mark.parametrize("jobdir", [False, True])
+def test_a_budget_stop_releases_profiles_whose_posts_calls_wait_in_the_scheduler(jobdir, tmp_path):
+    """A closing crawl drops its scheduler's requests: their profiles go out at the stop,
+    without posts; those in the downloader come back through their errback or callback,
+    once. With JOBDIR the queue is kept for the resume instead."""
+    accounts = in_range(4, min_posts=12)
+    spider = make_spider({"JOBDIR": str(tmp_path)} if jobdir else None, handles="x",
+                         recent_posts="12")
+    spider.posts_pending.clear()  # profile_of's own playlist requests were never sent
+    queued, in_flight, answered, refused = playlist_requests(spider, accounts)
+    spider.crawler.engine = types.SimpleNamespace(
+        downloader=types.SimpleNamespace(active={in_flight, answered, refused}))
+    stop = budget_failure(refused)
+    QuotaBook.of(spider.crawler).exhausted = stop.value  # as QuotaMiddleware leaves it
+    out = list(spider.on_error(stop))
+    assert [p.platform_user_id for p in out] == (
+        [channel(accounts[3])] if jobdir else [channel(accounts[3]), channel(accounts[0])])
+    assert [p.platform_user_id for p in spider.on_error(budget_failure(in_flight))] == [
+        channel(accounts[1])]
+    (late,) = run_callback(answered, answer(answered))  # stopping: no statistics call
+    assert late.platform_user_id == channel(accounts[2])
+    assert [(p.post_id, p.likes) for p in late.recent_posts] == [
+        (v, None) for v, *_ in expected_counts(accounts[2], 12)]
+    if not jobdir:
+        assert run_callback(queued, answer(queued)) == []  # released already: not twice
+        assert spider.crawler.stats.get_value("microscout/youtube/answers_after_release") == 1
+    assert spider.posts_pending == ({channel(accounts[0]): queued} if jobdir else {})
+
+
 def test_in_a_job_statistics_calls_stay_on_the_worker_and_unsent_calls_stay_in_the_job():
     (account,) = in_range(1, min_posts=12)
     spider = make_spider(handles="x", recent_posts="12")
@@ -746,9 +780,10 @@ def test_a_spent_budget_stops_the_run_and_the_next_runs_continue_from_the_wareho
     assert knobs(sandbox.base_url)["quota"]["used"] == 0
     assert third.stats.get("microscout/quota/youtube/units", 0) == 0
     assert scalar(sqlite_url, "SELECT used FROM api_usage") == [(140,)]
-    # each run is recorded as stopped by its budget
-    assert scalar(sqlite_url, "SELECT status, finish_reason FROM crawl_runs ORDER BY id") == [
-        ("aborted", "quota_exhausted")] * 3
+    # each run is recorded as stopped by its budget (the third, which loaded nothing, fails
+    # the monitor's minimum-profiles check as well)
+    runs = scalar(sqlite_url, "SELECT status, finish_reason FROM crawl_runs ORDER BY id")
+    assert runs == [("aborted", "quota_exhausted")] * 2 + [("failed", "quota_exhausted")]
 
 
 @pytest.mark.slow

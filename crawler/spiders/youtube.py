@@ -192,6 +192,9 @@ class YouTubeSpider(VideoSpider):
         self.video_buffer: list[tuple[str, str]] = []
         #: channel id -> the profile waiting for its videos' statistics.
         self.awaiting: dict[str, _Awaiting] = {}
+        #: channel id -> the request carrying its profile to its posts, queued or sent (single
+        #: runs: what a budget stop releases; a job keeps its requests instead).
+        self.posts_pending: dict[str, Request] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> YouTubeSpider:
@@ -340,8 +343,9 @@ class YouTubeSpider(VideoSpider):
         """The channel's newest videos from its uploads playlist (the ``uploads`` route)."""
         url = yt.playlist_items_url(playlist_id, max_results=self.args.recent_posts,
                                     base=self.api_base)
-        return self.api_request(url, self.parse_api_playlist, "posts", LIST_COST,
-                                "playlist_items", priority=20, cb_kwargs={"profile": profile})
+        return self.track(profile, self.api_request(
+            url, self.parse_api_playlist, "posts", LIST_COST, "playlist_items", priority=20,
+            cb_kwargs={"profile": profile}))
 
     def api_stats_request(self, batch: list[tuple[str, str]]) -> Request:
         """One videos.list?part=statistics call for up to 50 buffered ids, of any channels
@@ -364,14 +368,16 @@ class YouTubeSpider(VideoSpider):
         """The ``search`` route: search.list?channelId=&order=date (100 units)."""
         url = yt.search_list_url(channel_id=profile.platform_user_id, order="date",
                                  max_results=self.args.recent_posts, base=self.api_base)
-        return self.api_request(url, self.parse_api_channel_videos, "posts", SEARCH_COST,
-                                "channel_search", priority=20, cb_kwargs={"profile": profile})
+        return self.track(profile, self.api_request(
+            url, self.parse_api_channel_videos, "posts", SEARCH_COST, "channel_search",
+            priority=20, cb_kwargs={"profile": profile}))
 
     def api_videos_request(self, profile: ProfileItem, video_ids: list[str]) -> Request:
         """The ``search`` route: one channel's videos with snippet and statistics (1 unit)."""
         url = yt.videos_list_url(video_ids, base=self.api_base)
-        return self.api_request(url, self.parse_api_videos, "posts", LIST_COST, "videos",
-                                priority=30, cb_kwargs={"profile": profile})
+        return self.track(profile, self.api_request(
+            url, self.parse_api_videos, "posts", LIST_COST, "videos", priority=30,
+            cb_kwargs={"profile": profile}))
 
     # -- web callbacks -------------------------------------------------------------------------
 
@@ -458,6 +464,8 @@ class YouTubeSpider(VideoSpider):
 
     def parse_api_playlist(self, response: Response, profile: ProfileItem) -> Output:
         """The uploads playlist's newest videos: their ids join the statistics buffer."""
+        if not self.untrack(profile):
+            return
         _, items = self.decode(response)
         posts = [p for p in items if isinstance(p, PostItem) and p.post_id]
         posts = list({p.post_id: p for p in posts}.values())[: self.args.recent_posts]
@@ -496,6 +504,8 @@ class YouTubeSpider(VideoSpider):
             yield from self.call_done(channel)
 
     def parse_api_channel_videos(self, response: Response, profile: ProfileItem) -> Output:
+        if not self.untrack(profile):
+            return
         _, items = self.decode(response)
         ids = [p.post_id for p in items if isinstance(p, PostItem) and p.post_id]
         if not ids:
@@ -504,6 +514,8 @@ class YouTubeSpider(VideoSpider):
         yield self.api_videos_request(profile, ids[: self.args.recent_posts])
 
     def parse_api_videos(self, response: Response, profile: ProfileItem) -> Output:
+        if not self.untrack(profile):
+            return
         _, items = self.decode(response)
         posts = [p for p in items if isinstance(p, PostItem)]
         for post in posts:
@@ -530,6 +542,38 @@ class YouTubeSpider(VideoSpider):
         if state.calls <= 0 and state.buffered <= 0:
             del self.awaiting[channel]
             yield self.finish(state.profile)
+
+    def track(self, profile: ProfileItem, request: Request) -> Request:
+        """Note the request carrying ``profile`` to its posts (single runs)."""
+        if not self.in_job and profile.platform_user_id:
+            self.posts_pending[profile.platform_user_id] = request
+        return request
+
+    def untrack(self, profile: ProfileItem) -> bool:
+        """The answer (or failure) of ``profile``'s posts request came: False when the profile
+        already went out (released by a budget stop or a fatal error: nothing more to do)."""
+        if self.in_job or not profile.platform_user_id:
+            return True
+        if self.posts_pending.pop(profile.platform_user_id, None) is not None:
+            return True
+        self.stat("answers_after_release")
+        return False
+
+    def release_stranded(self) -> Output:
+        """The crawl is closing: the profiles whose posts requests wait in the scheduler (which
+        a closing crawl drops) go out now, without posts; those in the downloader come back
+        through their callback or errback. A ``JOBDIR`` run keeps its queue for the resume."""
+        if self.in_job or self.setting("JOBDIR"):
+            return
+        try:
+            active = {r.url for r in self.crawler.engine.downloader.active}
+        except (AttributeError, RuntimeError):  # no engine (unit tests): nothing in flight
+            active = set()
+        stranded = [c for c, r in self.posts_pending.items() if r.url not in active]
+        if stranded:
+            self.stat("profiles_without_posts", len(stranded))
+        for channel in stranded:
+            yield self.finish(self.posts_pending.pop(channel).cb_kwargs["profile"])
 
     def release_awaiting(self) -> Output:
         """Every waiting profile, with what is known (no more call will be sent)."""
@@ -599,8 +643,11 @@ class YouTubeSpider(VideoSpider):
         if failure.check(QuotaExhausted) and not self.in_job:
             request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
             if request.meta.get("microscout_kind") == "posts":
-                yield self.finish(request.cb_kwargs["profile"])
+                profile = request.cb_kwargs["profile"]
+                if self.untrack(profile):
+                    yield self.finish(profile)
             yield from self.release_awaiting()
+            yield from self.release_stranded()
         yield from super().on_error(failure)
 
     def recover(self, failure: Failure) -> Iterable[Any] | None:
@@ -610,7 +657,8 @@ class YouTubeSpider(VideoSpider):
         if (request.callback == self.parse_api_playlist and failure.check(HttpError)
                 and "playlistNotFound" in self.api_error_reasons(failure)):
             self.stat("uploads_not_found")
-            return [self.finish(request.cb_kwargs["profile"])]
+            profile = request.cb_kwargs["profile"]
+            return [self.finish(profile)] if self.untrack(profile) else []
         return None
 
     def describe(self, failure: Failure) -> tuple[str, str | None, Any]:
@@ -622,14 +670,20 @@ class YouTubeSpider(VideoSpider):
     def after_failure(self, request: Request | None) -> Output:
         """The profile of a failed post list, the profiles of a failed statistics call (with
         what is known); then, after a fatal Data API error, every waiting profile and the end."""
-        if request is not None and request.meta.get("microscout_kind") == "videos":
+        kind = request.meta.get("microscout_kind") if request is not None else None
+        if request is not None and kind == "videos":
             self.stat("statistics_calls_failed")
             for channel in dict.fromkeys(request.cb_kwargs.get("videos", {}).values()):
                 yield from self.call_done(channel)
+        elif request is not None and kind == "posts":
+            profile = request.cb_kwargs["profile"]
+            if self.untrack(profile):
+                yield self.finish(profile)
         else:
             yield from super().after_failure(request)
         if self.fatal_api_reason:
             yield from self.release_awaiting()
+            yield from self.release_stranded()
             raise CloseSpider(f"youtube_api_{self.fatal_api_reason}")
 
     def api_error_reasons(self, failure: Failure) -> list[str]:
