@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crawler.commands.common import check_writable, fail, project_settings, say, set_pairs
+from crawler.commands.common import check_writable, fail, one_line, project_settings, say, set_pairs
 from crawler.platforms import NAMES, REGISTRY, spider_for
 from crawler.settings_check import SettingError, check_settings
 
@@ -218,16 +218,20 @@ def crawl_many(jobs: list[tuple[str, dict]], overrides: dict, *, quiet: bool = F
         return fail(str(exc))
     process = CrawlerProcess(settings)
     crawlers = []
+    not_started: dict[Any, BaseException] = {}
     for spider, kwargs in jobs:
         if not quiet:
             arguments = " ".join(f"{name}={value}" for name, value in kwargs.items())
             say(f"sweeping {spider} ({arguments}) into {mask_url(url)}")
         crawler = process.create_crawler(spider)
-        process.crawl(crawler, **kwargs)
+        process.crawl(crawler, **kwargs).addErrback(_not_started, crawler, not_started)
         crawlers.append(crawler)
     process.start()
     codes = []
     for crawler in crawlers:
+        if crawler in not_started:  # from_crawler refused (a missing API key): nothing ran
+            codes.append(fail(f"{crawler.spidercls.name}: {one_line(not_started[crawler])}"))
+            continue
         summary = run_summary(crawler.stats.get_stats())
         summary["spider"] = crawler.spidercls.name
         if as_json:  # stdout holds the JSON summaries and nothing else
@@ -249,7 +253,7 @@ def crawl_many(jobs: list[tuple[str, dict]], overrides: dict, *, quiet: bool = F
                 "run again then: a refresh or a JOBDIR run continues where this one stopped "
                 "(microscout quota shows the budgets)")
         codes.append((code_of or exit_code)(summary))
-    if not quiet:
+    if not quiet and len(not_started) < len(crawlers):
         from crawler.report import print_summary
 
         engine = make_engine(url)
@@ -258,6 +262,16 @@ def crawl_many(jobs: list[tuple[str, dict]], overrides: dict, *, quiet: bool = F
         finally:
             engine.dispose()
     return max(codes, default=0)
+
+
+def _not_started(failure, crawler, not_started: dict) -> None:
+    """A crawl that failed before it started (the spider's ``from_crawler`` refused): noted."""
+    try:
+        crawler.stats  # noqa: B018  (Scrapy 2.19 raises RuntimeError until the crawl starts)
+    except RuntimeError:
+        not_started[crawler] = failure.value
+        return None
+    return failure  # a failure of a started crawl: Scrapy's own handling
 
 
 def exit_code(summary: dict) -> int:
