@@ -100,7 +100,7 @@ from crawler.items import HashtagSightingItem, PostItem, ProfileItem
 from crawler.parsers import loads_json
 from crawler.parsers import youtube as yt
 from crawler.platforms import REGISTRY
-from crawler.quota import QuotaExhausted, account_of, cost
+from crawler.quota import account_of, cost
 from crawler.spiders.args import Params, choice_arg, normalize_base_url, param
 from crawler.spiders.base import Output, body_text, utcnow
 from crawler.spiders.video import PAGE_HEADERS, VideoParams, VideoSpider, site_domain
@@ -636,19 +636,17 @@ class YouTubeSpider(VideoSpider):
 
     # -- failures --------------------------------------------------------------------------------
 
-    def on_error(self, failure: Failure) -> Output:
-        """A call the budget left unsent (single runs): the profiles it carried, and those
-        waiting for statistics, go out with what is known (their units are spent); a job's
-        worker leaves them to the job, which runs the requests that led there again."""
-        if failure.check(QuotaExhausted) and not self.in_job:
-            request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
-            if request.meta.get("microscout_kind") == "posts":
-                profile = request.cb_kwargs["profile"]
-                if self.untrack(profile):
-                    yield self.finish(profile)
-            yield from self.release_awaiting()
-            yield from self.release_stranded()
-        yield from super().on_error(failure)
+    def unsent(self, request: Request) -> Output:
+        """A call the budget left unsent, in a single run (``BaseSpider.on_error`` asks; a
+        job's worker leaves its requests to the job, which runs those that led there again):
+        the profile it carried, the profiles waiting for statistics and those whose posts
+        calls wait in the scheduler go out with what is known (their units are spent)."""
+        if request.meta.get("microscout_kind") == "posts":
+            profile = request.cb_kwargs["profile"]
+            if self.untrack(profile):
+                yield self.finish(profile)
+        yield from self.release_awaiting()
+        yield from self.release_stranded()
 
     def recover(self, failure: Failure) -> Iterable[Any] | None:
         """A channel without an uploads playlist (``playlistNotFound``: it never uploaded):
