@@ -57,6 +57,7 @@ import parsel
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem
 from crawler.parsers import MAX_JSON_DEPTH, BlockedPage, UnrecognisedDocument, check_depth, loads_json
+from crawler.parsers import tiktok_research as research
 from crawler.values import extract_hashtags, extract_mentions, normalize_tag, storable_text
 
 PLATFORM = "tiktok"
@@ -197,6 +198,9 @@ def parse_document(body: str | bytes | dict | list, *, url: str | None = None,
         ctx.hashtag = hashtag.lstrip("#")
     if position_offset is not None:
         ctx.position_offset = position_offset
+    if research.is_research_body(body):  # the Research API: crawler/parsers/tiktok_research.py
+        return research.parse_document(body, url=url, fetched_at=fetched_at, hashtag=hashtag,
+                                       position_offset=position_offset or 0)
     if isinstance(body, (dict, list)):
         return parse_data(body, ctx=ctx)
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
@@ -208,6 +212,9 @@ def parse_document(body: str | bytes | dict | list, *, url: str | None = None,
             data = loads_json(stripped)
         except ValueError:
             return _parse_javascript(stripped, ctx)
+        if research.is_research_body(data):
+            return research.parse_document(data, url=url, fetched_at=fetched_at, hashtag=hashtag,
+                                           position_offset=position_offset or 0)
         return parse_data(data, ctx=ctx)
     if stripped[0] == "<":
         return parse_html(stripped, ctx=ctx)

@@ -18,6 +18,7 @@ Routes (GET and HEAD):
 * ``/api/post/item_list/?secUid=&cursor=&count=``: an account's videos, newest first,
   ``cursor`` the ``createTime`` in milliseconds of the last video returned.
 * ``/robots.txt``; avatars and covers (a 1x1 PNG).
+* POST and ``/v2/``: the Research API (:mod:`crawler.sandbox.tiktok_research`, its own knobs).
 
 Data the world lacks is derived deterministically from the post (a seeded hash): play
 counts (``views``: interactions divided by a per-video rate between 3% and 14%), video
@@ -62,6 +63,7 @@ from crawler.sandbox.common import (
     parse_rate,
     unknown_knob,
 )
+from crawler.sandbox.tiktok_research import ResearchApi
 from crawler.sandbox.world import Account, Post, World
 
 PAGE_SIZE = 30  # what the web app asks for
@@ -190,15 +192,18 @@ def script_json(value: object) -> str:
 
 class TikTokApp:
     name = "tiktok"
+    accepts_post = True  # the Research API
     #: The knobs (``--knob NAME=VALUE``, ``/__platform__/knobs``) and what each does.
     KNOBS: ClassVar[dict[str, str]] = {
         "captcha": "share of eligible requests answered with the captcha (0 to 1)",
         "scope": "which requests are eligible: all, profiles or listings",
+        **ResearchApi.KNOBS,
     }
 
     def __init__(self, world: World) -> None:
         self.world = world
         self.blocks = BlockInjector(("captcha",), world.seed, platform=self.name)
+        self.research = ResearchApi(world, web=self, video_numbers=video_numbers)
         self._challenges: dict[str, str] | None = None  # challenge id -> tag
         self._challenges_lock = threading.Lock()
         self._routes = (
@@ -222,15 +227,25 @@ class TikTokApp:
     # -- the server's interface --------------------------------------------------------
 
     def configure(self, knobs: Mapping[str, str]) -> None:
-        self.blocks.configure(knobs)
+        for name in knobs:
+            if name not in self.KNOBS:
+                raise unknown_knob(self.name, name, self.KNOBS)
+        research = self.research.parse({k: v for k, v in knobs.items() if k in ResearchApi.KNOBS})
+        self.blocks.configure({k: v for k, v in knobs.items() if k not in ResearchApi.KNOBS})
+        self.research.apply(research)
 
     def knob_state(self) -> dict:
-        return self.blocks.state()
+        state = self.blocks.state()
+        if self.research.touched:
+            state["research"] = self.research.state()
+        return state
 
     def faultable(self, path: str) -> bool:
         return path != "/robots.txt" and not path.startswith(CDN_PATH)
 
     def handle(self, request: Request) -> Response:
+        if self.research.owns(request):
+            return self.research.handle(request)
         for pattern, handler, route_class in self._routes:
             match = pattern.fullmatch(request.path)
             if match:
@@ -242,6 +257,8 @@ class TikTokApp:
         return Response(404, b"<!DOCTYPE html><title>Page not available</title>", _HTML)
 
     def fault_response(self, kind: str, request: Request) -> Response:
+        if self.research.owns(request):
+            return self.research.fault_response(kind, request)
         if kind == "429":
             return Response(429, b"", "text/plain", [("retry-after", "1")])
         if kind in ("500", "503"):
