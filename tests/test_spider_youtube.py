@@ -326,7 +326,8 @@ def test_api_search_then_channels_then_videos_make_a_profile_with_likes_and_view
     assert len(ids) <= 50
     out = run_callback(channels, sandbox_response(channels))
     requests = [o for o in out if isinstance(o, Request)]
-    assert requests and all(r.callback == spider.parse_api_channel_videos for r in requests)
+    assert requests
+    assert all(r.callback == spider.parse_api_channel_videos for r in requests)
     # hidden subscriber counts: yielded at once (the pipelines quarantine them), no posts asked
     assert all(o.followers is None for o in out if isinstance(o, ProfileItem))
     profile = requests[0].cb_kwargs["profile"]
