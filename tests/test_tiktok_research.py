@@ -1135,6 +1135,62 @@ def test_a_fresh_recording_holds_no_client_secret_or_token(sandbox, tmp_path):
         assert secret not in text
 
 
+@pytest.mark.slow
+@pytest.mark.redis
+def test_two_workers_of_a_job_leave_what_a_single_sweep_leaves(tmp_path):
+    """The token call stays on each worker (never in Redis, nor the key, secret or token);
+    a user info carries its account's videos in the request, so any worker can answer it."""
+    import redis
+
+    from crawler.commands.common import project_settings
+    from crawler.distributed.enqueue import enqueue
+    from crawler.sandbox.server import SandboxProcess
+    from tests.conftest import require_service
+    from tests.test_distributed import REDIS, env_for, start_worker, wait_all, warehouse
+
+    require_service("Redis", "127.0.0.1", 6379)
+    prefix = f"test-research-{tmp_path.name[-8:]}"
+    urls = {mode: sqlite_warehouse(tmp_path / mode) for mode in ("single", "job")
+            if (tmp_path / mode).mkdir() is None}
+    arguments = {**SWEEP, "max_posts": "60"}
+    try:
+        with SandboxProcess(accounts=ACCOUNTS, seed=SEED, platform="tiktok", rate_limit=1_000_000) as box:
+            crawl(box.base_url, {"MICROSCOUT_DATABASE_URL": urls["single"], "MICROSCOUT_DB_RETRY_DELAY": 0},
+                  pipelines=True, **arguments)
+            settings = project_settings({"MICROSCOUT_REDIS_URL": REDIS, "MICROSCOUT_REDIS_PREFIX": prefix,
+                                         "MICROSCOUT_DATABASE_URL": urls["job"]})
+            enqueue(TikTokResearchSpider, settings, {**arguments, "base_url": box.base_url}, "research")
+            env = env_for(prefix, urls["job"], **{k: str(v) for k, v in {**FAST, "LOG_LEVEL": "INFO"}.items()
+                                                  if k.startswith("MICROSCOUT_")})
+            workers = [start_worker(env, tmp_path, f"research{i}", "--job", "research") for i in range(2)]
+            assert wait_all(workers) == [0, 0], [(tmp_path / f"research{i}.log").read_text()[-3000:]
+                                                 for i in range(2)]
+        expected, got = warehouse(urls["single"]), warehouse(urls["job"])
+        assert got["snapshots"] == expected["snapshots"]
+        assert got["sightings"] == expected["sightings"]
+        assert got["posts"] == expected["posts"]
+        assert expected["snapshots"]
+        logs = "".join((tmp_path / f"research{i}.log").read_text() for i in range(2))
+        assert logs.count("Got a Research API token") == 2  # each worker for itself
+        server = redis.Redis.from_url(REDIS)
+        token = token_of()
+        read = {"hash": lambda k: b"".join(b"".join(p) for p in server.hgetall(k).items()),
+                "string": server.get, "zset": lambda k: b"".join(server.zrange(k, 0, -1)),
+                "list": lambda k: b"".join(server.lrange(k, 0, -1)),
+                "set": lambda k: b"".join(server.smembers(k))}
+        keys = list(server.scan_iter(f"{prefix}:*"))
+        assert keys
+        for key in keys:
+            value = read[server.type(key).decode()](key) or b""
+            for secret in (CLIENT_KEY, CLIENT_SECRET, token, "Bearer "):
+                assert secret.encode() not in value, (key, secret)
+    finally:
+        server = redis.Redis.from_url(REDIS)
+        keys = list(server.scan_iter(f"{prefix}:*"))
+        if keys:
+            server.delete(*keys)
+
+
 # --- the cassette ------------------------------------------------------------------------------
 
 
