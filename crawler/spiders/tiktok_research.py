@@ -509,12 +509,7 @@ class TikTokResearchSpider(BaseSpider):
             self.renewing = False
             self.fatal_reason = self.fatal_reason or "auth_failed"
         if self.fatal_reason:
-            reason = f"{API}_{self.fatal_reason}"
-            stats = getattr(getattr(self, "crawler", None), "stats", None)
-            if stats is not None and stats.get_value("finish_reason") is None:
-                # crawl_runs is finished when the pipelines close, before Scrapy sets it
-                stats.set_value("finish_reason", reason)
-            raise CloseSpider(reason)
+            raise CloseSpider(f"{API}_{self.fatal_reason}")
 
     def on_blocked(self, request: Request | None, error: BlockedPage, url: str) -> None:
         """An error in a 200 answer: the daily quota or a refused client ends the crawl."""
