@@ -124,6 +124,10 @@ class CrawlRun:
         from pipelines.monitor import FeedWatch
 
         self.feeds = FeedWatch(crawler)
+        #: Why the engine closes the spider: known before the pipelines close (they finish the
+        #: run's row), while Scrapy's ``finish_reason`` stat is set only after them.
+        self.close_reason: str | None = None
+        crawler.signals.connect(self._note_close_reason, signal=signals.engine_started)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -278,6 +282,18 @@ class CrawlRun:
 
     # --- closing -------------------------------------------------------------------------------
 
+    def _note_close_reason(self) -> None:
+        """Wrap the engine's close so the reason (a CloseSpider's, quota_exhausted, shutdown)
+        is known when the run's row is finished, before Scrapy's CoreStats records it."""
+        engine = self.crawler.engine
+        close = engine.close_spider_async
+
+        async def close_spider_async(*, reason: str = "cancelled") -> None:
+            self.close_reason = self.close_reason or reason
+            await close(reason=reason)
+
+        engine.close_spider_async = close_spider_async  # type: ignore[method-assign]
+
     async def close(self) -> None:
         """Run the end-of-run checks and finish the run's row (once). While a feed export is
         still being stored (it closes after the item pipelines), ``spider_closed`` does it."""
@@ -285,6 +301,9 @@ class CrawlRun:
             return
         self._closed = True
         try:
+            book = getattr(self.crawler, "microscout_quota", None)
+            if book is not None:  # settle the budgets while the run's thread still runs
+                await book.spider_closed()
             await self.in_worker(self._close_run)
         finally:
             self.executor.shutdown(wait=True)
@@ -377,11 +396,11 @@ class CrawlRun:
         """The run's final row from ``stats`` (default: this crawl's)."""
         own = stats is None
         stats = self.stats.get_stats() if stats is None else stats
-        reason = (self.stats.get_value("finish_reason") if own else stats.get("finish_reason")) \
-            or "finished"
+        reason = (self.stats.get_value("finish_reason") or self.close_reason if own
+                  else stats.get("finish_reason")) or "finished"
         checks = monitor.run_checks(stats, self.crawler.settings)
         status = monitor.status_of(checks)
-        if reason != "finished" and status == "ok":
+        if reason != "finished" and status != "failed":  # cut short: never ok, nor degraded
             status = "aborted"
         self.stats.set_value("microscout/run/status", status)
         for check in checks:

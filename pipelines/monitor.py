@@ -68,7 +68,9 @@ def run_checks(stats: dict, settings) -> list[Check]:
     missing_followers = stats.get("microscout/quarantined/missing_followers", 0) + stats.get(
         "microscout/quarantined/unreadable_count", 0)
     responses = stats.get("response_received_count", 0)
-    failures = stats.get("downloader/exception_count", 0) + stats.get(
+    # requests a spent budget left unsent (crawler/quota.py) did not fail
+    unsent = stats.get("downloader/exception_type_count/crawler.quota.QuotaExhausted", 0)
+    failures = stats.get("downloader/exception_count", 0) - unsent + stats.get(
         "retry/max_reached", 0)
     min_profiles = settings.getint("MICROSCOUT_MONITOR_MIN_PROFILES", 1)
     max_errors = settings.getfloat("MICROSCOUT_MONITOR_MAX_ERROR_RATIO", 0.2)

@@ -102,7 +102,7 @@ def assert_never_contacted(sock: socket.socket) -> None:
 #: Recordings of the official APIs (Instagram Graph API, TikTok Research API, YouTube
 #: playlistItems) that the parsers do not read yet: the official-API issue (#14) adds them. Strict
 #: xfail, so each flips to a failure the day its parser lands and the mark must go.
-OFFICIAL_API_PENDING = ("tiktoklibrary_research_api_", "_api_v3_playlistItems_")
+OFFICIAL_API_PENDING = ("tiktoklibrary_research_api_",)
 #: Recordings that hold no profile, post or sighting (a hashtag-id lookup): parse reads them,
 #: prints nothing and says so on stderr.
 NO_ITEMS = ("python-facebook_graph_ig_hashtag_search_developers_2021.json",)

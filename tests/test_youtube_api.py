@@ -802,6 +802,9 @@ def test_googles_own_quota_exceeded_closes_the_crawl_and_keeps_what_was_paid_for
     assert "quota_exceeded" in reasons
     assert scalar(sqlite_url, "SELECT count(*) FROM profiles")[0][0] > 0
     assert KEY not in items.log
+    # the run's row knows why it closed (CloseSpider's reason reaches it before Scrapy's stat)
+    assert scalar(sqlite_url, "SELECT status, finish_reason FROM crawl_runs") == [
+        ("aborted", "youtube_api_quotaExceeded")]
 
 
 CASSETTE_SWEEP = {"max_pages": "1", "max_posts": "40", "recent_posts": "12",

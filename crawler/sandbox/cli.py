@@ -21,7 +21,7 @@ KNOB_HELP = {
     "mastodon": "none",
     "tiktok": "captcha=RATE, scope=all|profiles|listings",
     "youtube": "consent=RATE, bot_check=RATE, captcha=RATE, scope=all|profiles|listings, "
-               "quota=UNITS",
+               "quota=UNITS (a run, all keys), api_quota=UNITS (per key per Pacific day)",
 }
 #: The server's knobs, for every platform (``SERVER_KNOBS`` in ``crawler/sandbox/common.py``).
 SERVER_KNOB_HELP = "throttle_after=N (one 429 after N more API requests), throttle_retry_after=SECONDS"

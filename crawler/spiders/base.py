@@ -317,6 +317,11 @@ class BaseSpider(scrapy.Spider):
         sightings held for an owner, the next step of a login."""
         return ()
 
+    def unsent(self, request: Request) -> Iterable[Any]:
+        """What a request the budget left unsent leaves behind in a single run (subclass hook:
+        the profile it carried, items held for it); a distributed job keeps the request."""
+        return ()
+
     def describe(self, failure: Failure) -> tuple[str, str | None, Any]:
         """(reason, detail, payload) of a failed request (subclasses read error bodies)."""
         return describe_failure(failure)
@@ -333,7 +338,8 @@ class BaseSpider(scrapy.Spider):
         if failure.check(QuotaExhausted):  # not sent: the budget stopped the crawl (crawler/quota)
             if self.crawler.stats is not None:
                 self.crawler.stats.inc_value("microscout/quota/unsent_requests")
-            yield from self.leased(request, [], failed=False, parked=True)  # a job keeps it
+            left = [] if self.in_job else list(self.unsent(request))  # a job keeps the request
+            yield from self.leased(request, left, failed=False, parked=True)
             return
         recovered = self.recover(failure)
         if recovered is not None:
