@@ -67,6 +67,7 @@ import weakref
 from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
 
 from scrapy import signals
 from scrapy.core.downloader.handlers.base import BaseDownloadHandler
@@ -285,30 +286,70 @@ def _load_cassette(settings: BaseSettings) -> Cassette:
         match_on=_matchers(match_on),
         allow_playback_repeats=settings.getbool("MICROSCOUT_CASSETTE_ALLOW_REPEATS", True),
         before_record_request=partial(_scrub, headers=filter_headers),
+        before_record_response=_scrub_answer,
         serializer=jsonserializer if path.endswith(".json") else yamlserializer,
     )
 
 
-SECRET_BODY_KEYS = ("password", "secret", "token", "identifier")
+SECRET_BODY_KEYS = ("password", "secret", "token", "identifier", "client_key")
+#: Keys of a JSON answer whose values are credentials (a token endpoint's, a login's).
+SECRET_ANSWER_KEYS = ("access_token", "refresh_token", "accessJwt", "refreshJwt")
+FILTERED = "<filtered>"
+
+
+def _is_secret(key: str) -> bool:
+    return any(word in key.lower() for word in SECRET_BODY_KEYS)
 
 
 def _scrub(request, headers: list[str]):
     """What a recorded request keeps: no credential headers, and in a JSON body (a login such as
-    Bluesky's createSession) every password/secret/token/identifier value replaced."""
+    Bluesky's createSession) or a form body (an OAuth token call: client_key, client_secret)
+    every password/secret/token/identifier/client_key value replaced. vcrpy applies it to the
+    requests it matches too, so a scrubbed recording still matches on ``body``."""
     if headers:
         request = remove_headers(request, headers)
     body = request.body
-    if body and any(key.encode() in (body if isinstance(body, bytes) else body.encode())
-                    for key in SECRET_BODY_KEYS):
-        try:
-            data = json.loads(body)
-        except (ValueError, TypeError):
-            return request
-        secret = [key for key in data if any(word in key.lower() for word in SECRET_BODY_KEYS)] if (
-            isinstance(data, dict)) else []
+    raw = body if isinstance(body, bytes) else (body or "").encode()
+    if not raw or not any(key.encode() in raw for key in SECRET_BODY_KEYS):
+        return request
+    try:
+        data = json.loads(raw)
+    except (ValueError, TypeError):
+        data = None
+    if isinstance(data, dict):
+        secret = [key for key in data if _is_secret(key)]
         if secret:
-            request.body = json.dumps({**data, **dict.fromkeys(secret, "<filtered>")}).encode()
+            request.body = json.dumps({**data, **dict.fromkeys(secret, FILTERED)}).encode()
+        return request
+    if data is not None:
+        return request
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return request
+    if any(_is_secret(key) for key, _ in pairs):
+        request.body = urlencode([(key, FILTERED if _is_secret(key) else value)
+                                  for key, value in pairs]).encode()
     return request
+
+
+def _scrub_answer(response: dict[str, Any]) -> dict[str, Any]:
+    """A recorded answer without the tokens a JSON body hands out (a plain, not compressed,
+    body; the Content-Length of the original goes with it)."""
+    body = (response.get("body") or {}).get("string")
+    raw = body if isinstance(body, bytes) else (body or "").encode()
+    if not raw or not any(key.encode() in raw for key in SECRET_ANSWER_KEYS):
+        return response
+    try:
+        data = json.loads(raw)
+    except (ValueError, TypeError):
+        return response
+    secret = [key for key in SECRET_ANSWER_KEYS if isinstance(data, dict) and key in data]
+    if secret:
+        response["body"]["string"] = json.dumps({**data, **dict.fromkeys(secret, FILTERED)}).encode()
+        response["headers"] = {name: value for name, value in (response.get("headers") or {}).items()
+                               if name.lower() != "content-length"}
+    return response
 
 
 def _quiet_vcr_logging() -> None:

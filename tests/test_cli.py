@@ -99,13 +99,10 @@ def assert_never_contacted(sock: socket.socket) -> None:
 # --- parse: every real capture ---------------------------------------------------------------
 
 
-#: Recordings of the official APIs (Instagram Graph API, TikTok Research API, YouTube
-#: playlistItems) that the parsers do not read yet: the official-API issue (#14) adds them. Strict
-#: xfail, so each flips to a failure the day its parser lands and the mark must go.
-OFFICIAL_API_PENDING = ("tiktoklibrary_research_api_",)
 #: Recordings that hold no profile, post or sighting (a hashtag-id lookup): parse reads them,
 #: prints nothing and says so on stderr.
-NO_ITEMS = ("python-facebook_graph_ig_hashtag_search_developers_2021.json",)
+NO_ITEMS = ("python-facebook_graph_ig_hashtag_search_developers_2021.json",
+            "tiktoklibrary_research_api_v2_video_comment_list_2024.json")  # comments: no author
 
 
 def realworld_params() -> list:
@@ -114,10 +111,7 @@ def realworld_params() -> list:
         folder = REALWORLD / platform
         names = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else [None]
         for name in names:
-            pending = name is not None and any(part in name for part in OFFICIAL_API_PENDING)
-            xfail = pytest.mark.xfail(strict=True, reason="official API route: issue #14")
-            marks = [xfail] if pending else []
-            params.append(pytest.param(platform, name, id=f"{platform}/{name or 'absent'}", marks=marks))
+            params.append(pytest.param(platform, name, id=f"{platform}/{name or 'absent'}"))
     return params
 
 

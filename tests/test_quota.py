@@ -45,7 +45,8 @@ def test_research_day_is_a_utc_day():
 
 def test_account_is_a_fingerprint_never_the_key():
     account = account_of("www.googleapis.com", "AIzaSECRETKEY123")
-    assert "SECRETKEY" not in account and account.startswith("www.googleapis.com key:")
+    assert "SECRETKEY" not in account
+    assert account.startswith("www.googleapis.com key:")
     assert account != account_of("www.googleapis.com", "AIzaOTHER")
 
 
@@ -107,22 +108,29 @@ def test_the_31st_hashtag_waits_for_the_oldest_slot(warehouse_url):
     with engine.begin() as conn:
         for i in range(30):
             claim = ledger.claim_hashtag(conn, "1784", f"tag{i}", start + timedelta(hours=i))
-            assert claim.allowed and claim.used == i + 1
+            assert claim.allowed
+            assert claim.used == i + 1
         ledger.remember_hashtag_id(conn, "1784", "tag3", "17843826142012701")
         refused = ledger.claim_hashtag(conn, "1784", "tag30", start + timedelta(days=2))
-        assert not refused.allowed and refused.used == 30
+        assert not refused.allowed
+        assert refused.used == 30
         assert refused.frees_at == start + timedelta(days=7)
         again = ledger.claim_hashtag(conn, "1784", "tag3", start + timedelta(days=2))
-        assert again.allowed and again.hashtag_id == "17843826142012701"
+        assert again.allowed
+        assert again.hashtag_id == "17843826142012701"
         assert ledger.claim_hashtag(conn, "other", "tag30", start).allowed  # per account
         later = ledger.claim_hashtag(conn, "1784", "tag30", start + timedelta(days=7, seconds=1))
-        assert later.allowed and later.used == 30  # tag0's slot freed, tag30 took it
-        slots = {row["account"]: row for row in ledger.hashtag_slots(conn, start + timedelta(days=7, seconds=1))}
+        assert later.allowed
+        assert later.used == 30
+        week_later = start + timedelta(days=7, seconds=1)
+        slots = {row["account"]: row for row in ledger.hashtag_slots(conn, week_later)}
         assert slots["1784"]["used"] == 30
         assert slots["1784"]["frees_at"] == start + timedelta(hours=1, days=7)
         # an expired tag claims a new slot, keeping its cached id
         renewed = ledger.claim_hashtag(conn, "1784", "tag3", start + timedelta(days=20))
-        assert renewed.allowed and renewed.hashtag_id == "17843826142012701" and renewed.used == 1
+        assert renewed.allowed
+        assert renewed.hashtag_id == "17843826142012701"
+        assert renewed.used == 1
     engine.dispose()
 
 
@@ -173,10 +181,13 @@ def test_two_runs_share_the_budget_and_the_last_call_is_refused(sqlite_url):
         return refused.value
 
     exc = asyncio.run(run())
-    assert exc.used == 204 and exc.limit == 250  # both runs' bookings count
+    assert exc.used == 204
+    assert exc.limit == 250
     message = str(exc)
-    assert "YouTube Data API v3 quota units" in message and "204 of 250 used" in message
-    assert "this call needs 100" in message and "the next run continues" in message
+    assert "YouTube Data API v3 quota units" in message
+    assert "204 of 250 used" in message
+    assert "this call needs 100" in message
+    assert "the next run continues" in message
 
 
 def test_without_a_warehouse_the_book_counts_in_memory():
@@ -233,4 +244,6 @@ def test_quota_command_prints_each_budget(sqlite_url, capsys):
     assert (hashtags["used"], hashtags["left"]) == (1, 29)
     assert main(["quota", "--database-url", sqlite_url]) == 0
     table = capsys.readouterr().out
-    assert "youtube:units" in table and "8,766" in table and "midnight P" in table
+    assert "youtube:units" in table
+    assert "8,766" in table
+    assert "midnight P" in table

@@ -946,9 +946,6 @@ def test_sweep_through_every_pipeline_into_sqlite(sandbox, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="crawler/run.py shuts the warehouse's executor before "
-                   "QuotaBook.spider_closed gives back unspent reservations and refunded records "
-                   "('Cannot settle the ... budget'): lead, see the report")
 def test_api_usage_books_exactly_what_the_api_served(sandbox, tmp_path):
     url = sqlite_warehouse(tmp_path)
     before = research_counts(sandbox)
@@ -1002,9 +999,6 @@ def test_a_budget_stops_the_run_cleanly_and_the_next_run_gets_what_is_left(sandb
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="crawl_runs is finished at the warehouse pipeline's close, "
-                   "before Scrapy's CoreStats sets finish_reason, and the monitor counts the calls "
-                   "the budget refused (QuotaExhausted) as failed requests: lead, see the report")
 def test_a_run_stopped_by_its_budget_is_recorded_aborted(sandbox, tmp_path):
     url = sqlite_warehouse(tmp_path)
     items = crawl(sandbox.base_url, {"MICROSCOUT_DATABASE_URL": url, "MICROSCOUT_DB_RETRY_DELAY": 0,
@@ -1121,8 +1115,6 @@ def test_key_secret_and_token_stay_out_of_log_warehouse_and_quarantine(sandbox, 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="crawler/cassette.py filters JSON request bodies only: the "
-                   "token call's form and the token in its answer are recorded (lead: see the report)")
 def test_a_fresh_recording_holds_no_client_secret_or_token(sandbox, tmp_path):
     path = tmp_path / "fresh.yaml"
     token = sandbox_token(sandbox.base_url)

@@ -19,7 +19,8 @@ KNOB_HELP = {
                  "graph_error=CODE[:COUNT], graph_usage=PERCENT, graph_regain=MINUTES, "
                  "graph_hashtag_limit=N, graph_recent_hours=HOURS",
     "mastodon": "none",
-    "tiktok": "captcha=RATE, scope=all|profiles|listings",
+    "tiktok": "captcha=RATE, scope=all|profiles|listings, token_ttl=SECONDS, daily_requests=N, "
+              "daily_records=N, missing_likes=RATE, nul_usernames=RATE",
     "youtube": "consent=RATE, bot_check=RATE, captcha=RATE, scope=all|profiles|listings, "
                "quota=UNITS (a run, all keys), api_quota=UNITS (per key per Pacific day)",
 }
