@@ -64,3 +64,15 @@ def test_scrapy_crawl_dispatches_a_source_to_its_spider(tmp_path):
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert refused.returncode == 2
     assert "instagram has no source 'nope'; choose one of web, graph" in refused.stderr
+
+
+def test_a_spiders_own_arguments_pass_with_dash_a(capsys, tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    base = ["sweep", "--platform", "tiktok", "--source", "research", "--tags", "vegan",
+            "--database-url", url, "--quiet"]
+    assert main([*base, "-a", "bogus=1"]) == 2
+    assert "unknown argument(s) bogus; accepted: " in capsys.readouterr().err
+    assert main([*base, "-a", "days"]) == 2
+    assert capsys.readouterr().err.strip() == "microscout: error: -a/--arg takes NAME=VALUE, got 'days'"
+    assert main([*base, "-a", "days=soon"]) == 2  # the spider's own check, before anything runs
+    assert "days" in capsys.readouterr().err

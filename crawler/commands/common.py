@@ -56,13 +56,13 @@ def one_line(message: object) -> str:
     return " ".join(line for line in lines if line) or type(message).__name__
 
 
-def set_pairs(pairs: list[str]) -> dict[str, str]:
+def set_pairs(pairs: list[str], option: str = "--set") -> dict[str, str]:
     """``--set NAME=VALUE`` options as a dict; ValueError on one without ``=``."""
     values = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise ValueError(f"--set takes NAME=VALUE, got {pair!r}")
+            raise ValueError(f"{option} takes NAME=VALUE, got {pair!r}")
         values[name] = value
     return values
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crawler.commands.common import fail
+from crawler.commands.common import fail, set_pairs
 from crawler.commands.sweep import PLATFORM_SPIDERS, checked_spider, crawl, overrides_from
 
 
@@ -23,6 +23,8 @@ def add_parser(subparsers) -> None:
                         help="where the platform is (Mastodon instance, Bluesky App View, sandbox URL)")
     parser.add_argument("--source", help="youtube auto|web|api, instagram web|graph, "
                         "tiktok web|research (official APIs)")
+    parser.add_argument("-a", "--arg", action="append", default=[], metavar="NAME=VALUE",
+                        help="a spider argument of its own, as scrapy crawl -a takes it")
     parser.add_argument("--delay", type=float, help="seconds between requests to one host")
     parser.add_argument("--recent-posts", type=int)
     parser.add_argument("--database-url", help="override MICROSCOUT_DATABASE_URL")
@@ -34,7 +36,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    kwargs = {"max_age": args.max_age}
+    try:
+        kwargs = {**set_pairs(args.arg, "-a/--arg"), "max_age": args.max_age}
+    except ValueError as exc:
+        return fail(exc)
     for name in ("tier", "niche", "limit", "job", "recent_posts"):
         if getattr(args, name) is not None:
             kwargs[name] = getattr(args, name)

@@ -40,6 +40,9 @@ def add_crawl_options(parser) -> None:
     parser.add_argument("--source", help="where to read the platform: youtube auto|web|api, "
                         "instagram web|graph, tiktok web|research (official APIs; several "
                         "platforms: platform=source pairs)")
+    parser.add_argument("-a", "--arg", action="append", default=[], metavar="NAME=VALUE",
+                        help="a spider argument of its own, as scrapy crawl -a takes it (TikTok "
+                             "research: days=90, since=2026-08-01; YouTube: api_posts=search)")
     parser.add_argument("--listing", help="which listing to sweep (Instagram all|top|recent; "
                                           "Bluesky latest|top)")
     parser.add_argument("--feeds", help="Bluesky: comma-separated custom feeds to sweep as well")
@@ -126,7 +129,8 @@ def spider_kwargs(args, platform: str | None = None) -> dict:
     platform = platform or platforms_of(args)[0]
     names = ("tags", "handles", "handles_file", "min_followers", "max_followers", "max_pages",
              "max_posts", "recent_posts", "job", "listing", "feeds")
-    kwargs = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    kwargs = set_pairs(getattr(args, "arg", None) or [], "-a/--arg")
+    kwargs.update({name: getattr(args, name) for name in names if getattr(args, name, None) is not None})
     url = base_urls(args, platforms_of(args)).get(platform)
     if url:
         kwargs["base_url"] = url
