@@ -6,7 +6,8 @@
     python -m benchmarks.run_all --only crawl --json a.json; ... --merge a.json b.json --write ...
 
 Order: parsers, warehouse load, crawl overhead, hand-rolled, scale, reliability, distributed
-(Redis workers; skipped without Redis). The full SQLite crawl of the handle sweep measured by
+(Redis workers; skipped without Redis), official APIs (YouTube quota units per profile,
+requests per micro-influencer found on every route). The full SQLite crawl of the handle sweep measured by
 crawl overhead is reused (same run, same sandbox size) as microscout's side of the no-latency
 hand-rolled comparison and as the first small run of the scale benchmark.
 """
@@ -23,9 +24,11 @@ from pathlib import Path
 from benchmarks import (
     crawl_overhead,
     crawl_runner,
+    discovery,
     distributed,
     handrolled,
     parsers,
+    quota,
     reliability,
     scale,
     warehouse_load,
@@ -36,13 +39,14 @@ SIZES = {
     "tiny": {"accounts": 40, "modes": "handles,tags", "repeat": 1, "tags_repeat": 1,
              "warehouse": 200, "orm": 50, "cap": 600.0, "scale": (30, 60), "latency": "0,0.05",
              "handrolled": 40, "parser_time": 0.002, "reliability": (120, 5.0),
-             "distributed": distributed.SIZES["tiny"]},
+             "distributed": distributed.SIZES["tiny"], "apis": (100, 1)},
     "moderate": {"accounts": 5000, "modes": "handles,tags", "repeat": 2, "tags_repeat": 1,
                  "warehouse": 100_000, "orm": 5000, "cap": 600.0, "scale": (5000, 20_000),
                  "latency": "0,0.05", "handrolled": 1000, "parser_time": 0.05, "reliability": (300, 60.0),
-                 "distributed": distributed.SIZES["moderate"]},
+                 "distributed": distributed.SIZES["moderate"], "apis": (2000, 4)},
 }
-BENCHES = ("parsers", "warehouse", "crawl", "handrolled", "scale", "reliability", "distributed")
+BENCHES = ("parsers", "warehouse", "crawl", "handrolled", "scale", "reliability", "distributed",
+           "apis")
 
 
 def run_all(preset: dict, only: list[str], databases: list[str], seed: int = 42) -> list[Row]:
@@ -81,6 +85,11 @@ def run_all(preset: dict, only: list[str], databases: list[str], seed: int = 42)
         db = None if "postgresql" in databases else "sqlite"  # None: PostgreSQL when reachable
         rows += distributed.run(spec["accounts"], spec["memory"], spec["max_requests"], spec["repeat"],
                                 db, seed)
+    if "apis" in only:
+        say("official APIs: YouTube quota units, requests per micro-influencer found ...")
+        accounts, tags = preset["apis"]
+        rows += quota.run(accounts, seed, tags)
+        rows += discovery.run(accounts, seed, tags, list(discovery.ROUTES))
     return rows
 
 

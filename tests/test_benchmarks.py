@@ -14,6 +14,7 @@ import pytest
 from benchmarks import (
     common,
     crawl_overhead,
+    discovery,
     distributed,
     handrolled,
     parsers,
@@ -157,3 +158,24 @@ def test_distributed_reports_scaling_memory_and_capacity(monkeypatch, capsys):
     assert len(prefixes) == 2 + 2  # one per job: 2 throughput runs, 2 memory runs
     server = distributed.redis_client()
     assert not [key for prefix in prefixes for key in server.scan_iter(match=f"{prefix}:*")]
+
+
+def test_discovery_counts_requests_per_micro_influencer_on_each_route(capsys):
+    rows = discovery.run(100, 42, 1, [("mastodon", "web"), ("youtube", "api"), ("tiktok", "research")])
+    out = _printed(capsys, "Requests per new micro-influencer", rows)
+    assert [row.case for row in rows] == ["mastodon web", "youtube api", "tiktok research"]
+    assert all(row.ours and row.ours >= 1 for row in rows), out  # at least one request each
+    assert "budget: " in rows[1].note
+    assert " units" in rows[1].note
+    assert " requests, " in rows[2].note.split("budget: ")[1]
+
+
+def test_youtube_quota_units_per_profile_old_route_vs_new(capsys):
+    from benchmarks import quota
+
+    rows = quota.run(accounts=100, seed=42, tags=1, max_pages=1)
+    out = _printed(capsys, "quota", rows)
+    new = rows[-1]
+    assert new.met, out  # the uploads route stays within 3 units a profile
+    assert new.ratio is not None, out
+    assert new.ratio > 10, out
