@@ -44,6 +44,7 @@ from crawler import settings as project_settings
 from crawler.errors import CrawlError
 from crawler.items import PLATFORMS, HashtagSightingItem, PostItem, ProfileItem, RejectedItem
 from crawler.parsers import bluesky, instagram, loads_json, parser_for, tiktok, youtube
+from crawler.platforms import REGISTRY
 from crawler.values import BOUNDS, TEXT_LIMITS, to_jsonable
 
 REPO = Path(__file__).resolve().parents[1]
@@ -110,7 +111,8 @@ def realworld_seeds() -> tuple[Seed, ...]:
 def sandbox_seeds() -> tuple[Seed, ...]:
     seeds: list[Seed] = []
     for path in sorted(CASSETTES.glob("sandbox_*_sweep.yaml")):
-        platform = path.name.removeprefix("sandbox_").removesuffix("_sweep.yaml")
+        name = path.name.removeprefix("sandbox_").removesuffix("_sweep.yaml")  # youtube_api, ...
+        platform = next(p for p in REGISTRY if name == p or name.startswith(f"{p}_"))
         seeds.extend(_cassette_seeds(platform, path))
     return tuple(seeds)
 
