@@ -1012,9 +1012,10 @@ def test_the_token_is_renewed_before_it_ends():
     from crawler.sandbox.server import SandboxProcess
 
     with SandboxProcess(accounts=ACCOUNTS, seed=SEED, platform="tiktok", rate_limit=1_000_000,
-                        knobs={"token_ttl": "4"}) as process:
-        # paced: 0.4 s between calls, so the sweep lasts well past one token's 4 s
-        items = crawl(process.base_url, {"MICROSCOUT_RATE_LIMIT_TIKTOK": 0.4}, refresh_margin="300",
+                        knobs={"token_ttl": "1"}) as process:
+        # paced: 0.05 s between calls, so the sweep lasts well past one token's second (a busy
+        # machine only makes it last longer)
+        items = crawl(process.base_url, {"MICROSCOUT_RATE_LIMIT_TIKTOK": 0.05}, refresh_margin="300",
                       min_followers=str(LO), max_followers=str(HI))
         counts = research_counts(process)
     assert items.stats["finish_reason"] == "finished"
@@ -1029,9 +1030,9 @@ def test_a_refused_token_is_renewed_and_the_calls_sent_again():
     from crawler.sandbox.server import SandboxProcess
 
     with SandboxProcess(accounts=ACCOUNTS, seed=SEED, platform="tiktok", rate_limit=1_000_000,
-                        knobs={"token_ttl": "3"}) as process:
-        # refresh_margin=0: no renewal ahead of time, so calls after 3 s meet a 401 first
-        items = crawl(process.base_url, {"MICROSCOUT_RATE_LIMIT_TIKTOK": 0.4}, refresh_margin="0")
+                        knobs={"token_ttl": "1"}) as process:
+        # refresh_margin=0: no renewal ahead of time, so calls after a second meet a 401 first
+        items = crawl(process.base_url, {"MICROSCOUT_RATE_LIMIT_TIKTOK": 0.05}, refresh_margin="0")
         counts = research_counts(process)
     assert items.stats["finish_reason"] == "finished"
     assert counts["tokens_refused"] >= 1
