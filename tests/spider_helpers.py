@@ -8,6 +8,8 @@ see what a crawl would: the items yielded before the error, then what the error 
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from typing import Any
 
 from scrapy.http import Request, Response
@@ -16,12 +18,22 @@ from crawler.spidermiddlewares import handle_crawl_error
 
 
 def run_callback(request: Request, response: Response) -> list[Any]:
+    """The callback's outputs (an async generator callback is run to its end too)."""
     callback: Any = request.callback
     spider = callback.__self__
     out: list[Any] = []
-    try:
-        for value in callback(response, **request.cb_kwargs) or ():
+
+    async def drain(outputs: Any) -> None:
+        async for value in outputs:
             out.append(value)
+
+    try:
+        outputs = callback(response, **request.cb_kwargs)
+        if inspect.isasyncgen(outputs):
+            asyncio.run(drain(outputs))
+        else:
+            for value in outputs or ():  # one by one: what came before an error is kept
+                out.append(value)
     except Exception as exc:
         handled = handle_crawl_error(spider, response, exc)
         if handled is None:

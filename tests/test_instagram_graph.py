@@ -38,7 +38,6 @@ from crawler.sandbox import instagram_graph as sandbox_graph
 from crawler.sandbox.common import Request as SandboxRequest
 from crawler.sandbox.instagram import InstagramApp
 from crawler.sandbox.world import EPOCH, World
-from crawler.spidermiddlewares import handle_crawl_error
 from crawler.spiders.instagram_graph import InstagramGraphSpider, lookup_authors
 from tests.conftest import REALWORLD, realworld
 from tests.crawl_helpers import run_spider
@@ -406,24 +405,6 @@ def start(spider: InstagramGraphSpider) -> list:
     return asyncio.run(collect())
 
 
-def run_async(request: Request, response: TextResponse) -> list:
-    """An async callback run as the engine would (typed errors through the protocol)."""
-    spider = request.callback.__self__
-
-    async def collect():
-        out = []
-        try:
-            async for value in request.callback(response, **request.cb_kwargs):
-                out.append(value)
-        except Exception as exc:
-            handled = handle_crawl_error(spider, response, exc)
-            if handled is None:
-                raise
-            out.extend(handled)
-        return out
-    return asyncio.run(collect())
-
-
 def reply(spider: InstagramGraphSpider, request: Request, on: InstagramApp | None = None):
     sent(spider, request)
     token = request.headers.get("Authorization", b"").decode()[7:] or None
@@ -508,7 +489,7 @@ def test_work_requests_claim_each_tag_in_a_step_of_its_own():
     claim = work[1]
     assert claim.url.startswith("data:")
     assert claim.dont_filter
-    (search,) = run_async(claim, TextResponse(claim.url, body=b"", request=claim))
+    (search,) = run_callback(claim, TextResponse(claim.url, body=b"", request=claim))
     assert search.url == graph.hashtag_search_url(spider.graph_base, USER, "vegan")
 
 
@@ -517,10 +498,10 @@ def test_hashtag_search_then_media_pages_with_sightings_and_posts():
     spider = make_spider(tags=tag, max_pages="2", max_posts="60", listing="top",
                          author_candidates="0")
     (search,) = start(spider)
-    (media,) = run_async(search, reply(spider, search))
+    (media,) = run_callback(search, reply(spider, search))
     assert media.cb_kwargs["hashtag_id"] == sandbox_graph.hashtag_id(tag)
     assert spider.hashtag_ids == {tag: sandbox_graph.hashtag_id(tag)}
-    first = run_async(media, reply(spider, media))
+    first = run_callback(media, reply(spider, media))
     sightings = [o for o in first if isinstance(o, HashtagSightingItem)]
     posts = [o for o in first if isinstance(o, PostItem)]
     assert [s.position for s in sightings] == list(range(50))
@@ -529,7 +510,7 @@ def test_hashtag_search_then_media_pages_with_sightings_and_posts():
                for p in posts)
     (following,) = [o for o in first if isinstance(o, Request)]
     assert parse_qsl(urlsplit(following.url).query)[-1][0] == "after"
-    second = run_async(following, reply(spider, following))
+    second = run_callback(following, reply(spider, following))
     assert [s.position for s in second if isinstance(s, HashtagSightingItem)] == list(range(50, 60))
     assert not [o for o in second if isinstance(o, Request)]  # max_posts reached
 

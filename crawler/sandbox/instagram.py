@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
 from bisect import bisect_left
@@ -72,6 +71,8 @@ from crawler.sandbox.common import (
     unknown_knob,
 )
 from crawler.sandbox.instagram_graph import GraphApi
+from crawler.sandbox.instagram_ids import media_id_of, shortcode
+from crawler.sandbox.instagram_ids import unit as _unit
 from crawler.sandbox.world import Account, Post, World
 
 APP_ID = "936619743392459"
@@ -113,7 +114,6 @@ _JSON_HEADERS = (
     ("access-control-allow-origin", "https://www.instagram.com"),
 )
 _HTML = "text/html; charset=utf-8"
-_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _USERNAME = re.compile(r"[a-z0-9._]{1,30}")
 _RESERVED = frozenset({"accounts", "api", "challenge", "direct", "explore", "graphql", "media",
                        "p", "reel", "reels", "static", "stories", "tv", "web"})
@@ -133,26 +133,6 @@ CATEGORIES = {
 # --- ids, cursors, knobs ------------------------------------------------------------------
 
 
-def shortcode(media_id: int | str) -> str:
-    """A media id in Instagram's URL alphabet: ``2837357660084836649`` -> ``CdgUcJGFxkp``."""
-    number, out = int(media_id), ""
-    while number:
-        number, digit = divmod(number, 64)
-        out = _ALPHABET[digit] + out
-    return out or _ALPHABET[0]
-
-
-def media_id_of(code: str) -> int | None:
-    """The inverse of :func:`shortcode` (None for a code with other characters)."""
-    number = 0
-    for char in code:
-        digit = _ALPHABET.find(char)
-        if digit < 0:
-            return None
-        number = number * 64 + digit
-    return number
-
-
 def _cursor(post_id: int) -> str:
     return base64.b64encode(f"sandbox:{post_id}".encode()).decode()
 
@@ -169,12 +149,6 @@ def _after(cursor: str | None) -> int | None:
     if prefix != "sandbox" or not number.isdigit():
         raise ValueError(cursor)
     return int(number)
-
-
-def _unit(*parts: object) -> float:
-    """A uniform number in [0, 1) fixed by the parts (stable across processes)."""
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
 
 
 def parse_knobs(spec: str | None) -> dict[str, float]:

@@ -62,6 +62,8 @@ from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
 from crawler.sandbox.common import Request, Response, dump_json, unknown_knob
+from crawler.sandbox.instagram_ids import shortcode
+from crawler.sandbox.instagram_ids import unit as _unit
 from crawler.sandbox.world import EPOCH, Account, Post, World
 
 USER_OFFSET = 17841400000000000
@@ -86,7 +88,6 @@ OTHER_ERRORS = {
     2: ("An unexpected error has occurred. Please retry your request later.", None),
 }
 ERROR_CODES = tuple(sorted({*RATE_LIMIT_MESSAGES, *OTHER_ERRORS}))
-_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _PATH = re.compile(r"/graph/(v\d+\.\d+)/([^?]*)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 USER_FIELDS = ("id", "ig_id", "username", "name", "biography", "website", "followers_count",
@@ -95,21 +96,6 @@ MEDIA_FIELDS = ("id", "caption", "like_count", "comments_count", "timestamp", "p
                 "media_type", "media_product_type", "media_url", "username", "children",
                 "is_comment_enabled", "thumbnail_url")
 CHILD_FIELDS = ("id", "media_type", "media_url", "permalink", "timestamp")
-
-
-def _unit(*parts: object) -> float:
-    """A uniform number in [0, 1) fixed by the parts (the Instagram sandbox's draw)."""
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
-
-
-def shortcode(media_id: int | str) -> str:
-    """The web sandbox's shortcode of a post id (its base-64 digits)."""
-    number, out = int(media_id), ""
-    while number:
-        number, digit = divmod(number, 64)
-        out = _ALPHABET[digit] + out
-    return out or _ALPHABET[0]
 
 
 def is_professional(seed: int, account: Account) -> bool:

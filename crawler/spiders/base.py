@@ -38,7 +38,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.errors import BlockedPage, CrawlError, RetryableBody
-from crawler.items import RejectedItem
+from crawler.items import ProfileItem, RejectedItem
 from crawler.parsers import loads_json
 from crawler.quota import QuotaExhausted
 from crawler.spiders.args import (
@@ -218,6 +218,12 @@ class BaseSpider(scrapy.Spider):
             self.stat("resume_skipped")
             return True
         return False
+
+    def finish(self, profile: ProfileItem) -> ProfileItem:
+        """A profile ready to leave: its newest ``recent_posts`` posts kept, counted."""
+        profile.recent_posts = profile.recent_posts[: self.args.recent_posts]
+        self.stat("profiles")
+        return profile
 
     def stat(self, key: str, value: int = 1) -> None:
         """Increment ``microscout/<platform>/<key>``."""

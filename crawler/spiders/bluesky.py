@@ -646,7 +646,7 @@ class BlueskySpider(BaseSpider):
             return  # a resumed run loaded this account before its restart
         profile.discovered_via = discovered_via
         if self.args.recent_posts == 0:
-            yield self.finish_profile(profile)
+            yield self.finish(profile)
             return
         self.stat("authors_requested")
         yield self.author_feed_request(profile)
@@ -663,12 +663,7 @@ class BlueskySpider(BaseSpider):
                 and page < AUTHOR_FEED_PAGES:
             yield self.author_feed_request(profile, cursor, page + 1)
             return
-        yield self.finish_profile(profile)
-
-    def finish_profile(self, profile: ProfileItem) -> ProfileItem:
-        profile.recent_posts = profile.recent_posts[: self.args.recent_posts]
-        self.stat("profiles")
-        return profile
+        yield self.finish(profile)
 
     # -- failures ----------------------------------------------------------------------------
 
@@ -677,7 +672,7 @@ class BlueskySpider(BaseSpider):
         a failed refresh logs in again (once); a failed re-login carries on logged out."""
         kind = request.meta.get("microscout_kind") if request is not None else None
         if kind == "author_feed" and request is not None:
-            yield self.finish_profile(request.cb_kwargs["profile"])
+            yield self.finish(request.cb_kwargs["profile"])
         elif kind == "refresh":
             self.renewing = None
             if self.may_relogin():

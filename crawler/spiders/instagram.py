@@ -353,11 +353,6 @@ class InstagramSpider(BaseSpider):
             return
         yield self.finish(profile)
 
-    def finish(self, profile: ProfileItem) -> ProfileItem:
-        profile.recent_posts = profile.recent_posts[: self.args.recent_posts]
-        self.stat("profiles")
-        return profile
-
     # -- the protocol's hooks --------------------------------------------------------------
 
     def decode(self, response: Response) -> Any:

@@ -518,11 +518,6 @@ class InstagramGraphSpider(BaseSpider):
             return
         yield self.finish(profile)
 
-    def finish(self, profile: ProfileItem) -> ProfileItem:
-        profile.recent_posts = profile.recent_posts[: self.args.recent_posts]
-        self.stat("profiles")
-        return profile
-
     # -- the protocol's hooks ----------------------------------------------------------------
 
     def reject(self, reason: str, detail: str | None, *, url: str | None,

@@ -478,22 +478,20 @@ class TikTokResearchSpider(BaseSpider):
         if not posts and self.args.recent_posts and profile.handle:
             yield self.posts_request(profile)
             return
-        yield from self.finish(profile, posts)
+        yield from self.finish_with(profile, posts)
 
     def parse_posts(self, response: Response, profile: ProfileItem) -> Output:
         data = self.decode(response)
         found = research.videos(data)
         self.refund(response.request, len(found))
         posts = [research.post_item(v, web_base=self.web_base) for v in found]
-        yield from self.finish(profile, [p for p in posts if p.author_handle == profile.handle])
+        yield from self.finish_with(profile, [p for p in posts if p.author_handle == profile.handle])
 
-    def finish(self, profile: ProfileItem, posts: list[PostItem]) -> Output:
+    def finish_with(self, profile: ProfileItem, posts: list[PostItem]) -> Output:
         """The profile with its newest ``recent_posts`` videos; videos beyond go as posts."""
-        keep = self.args.recent_posts
-        profile.recent_posts = posts[:keep]
-        self.stat("profiles")
-        yield profile
-        yield from posts[keep:]
+        profile.recent_posts = posts
+        yield self.finish(profile)
+        yield from posts[self.args.recent_posts:]
 
     # -- failures -------------------------------------------------------------------------
 
@@ -504,7 +502,7 @@ class TikTokResearchSpider(BaseSpider):
         if kind == "user" and request is not None:
             yield from request.cb_kwargs["posts"]
         elif kind == "posts" and request is not None:
-            yield from self.finish(request.cb_kwargs["profile"], [])
+            yield from self.finish_with(request.cb_kwargs["profile"], [])
         elif kind == "token":
             self.renewing = False
             self.fatal_reason = self.fatal_reason or "auth_failed"

@@ -212,11 +212,6 @@ class VideoSpider(BaseSpider):
 
     # -- profiles ----------------------------------------------------------------------------------
 
-    def finish(self, profile: ProfileItem) -> ProfileItem:
-        profile.recent_posts = profile.recent_posts[: self.args.recent_posts]
-        self.stat("profiles")
-        return profile
-
     def follower_count(self, profile: ProfileItem) -> int | None:
         try:
             return parse_count(profile.followers, profile.locale)
