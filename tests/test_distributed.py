@@ -193,12 +193,15 @@ def test_a_killed_worker_loses_nothing(sandbox, single_run, pg_url, redis_prefix
     env = env_for(redis_prefix, pg_url)
     enqueue(env, tmp_path, sandbox.base_url, "kill")
     state = job(redis_prefix, "kill")
+    # The sandbox's gate stops the victim mid-job however fast or slow the machine is: it
+    # holds leases (requests waiting at the gate) when it dies, with some work acknowledged.
+    sandbox.gate(hold_after=80)
     victim = start_worker(env, tmp_path, "victim", "--job", "kill")
-    # the victim holds leases (taken, or finished and not yet acknowledged) when it dies
-    wait_until(lambda: state.counts().get("done", 0) >= 20 and state.sizes()["in_flight"] > 0,
-               "the first worker to be mid-job")
+    wait_until(lambda: sandbox.gate()["waiting"] > 0 and state.counts().get("done", 0) >= 20
+               and state.sizes()["in_flight"] > 0, "the first worker to be mid-job")
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
+    sandbox.gate(open=1)
     others = [start_worker(env, tmp_path, f"w{i}", "--job", "kill") for i in range(2)]
     assert wait_all(others) == [0, 0], [(tmp_path / f"w{i}.log").read_text()[-3000:] for i in range(2)]
     assert state.counts().get("requeued", 0) >= 1  # the victim's leases came back
