@@ -46,13 +46,14 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler.items import ProfileItem
+from pipelines.nicheembed import EmbeddingSettings, ZeroShot, zero_shot_or_none
 from pipelines.nichetext import CAMEL, DEFAULT_MODEL_WEIGHT, HASHTAG, URL, blend, fold
 
 if TYPE_CHECKING:
@@ -81,6 +82,8 @@ SCORE_DIGITS = 3
 #: extracts character n-grams in Python, several milliseconds per 1,000 characters; the cap keeps
 #: a profile of long video descriptions from costing ten times a typical one.
 MODEL_TEXT_LIMIT = 4000
+#: Profiles whose embeddings one encoder call computes at most.
+EMBED_BATCH = 32
 
 _TERM_KINDS = ("categories", "keywords", "hashtags", "phrases")
 _WORD = re.compile(r"[^\W_]+")
@@ -160,6 +163,8 @@ class Niche:
     keywords: tuple[str, ...] = ()
     hashtags: tuple[str, ...] = ()
     phrases: tuple[str, ...] = ()
+    #: Short descriptions (en, es, pt, fr, de) the embedding scorer reads; never matched as terms.
+    descriptions: tuple[str, ...] = ()
 
     @property
     def term_count(self) -> int:
@@ -173,6 +178,7 @@ class Taxonomy:
     threshold: float = DEFAULT_THRESHOLD
     fillers: tuple[str, ...] = ()
     source: str | None = None
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -223,12 +229,18 @@ class Taxonomy:
                 if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
                     raise TaxonomyError(f"{where}: niche {niche_id!r}: {kind!r} must be a list of strings")
                 terms[kind] = tuple(v.strip() for v in values)
-            niches.append(Niche(id=niche_id, label=str(spec.get("label") or niche_id), **terms))
+            descriptions = spec.get("descriptions", [])
+            if not isinstance(descriptions, list) or not all(isinstance(v, str) and v.strip()
+                                                             for v in descriptions):
+                raise TaxonomyError(f"{where}: niche {niche_id!r}: 'descriptions' must be a list of strings")
+            niches.append(Niche(id=niche_id, label=str(spec.get("label") or niche_id),
+                                descriptions=tuple(v.strip() for v in descriptions), **terms))
         fillers = data.get("hashtag_fillers", [])
         if not isinstance(fillers, list) or not all(isinstance(v, str) for v in fillers):
             raise TaxonomyError(f"{where}: 'hashtag_fillers' must be a list of strings")
         return cls(niches=tuple(niches), weights=weights, threshold=float(threshold),
-                   fillers=tuple(fillers), source=source)
+                   fillers=tuple(fillers), source=source,
+                   embedding=EmbeddingSettings.from_dict(data.get("embedding"), where))
 
 
 class _Acc:
@@ -576,12 +588,13 @@ class NichePipeline:
 
     Settings: MICROSCOUT_TAXONOMY (file; default the shipped taxonomy), MICROSCOUT_NICHE_MODEL
     (optional model file, loaded once at open), MICROSCOUT_NICHE_MODEL_WEIGHT (blend weight of
-    the model, 0..1, default 0.5). Stats: ``microscout/niche/tagged`` (a primary niche was set)
-    and ``microscout/niche/untagged``.
+    the model, 0..1, default 0.5), MICROSCOUT_NICHE_EMBEDDINGS (default on: blend in the
+    zero-shot embedding scores when the ``embeddings`` extra is installed). Stats:
+    ``microscout/niche/tagged`` (a primary niche was set) and ``microscout/niche/untagged``.
     """
 
     def __init__(self, stats, tagger: TaxonomyTagger, model_path: str | None = None,
-                 model_weight: float = DEFAULT_MODEL_WEIGHT) -> None:
+                 model_weight: float = DEFAULT_MODEL_WEIGHT, embeddings: bool = True) -> None:
         if not 0 <= model_weight <= 1:
             raise ValueError(f"MICROSCOUT_NICHE_MODEL_WEIGHT must be from 0 to 1, not {model_weight}")
         self.stats = stats
@@ -589,6 +602,10 @@ class NichePipeline:
         self.model_path = model_path
         self.model_weight = model_weight
         self.model: NicheModel | None = None
+        self.embeddings = embeddings
+        self.zero_shot: ZeroShot | None = None
+        self._batch: list[tuple[ProfileItem, Any]] = []
+        self._flush_scheduled = False
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -599,6 +616,7 @@ class NichePipeline:
             TaxonomyTagger(taxonomy),
             model_path=settings.get("MICROSCOUT_NICHE_MODEL") or None,
             model_weight=settings.getfloat("MICROSCOUT_NICHE_MODEL_WEIGHT", DEFAULT_MODEL_WEIGHT),
+            embeddings=settings.getbool("MICROSCOUT_NICHE_EMBEDDINGS", True),
         )
 
     def open_spider(self) -> None:
@@ -608,9 +626,19 @@ class NichePipeline:
             self.model = load(self.model_path)
             logger.info("niche model %s loaded (labels: %s), blend weight %.2f",
                         self.model_path, ", ".join(self.model.labels), self.model_weight)
+        if self.embeddings and self.zero_shot is None:
+            self.zero_shot = zero_shot_or_none(self.tagger.taxonomy)
+            if self.zero_shot is not None:
+                _ = self.zero_shot.prototypes  # built once, before the first item waits on them
+                logger.info("niche tagging: taxonomy + sentence embeddings (weight %.2f)",
+                            self.zero_shot.settings.weight)
+        elif not self.embeddings:
+            logger.info("niche tagging: taxonomy only (MICROSCOUT_NICHE_EMBEDDINGS is off)")
 
-    def scores(self, item: ProfileItem) -> dict[str, float]:
+    def scores(self, item: ProfileItem, embedded: Mapping[str, float] | None = None) -> dict[str, float]:
         scores = self.tagger.score_profile(item)
+        if self.zero_shot is not None and embedded is not None:
+            scores = self.zero_shot.combine(scores, embedded)
         if self.model is not None and self.model_weight > 0:
             text = profile_text(item)[:MODEL_TEXT_LIMIT]
             if text:
@@ -622,7 +650,53 @@ class NichePipeline:
     def process_item(self, item):
         if not isinstance(item, ProfileItem):
             return item
-        scores = self.scores(item)
+        if self.zero_shot is not None:
+            return self._queue(item)
+        return self._tag(item, self.scores(item))
+
+    # Embeddings are computed off the reactor, in batches: the items that reach the pipeline
+    # in one reactor turn (up to EMBED_BATCH) share one encoder call in a worker thread.
+    def _queue(self, item: ProfileItem):
+        from twisted.internet import reactor
+        from twisted.internet.defer import Deferred
+
+        waiting: Deferred = Deferred()
+        self._batch.append((item, waiting))
+        if len(self._batch) >= EMBED_BATCH:
+            self._flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            reactor.callLater(0, self._flush)  # type: ignore[attr-defined,arg-type]
+        return waiting
+
+    def _flush(self) -> None:
+        from twisted.internet import threads
+
+        self._flush_scheduled = False
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        texts = [profile_text(item) for item, _ in batch]
+        done = threads.deferToThread(self._embed, texts)
+
+        def tag(rows):
+            for (item, waiting), row in zip(batch, rows, strict=True):
+                try:
+                    waiting.callback(self._tag(item, self.scores(item, row)))
+                except Exception as exc:  # one bad item never takes the others down
+                    waiting.errback(exc)
+        done.addCallback(tag)
+
+    def _embed(self, texts: list[str]) -> Sequence[Mapping[str, float] | None]:
+        assert self.zero_shot is not None
+        try:
+            return list(self.zero_shot.score_texts(texts))
+        except Exception:  # the taxonomy still tags these profiles
+            logger.exception("niche embeddings failed for %d profiles; taxonomy scores only", len(texts))
+            self.stats.inc_value("microscout/niche/embedding_failed", len(texts))
+            return [None] * len(texts)
+
+    def _tag(self, item: ProfileItem, scores: Mapping[str, float]) -> ProfileItem:
         item.niches = {n: r for n, s in scores.items() if (r := round(s, SCORE_DIGITS)) > 0}
         item.primary_niche = self.tagger.primary(scores)
         self.stats.inc_value("microscout/niche/tagged" if item.primary_niche else "microscout/niche/untagged")

@@ -15,6 +15,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+#: The suite's crawls tag niches with the taxonomy alone: their expectations are the taxonomy's,
+#: and the embedding scorer costs each crawling process 2-4 s to build its prototypes.
+#: tests/test_niche_embed.py and the demo test run the default scorer with embeddings.
+NICHE_EMBEDDINGS = "false"
+os.environ["MICROSCOUT_NICHE_EMBEDDINGS"] = NICHE_EMBEDDINGS
 REALWORLD = REPO.parent / "shared" / "realworld"
 PG_ADMIN_URL = os.environ.get("MICROSCOUT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from crawler.cli import main
-from tests.conftest import REALWORLD, REPO, realworld
+from tests.conftest import NICHE_EMBEDDINGS, REALWORLD, REPO, realworld
 
 PLATFORMS = ("mastodon", "pixelfed", "instagram", "tiktok", "youtube", "bluesky")
 UNREACHABLE_DB = "postgresql+psycopg://scout:s3cret@127.0.0.1:1/x"
@@ -49,6 +49,7 @@ def command_env() -> dict[str, str]:
     """This environment without MICROSCOUT_*/SCRAPY_* settings, with this tree importable."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MICROSCOUT_", "SCRAPY_"))}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    env["MICROSCOUT_NICHE_EMBEDDINGS"] = NICHE_EMBEDDINGS
     return env
 
 
@@ -673,10 +674,16 @@ def test_sweep_end_to_end(tmp_path):
 
 @pytest.mark.slow
 def test_demo_smoke(tmp_path):
+    """The main job as a user runs it: the default niche scorer, sentence embeddings included."""
     database = tmp_path / "demo.sqlite"
-    result = microscout("demo", "--accounts", 150, "--database", database, cwd=tmp_path)
+    result = subprocess.run([sys.executable, "-m", "crawler.cli", "demo", "--accounts", "150",
+                             "--database", str(database)], cwd=tmp_path, capture_output=True, text=True,
+                            env={**command_env(), "MICROSCOUT_NICHE_EMBEDDINGS": "true"},
+                            timeout=CRAWL_TIMEOUT, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Top micro-influencers" in result.stdout + result.stderr
     with contextlib.closing(sqlite3.connect(database)) as conn:
         (micro,) = conn.execute("SELECT count(*) FROM micro_influencers").fetchone()
+        (tagged,) = conn.execute("SELECT count(*) FROM profile_niches WHERE is_primary").fetchone()
     assert micro > 0
+    assert tagged > 0

@@ -294,7 +294,8 @@ def test_align_and_blend():
 # --- the pipeline ---------------------------------------------------------------------------------
 
 def _pipeline(**settings):
-    crawler = get_crawler(Spider, settings)
+    # the taxonomy (and model) path; tests/test_niche_embed.py covers the embeddings
+    crawler = get_crawler(Spider, {"MICROSCOUT_NICHE_EMBEDDINGS": False, **settings})
     crawler.stats.open_spider()
     pipeline = NichePipeline.from_crawler(crawler)
     pipeline.open_spider()

@@ -78,6 +78,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     evaluate.add_argument("--blend-weight", type=_weight, metavar="W",
                           help="model weight in the blend (default: MICROSCOUT_NICHE_MODEL_WEIGHT, 0.5)")
     evaluate.add_argument("--algorithm", choices=ALGORITHMS, default="auto", help="for --cv")
+    evaluate.add_argument("--taxonomy-only", action="store_true",
+                          help="leave the sentence embeddings out of the default scorer")
     evaluate.add_argument("--seed", type=int, default=0, help="fold shuffling for --cv")
     evaluate.set_defaults(func=run_evaluate)
     return parser
@@ -136,6 +138,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         load,
         read_records,
     )
+    from pipelines.nicheembed import zero_shot_or_none
     from pipelines.nichetext import DEFAULT_MODEL_WEIGHT, blend
 
     weight = args.blend_weight
@@ -155,6 +158,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
         labels = list(reports[0].scores)  # the same label set for every column
         pinned = None if label_map else labels
         summary = [f"taxonomy {reports[0].macro_f1:.3f}"]
+        zero_shot = None if args.taxonomy_only else zero_shot_or_none(tagger.taxonomy)
+        if zero_shot is not None:
+            say(f"scoring sentence embeddings on {len(records)} records")
+            embedded = [row for i in range(0, len(records), 256)
+                        for row in zero_shot.score_texts([r.text for r in records[i:i + 256]])]
+            taxonomy_scores = [zero_shot.combine(t, e)
+                               for t, e in zip(taxonomy_scores, embedded, strict=True)]
+            reports.append(evaluate(records, lambda texts: [tagger.above(s) for s in taxonomy_scores],
+                                    label_map, labels=pinned, batch=True, name="default"))
+            summary.append(f"default (taxonomy + embeddings) {reports[-1].macro_f1:.3f}")
         if model is not None:
             name = Path(args.model).name
             reports.append(evaluate(records, model.predict, label_map, labels=pinned, batch=True,

