@@ -34,7 +34,8 @@ class OfflineChain:
 
     def process(self, item: Any) -> Any:
         for pipeline in self.pipelines:
-            item = pipeline.process_item(item)
+            # a pipeline that works off the reactor in a crawl offers a synchronous twin
+            item = getattr(pipeline, "process_item_now", pipeline.process_item)(item)
         return item
 
 

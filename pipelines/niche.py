@@ -606,6 +606,7 @@ class NichePipeline:
         self.zero_shot: ZeroShot | None = None
         self._batch: list[tuple[ProfileItem, Any]] = []
         self._flush_scheduled = False
+        self._opened = False
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -620,6 +621,7 @@ class NichePipeline:
         )
 
     def open_spider(self) -> None:
+        self._opened = True
         if self.model_path and self.model is None:
             from pipelines.niche_model import load  # scikit-learn only when a model is used
 
@@ -653,6 +655,15 @@ class NichePipeline:
         if self.zero_shot is not None:
             return self._queue(item)
         return self._tag(item, self.scores(item))
+
+    def process_item_now(self, item):
+        """``process_item`` without a reactor (``microscout parse``): embeddings in this thread."""
+        if not self._opened:
+            self.open_spider()
+        if not isinstance(item, ProfileItem):
+            return item
+        row = self._embed([profile_text(item)])[0] if self.zero_shot is not None else None
+        return self._tag(item, self.scores(item, row))
 
     # Embeddings are computed off the reactor, in batches: the items that reach the pipeline
     # in one reactor turn (up to EMBED_BATCH) share one encoder call in a worker thread.

@@ -130,3 +130,29 @@ def test_out_of_the_box_beats_the_taxonomy_on_youtube_titles(tmp_path):
     default = float(summary.split("default (taxonomy + embeddings) ")[1].split()[0])
     assert taxonomy == pytest.approx(0.372, abs=0.005)
     assert default >= 0.44
+
+
+@pytest.mark.parametrize(("platform", "name", "expected"), [
+    ("youtube", "youtubeaio_api_v3_channels_list_snippet_statistics_googledevelopers_2023.json",
+     {"tech", "education"}),
+    ("youtube", "newpipe_mock_youtubei_browse_channel_kurzgesagt_2026.json",
+     {"tech", "education", "entertainment"}),
+    ("pixelfed", "pixeldroid_pixelfed.de_api_v1_timelines_public_2020.json", None),
+])
+def test_parse_tags_real_profiles_with_the_default_scorer(platform, name, expected, tmp_path):
+    """``microscout parse`` runs the niche pipeline synchronously, embeddings included."""
+    import json
+
+    path = realworld(platform, name)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "MICROSCOUT_NICHE_EMBEDDINGS": "true"}
+    done = subprocess.run([sys.executable, "-m", "crawler.cli", "parse", platform, str(path)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    profiles = [d for d in map(json.loads, done.stdout.splitlines()) if "niches" in d and "handle" in d]
+    assert profiles
+    for profile in profiles:
+        assert all(0 < v <= 1 for v in profile["niches"].values())
+        if expected is not None:
+            assert profile["primary_niche"] in expected, profile
+    if expected is None:  # a public timeline: photographers and pet owners among others
+        assert {p["primary_niche"] for p in profiles} & {"photography", "pets", "travel"}
