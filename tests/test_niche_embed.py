@@ -65,8 +65,10 @@ def test_combine_is_the_weighted_mean(zero_shot):
     ({"weight": 1.5}, "from 0 to 1"), ({"slope": 0}, "above 0"), ({"weight": "x"}, "a number"),
     ({"speed": 1}, "unknown embedding setting"), ([1], "must be an object")])
 def test_bad_embedding_settings_are_refused(block, message):
-    with pytest.raises(TaxonomyError, match=message):
+    with pytest.raises(ValueError, match=message):
         EmbeddingSettings.from_dict(block, "t.json")
+    with pytest.raises(TaxonomyError, match=message):
+        Taxonomy.from_dict({"niches": {"food": {"keywords": ["recipe"]}}, "embedding": block})
 
 
 def test_without_the_extra_the_taxonomy_tags_alone_and_says_so(monkeypatch, caplog):
@@ -97,9 +99,8 @@ def test_the_pipeline_blends_embedding_rows_and_survives_an_encoder_failure(zero
     pipeline.open_spider()
     assert pipeline.zero_shot is not None
     item = ProfileItem(platform="instagram", handle="a", bio="Receta fácil: pan casero sin amasar")
-    (row,) = pipeline._embed(["Receta fácil: pan casero sin amasar"])
-    tagged = pipeline._tag(item, pipeline.scores(item, row))
-    assert tagged.primary_niche == "food"
+    (scores,) = pipeline._score_batch([item])
+    assert pipeline._tag(item, scores).primary_niche == "food"
 
     class Broken:
         def encode(self, texts):
@@ -107,10 +108,11 @@ def test_the_pipeline_blends_embedding_rows_and_survives_an_encoder_failure(zero
 
     pipeline.zero_shot = ZeroShot(Taxonomy.load(), encoder=Broken())
     pipeline.zero_shot._prototypes = zero_shot.prototypes
-    assert pipeline._embed(["x", "y"]) == [None, None]
+    other = ProfileItem(platform="instagram", handle="b", bio="Leg day")
+    taxonomy = TaxonomyTagger(Taxonomy.load())
+    expected = [taxonomy.score_profile(item), taxonomy.score_profile(other)]
+    assert pipeline._score_batch([item, other]) == expected
     assert crawler.stats.get_value("microscout/niche/embedding_failed") == 2
-    taxonomy_only = TaxonomyTagger(Taxonomy.load()).score_profile(item)
-    assert pipeline.scores(item, None) == taxonomy_only
 
 
 @pytest.mark.slow
@@ -156,3 +158,34 @@ def test_parse_tags_real_profiles_with_the_default_scorer(platform, name, expect
             assert profile["primary_niche"] in expected, profile
     if expected is None:  # a public timeline: photographers and pet owners among others
         assert {p["primary_niche"] for p in profiles} & {"photography", "pets", "travel"}
+
+
+# --- a trained head that reads the embeddings too ------------------------------------------------
+
+def test_a_model_with_embedding_features_round_trips_and_refuses_to_load_without_the_extra(
+        tmp_path, monkeypatch):
+    from pipelines import niche_model
+    from pipelines.niche_model import NicheModelError, Record, load, read_header, save, train
+
+    # paraphrases with no shared words: only the embeddings can carry them
+    rows = [("I lift weights at the gym", "fitness"), ("morning run and squats", "fitness"),
+            ("push-ups and a plank workout", "fitness"), ("protein shake after training", "fitness"),
+            ("pasta with tomato sauce", "food"), ("baking a chocolate cake", "food"),
+            ("my grandmother's soup recipe", "food"), ("grilled fish and rice for dinner", "food"),
+            ("boarding the plane to Lisbon", "travel"), ("hotel by the beach in Bali", "travel"),
+            ("backpacking through the Andes", "travel"), ("a weekend city break in Rome", "travel")]
+    records = [Record(text, (label,)) for text, label in rows * 2]
+    model = train(records, algorithm="logreg", embeddings=True, inner_folds=2)
+    assert model.embeddings
+    assert model.meta["features"] > 512
+    path = save(model, tmp_path / "emb.model")
+    assert "universal-sentence-encoder" in read_header(path)["embeddings"]
+    loaded = load(path)
+    texts = ["Entrenamiento de pesas en el gimnasio", "Receita de bolo de cenoura"]
+    assert loaded.predict_proba(texts) == pytest.approx(model.predict_proba(texts))
+    proba = loaded.predict_proba(texts)
+    assert [loaded.labels[i] for i in proba.argmax(axis=1)] == ["fitness", "food"]
+
+    monkeypatch.setattr(niche_model, "embeddings_available", lambda: False)
+    with pytest.raises(NicheModelError, match="embeddings extra"):
+        load(path)

@@ -61,6 +61,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                        help="linear SVM, logistic regression, or auto: best cross-validated "
                             "macro F1 (default)")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--no-embeddings", action="store_true",
+                       help="TF-IDF features only (default: the sentence embeddings too, when installed)")
     train.set_defaults(func=run_train)
 
     evaluate = commands.add_parser(
@@ -81,6 +83,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     evaluate.add_argument("--taxonomy-only", action="store_true",
                           help="leave the sentence embeddings out of the default scorer")
     evaluate.add_argument("--seed", type=int, default=0, help="fold shuffling for --cv")
+    evaluate.add_argument("--no-embeddings", action="store_true",
+                          help="--cv: train TF-IDF-only models (default: sentence embeddings too)")
     evaluate.set_defaults(func=run_evaluate)
     return parser
 
@@ -91,6 +95,18 @@ def _tagger(path: Path | None):
     if path is None:
         path = project_settings().get("MICROSCOUT_TAXONOMY") or DEFAULT_TAXONOMY_PATH
     return TaxonomyTagger(Taxonomy.load(path))
+
+
+def _embeddings(args: argparse.Namespace) -> bool:
+    """Sentence-embedding features: on when the extra is installed, unless --no-embeddings."""
+    from pipelines.niche_model import embeddings_available
+
+    if args.no_embeddings:
+        return False
+    if embeddings_available():
+        return True
+    say("warning: the embeddings extra is not installed; the model reads TF-IDF features only")
+    return False
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -110,8 +126,11 @@ def run_train(args: argparse.Namespace) -> int:
                     f"{', ...' if len(strangers) > 8 else ''}); the pipeline ignores them. "
                     "Pass --label-map to map niches onto them.")
         started = time.monotonic()
-        say(f"training on {len(records)} records from {args.file} ({args.algorithm})")
-        model = train(records, label_map=label_map, algorithm=args.algorithm, seed=args.seed, progress=say)
+        embeddings = _embeddings(args)
+        say(f"training on {len(records)} records from {args.file} ({args.algorithm}, "
+            f"{'TF-IDF + sentence embeddings' if embeddings else 'TF-IDF'})")
+        model = train(records, label_map=label_map, algorithm=args.algorithm, seed=args.seed, progress=say,
+                      embeddings=embeddings)
         path = save(model, args.out)
     except (RecordError, NicheModelError, TaxonomyError, ValueError) as exc:
         return fail(str(exc))
@@ -138,7 +157,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         load,
         read_records,
     )
-    from pipelines.nicheembed import zero_shot_or_none
+    from pipelines.nicheembed import encode, zero_shot_or_none
     from pipelines.nichetext import DEFAULT_MODEL_WEIGHT, blend
 
     weight = args.blend_weight
@@ -170,12 +189,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
             summary.append(f"default (taxonomy + embeddings) {reports[-1].macro_f1:.3f}")
         if model is not None:
             name = Path(args.model).name
-            reports.append(evaluate(records, model.predict, label_map, labels=pinned, batch=True,
-                                    name=f"model {name}"))
-            blended = [tagger.above(blend(s, model.niche_scores(r.text, bar=tagger.threshold,
-                                                                niches=tagger.ids), weight,
-                                          order=tagger.ids))
-                       for r, s in zip(records, taxonomy_scores, strict=True)]
+            if model.embeddings:
+                say(f"embedding {len(records)} records for the model")
+            vectors = encode([r.text for r in records]) if model.embeddings else None
+            reports.append(evaluate(records, lambda texts: model.predict(texts, vectors), label_map,
+                                    labels=pinned, batch=True, name=f"model {name}"))
+            blended = [tagger.above(blend(s, model.niche_scores(
+                r.text, bar=tagger.threshold, niches=tagger.ids,
+                vector=None if vectors is None else vectors[i]), weight, order=tagger.ids))
+                for i, (r, s) in enumerate(zip(records, taxonomy_scores, strict=True))]
             reports.append(evaluate(records, lambda texts: blended, label_map, labels=pinned,
                                     batch=True, name=f"blend w={weight:g}"))
             summary += [f"model {reports[-2].macro_f1:.3f}", f"blend w={weight:g} {reports[-1].macro_f1:.3f}"]
@@ -183,7 +205,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             started = time.monotonic()
             cv = cross_validate(records, args.cv, label_map=label_map, seed=args.seed, tagger=tagger,
                                 blend_weight=weight, progress=say, algorithm=args.algorithm,
-                                labels=pinned)
+                                labels=pinned, base_scores=taxonomy_scores,
+                                embeddings=_embeddings(args))
             say(f"{args.cv}-fold cross-validation done in {time.monotonic() - started:.0f} s "
                 f"({', '.join(cv.chosen)})")
             reports.append(cv.model)
