@@ -19,11 +19,14 @@ shipped values were chosen on TweetTopic and are reported on YouTube titles (doc
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -117,9 +120,13 @@ class ZeroShot:
             texts = [list(dict.fromkeys([*niche.descriptions, *niche.categories, *niche.phrases,
                                          *niche.keywords, *niche.hashtags, niche.label]))
                      for niche in self.taxonomy.niches]
-            key = repr(texts)
+            key = hashlib.sha256(f"{_encoder_version()}\n{texts!r}".encode()).hexdigest()[:20]
             if key not in _PROTOTYPES:
-                _PROTOTYPES[key] = _unit(np.vstack([self.encode(t).mean(axis=0) for t in texts]))
+                cached = _read_cache(key)
+                if cached is None or cached.shape != (len(texts), DIMENSIONS):
+                    cached = _unit(np.vstack([self.encode(t).mean(axis=0) for t in texts]))
+                    _write_cache(key, cached)
+                _PROTOTYPES[key] = cached
             self._prototypes = _PROTOTYPES[key]
         return self._prototypes
 
@@ -161,6 +168,41 @@ def encode(texts: Sequence[str], encoder: Any = None) -> np.ndarray:
             vectors = np.asarray(encoder.encode([texts[i][:TEXT_LIMIT] for i in rows]), dtype=np.float32)
         out[rows] = _unit(vectors.reshape(len(rows), -1))
     return out
+
+
+# Prototypes are cached on disk (~40 KB) so that a crawl starts without re-embedding ~4,000
+# terms; the key covers the encoder's version and every text, so a changed taxonomy misses.
+def _cache_path(key: str) -> Path:
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "microscout" / f"niche-prototypes-{key}.npy"
+
+
+def _read_cache(key: str) -> np.ndarray | None:
+    try:
+        return np.load(_cache_path(key), allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+
+
+def _write_cache(key: str, prototypes: np.ndarray) -> None:
+    path = _cache_path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        with partial.open("wb") as fh:
+            np.save(fh, prototypes.astype(np.float32))
+        os.replace(partial, path)
+    except OSError as exc:  # a read-only home only costs the next process a few seconds
+        logger.debug("niche prototypes not cached at %s: %s", path, exc)
+
+
+def _encoder_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{PACKAGE} {version(PACKAGE)}"
+    except PackageNotFoundError:
+        return PACKAGE
 
 
 def _unit(a: np.ndarray) -> np.ndarray:

@@ -189,3 +189,21 @@ def test_a_model_with_embedding_features_round_trips_and_refuses_to_load_without
     monkeypatch.setattr(niche_model, "embeddings_available", lambda: False)
     with pytest.raises(NicheModelError, match="embeddings extra"):
         load(path)
+
+
+def test_prototypes_are_cached_on_disk_for_the_next_process(tmp_path, monkeypatch, zero_shot):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(nicheembed, "_PROTOTYPES", {})
+    built = ZeroShot(Taxonomy.load()).prototypes
+    (cached,) = (tmp_path / "microscout").glob("niche-prototypes-*.npy")
+    assert built == pytest.approx(zero_shot.prototypes, abs=1e-6)
+
+    class NoEncoding:
+        def encode(self, texts):
+            raise AssertionError("the cache should have answered")
+
+    monkeypatch.setattr(nicheembed, "_PROTOTYPES", {})  # as in a new process
+    assert ZeroShot(Taxonomy.load(), encoder=NoEncoding()).prototypes == pytest.approx(built)
+    cached.write_bytes(b"garbage")  # a damaged cache is rebuilt, not trusted
+    monkeypatch.setattr(nicheembed, "_PROTOTYPES", {})
+    assert ZeroShot(Taxonomy.load()).prototypes == pytest.approx(built, abs=1e-6)
