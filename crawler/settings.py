@@ -59,10 +59,14 @@ MICROSCOUT_TIER_SCHEME = "seed"
 MICROSCOUT_ENGAGEMENT_POSTS = 12
 #: Niche taxonomy (JSON). Default (unset): the one shipped in pipelines/taxonomy.json.
 MICROSCOUT_TAXONOMY = None
-#: Optional trained niche model (``microscout niches train``), blended with the taxonomy.
+#: Blend zero-shot sentence embeddings into the taxonomy's niche scores (the ``embeddings``
+#: extra; without it the taxonomy tags alone and the log says so).
+MICROSCOUT_NICHE_EMBEDDINGS = True
+#: Optional trained niche model (``microscout niches train``), blended with the default scorer.
 MICROSCOUT_NICHE_MODEL = None
-#: Share of the trained niche model in the blend with the taxonomy (0..1; 0 = taxonomy only).
-MICROSCOUT_NICHE_MODEL_WEIGHT = 0.5
+#: Share of the trained niche model in that blend (0..1; 0 = no model). 0.3: the best of 0.1-0.5
+#: in 5-fold CV on TweetTopic (docs/niches.md).
+MICROSCOUT_NICHE_MODEL_WEIGHT = 0.3
 
 # --- Crawling ------------------------------------------------------------------------------
 #: Obey robots.txt (Scrapy's ROBOTSTXT_OBEY, set from this by the add-on).

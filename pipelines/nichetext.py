@@ -9,7 +9,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 
-DEFAULT_MODEL_WEIGHT = 0.5
+DEFAULT_MODEL_WEIGHT = 0.3
 COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 #: A hashtag inside text: "#" (or the full-width "＃") not preceded by a word character or "&"

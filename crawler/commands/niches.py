@@ -78,7 +78,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     evaluate.add_argument("--taxonomy", type=Path, metavar="PATH",
                           help="taxonomy JSON (default: MICROSCOUT_TAXONOMY)")
     evaluate.add_argument("--blend-weight", type=_weight, metavar="W",
-                          help="model weight in the blend (default: MICROSCOUT_NICHE_MODEL_WEIGHT, 0.5)")
+                          help="model weight in the blend (default: MICROSCOUT_NICHE_MODEL_WEIGHT, 0.3)")
     evaluate.add_argument("--algorithm", choices=ALGORITHMS, default="auto", help="for --cv")
     evaluate.add_argument("--taxonomy-only", action="store_true",
                           help="leave the sentence embeddings out of the default scorer")
