@@ -23,6 +23,10 @@ table shows accounts per second, the ratio full/bare (target >= 0.85) and, in th
 ratio of crawler CPU seconds (less sensitive to other processes' load).
 
     python -m benchmarks.crawl_overhead --accounts 5000 [--mode handles,tags] [--db sqlite,postgresql]
+        [--niche-embeddings]
+
+``--niche-embeddings`` adds full SQLite crawls with the niche embeddings on and off, side by side:
+their accounts/s ratio and the extra crawler CPU per profile.
 """
 
 from __future__ import annotations
@@ -131,6 +135,36 @@ def run(accounts: int = 5000, seed: int = 42, modes: list[str] | None = None,
     return rows, raw
 
 
+def embedding_cost(accounts: int = 2000, seed: int = 42, repeat: int = 2) -> list[Row]:
+    """The niche embeddings' share of a full crawl: SQLite crawls with and without them, side by
+    side (interleaved), as crawler CPU milliseconds per profile and the accounts/s ratio."""
+    runs: dict[bool, list[CrawlMeasure]] = {False: [], True: []}
+    from crawler.sandbox.server import SandboxProcess
+
+    with SandboxProcess(accounts=accounts, seed=seed, rate_limit=10**9) as sandbox, \
+            scratch_dir() as tmp:
+        kwargs = sweep_kwargs("handles", sandbox.base_url, accounts, seed, tmp)
+        for round_ in range(repeat):
+            for embeddings in runs:
+                with warehouse("sqlite", tmp, f"niche-{embeddings}-{round_}") as url:
+                    settings = {**warehouse_settings(url, tmp / "spool"),
+                                "MICROSCOUT_NICHE_EMBEDDINGS": embeddings}
+                    run = crawl(kwargs, settings, sandbox_pid=sandbox.pid)
+                if bool(run.stats.get("microscout/niche/embedded")) != embeddings:
+                    raise RuntimeError(f"niche embeddings {'not ' if embeddings else ''}used: {run.stats}")
+                say(f"  niche embeddings {'on' if embeddings else 'off'} #{round_ + 1}: {run.profiles} "
+                    f"accounts in {run.seconds:.1f} s ({run.accounts_per_second:.1f}/s), CPU {run.cpu:.1f} s")
+                runs[embeddings].append(run)
+    off, on = runs[False], runs[True]
+    per_profile = [(b.cpu - a.cpu) / max(b.profiles, 1) * 1000 for a, b in zip(off, on, strict=True)]
+    rate_on = median([r.accounts_per_second for r in on])
+    rate_off = median([r.accounts_per_second for r in off])
+    return [Row("crawl overhead", f"niche embeddings, {accounts:,} accounts, SQLite", rate_on, rate_off,
+                "acc/s", rate_on / rate_off if rate_off else None, "", None,
+                f"with/without; crawler CPU +{median(per_profile):.1f} ms a profile "
+                f"(process start-up included); n={repeat}")]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=5000)
@@ -140,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="runs of each side (median)")
     parser.add_argument("--profile-dir", type=Path,
                         help="record py-spy profiles (raw collapsed stacks) of the first runs here")
+    parser.add_argument("--niche-embeddings", action="store_true",
+                        help="also the cost of the niche embeddings (full crawls with them on and off)")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE",
                         help="a Scrapy or MICROSCOUT_ setting for every benchmark crawl (both sides)")
     args = parser.parse_args(argv)
@@ -148,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         args.profile_dir.mkdir(parents=True, exist_ok=True)
     rows, _ = run(args.accounts, args.seed, parse_list(args.mode), parse_list(args.db), args.repeat,
                   args.profile_dir)
+    if args.niche_embeddings:
+        rows += embedding_cost(args.accounts, args.seed, args.repeat)
     print_table("Crawl overhead: full microscout crawl vs the same spider without pipelines", rows)
     return 0
 

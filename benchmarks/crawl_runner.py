@@ -46,7 +46,8 @@ STAT_KEYS = (
     "microscout/warehouse/items_loaded", "microscout/warehouse/profiles_upserted",
     "microscout/warehouse/posts_upserted", "microscout/warehouse/sightings_upserted",
     "microscout/warehouse/spooled_items", "microscout/quarantined/total", "finish_reason",
-    "retry/count", "log_count/ERROR",
+    "retry/count", "log_count/ERROR", "microscout/niche/tagged", "microscout/niche/embedded",
+    "microscout/niche/embedding_failed",
 )
 
 

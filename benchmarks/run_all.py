@@ -65,6 +65,7 @@ def run_all(preset: dict, only: list[str], databases: list[str], seed: int = 42)
             crawl_rows, mode_raw = crawl_overhead.run(preset["accounts"], seed, [mode], databases, repeat)
             rows += crawl_rows
             raw.update(mode_raw)
+        rows += crawl_overhead.embedding_cost(preset["accounts"], seed, preset["repeat"])
     full_sqlite = (raw.get("handles") or {}).get("sqlite") or []
     if "handrolled" in only:
         say("hand-rolled ...")

@@ -597,7 +597,9 @@ class NichePipeline:
     (optional model file, loaded once at open), MICROSCOUT_NICHE_MODEL_WEIGHT (blend weight of
     the model, 0..1, default 0.5), MICROSCOUT_NICHE_EMBEDDINGS (default on: blend in the
     zero-shot embedding scores when the ``embeddings`` extra is installed). Stats:
-    ``microscout/niche/tagged`` (a primary niche was set) and ``microscout/niche/untagged``.
+    ``microscout/niche/tagged`` (a primary niche was set), ``microscout/niche/untagged``,
+    ``microscout/niche/embedded`` (profiles scored with embeddings) and
+    ``microscout/niche/embedding_failed``.
     """
 
     def __init__(self, stats, tagger: TaxonomyTagger, model_path: str | None = None,
@@ -725,6 +727,7 @@ class NichePipeline:
             if self.zero_shot is not None:
                 rows = [dict(zip(self.zero_shot.ids, map(float, row), strict=True))
                         for row in self.zero_shot.scores_of(vectors)]
+            self.stats.inc_value("microscout/niche/embedded", len(texts))
         except Exception:  # the taxonomy (and a TF-IDF model) still tag these profiles
             logger.exception("niche embeddings failed for %d profiles; scoring without them", len(texts))
             self.stats.inc_value("microscout/niche/embedding_failed", len(texts))
