@@ -134,7 +134,8 @@ def test_credential_hosts_are_logged_once_at_start_without_values(caplog):
     middleware = CredentialsMiddleware.from_crawler(crawler)
     with caplog.at_level(logging.INFO, logger="crawler.credentials"):
         middleware.spider_opened(spider)
-    (record,) = caplog.records
+    # other tests may have left scrapy's loggers at INFO: only this logger's records count
+    (record,) = [r for r in caplog.records if r.name == "crawler.credentials"]
     assert (record.levelname, record.getMessage()) == (
         "INFO", "Credentials are sent only to: 127.0.0.1:8123")
     assert crawler.stats.get_value("microscout/credential_hosts") == "127.0.0.1:8123"
