@@ -509,7 +509,7 @@ def test_data_api_quota_knob_answers_quota_exceeded(world, youtube_server):
         yt.page_data(body)
     assert caught.value.reason == "quota_exceeded"
     state = json.loads(fetch(youtube_server, "/__platform__/knobs?quota=")[1])
-    assert state["quota"] == {"limit": None, "used": 0}
+    assert state["quota"] == {"limit": None, "used": 0, "calls": {}}
 
 
 def test_post_stays_refused_for_platforms_without_it(youtube_server):
@@ -528,7 +528,7 @@ def test_knobs_from_the_config_and_a_bad_one_is_a_one_line_error(world):
     youtube = YouTubeApp.from_config(world, SandboxConfig(
         platform="youtube", knobs={"captcha": "0.5", "scope": "listings", "quota": "300"}))
     assert youtube.knob_state() == {"knobs": {"captcha": 0.5, "scope": "listings"}, "served": {},
-                                    "quota": {"limit": 300, "used": 0}, "api_keys_seen": 0}
+                                    "quota": {"limit": 300, "used": 0, "calls": {}}, "api_keys_seen": 0}
     for knobs, message in (({"quota": "lots"}, "knob quota"), ({"scope": "some"}, "knob scope"),
                            ({"consent": "0.6", "bot_check": "0.6"}, "more than 1"),
                            ({"login_wall": "0.1"}, "^unknown knob 'login_wall' for the youtube")):

@@ -53,8 +53,8 @@ units each API key may spend per day (the day of the Pacific time zone, as Googl
 resets at midnight Pacific), then 403 ``quotaExceeded`` for that key until the next day;
 a whole number, or empty for no cap (the default); setting it starts every key's count afresh.
 The knobs endpoint answers ``{"knobs": {...rates, "scope"}, "served": {kind: count},
-"quota": {"limit", "used"}, "api_keys_seen": n}``, with ``"api_quota": {"limit", "day",
-"used": {key fingerprint: units}}`` while ``api_quota`` is set (a fingerprint is the first 10
+"quota": {"limit", "used", "calls": {resource: n}}, "api_keys_seen": n}``, with
+``"api_quota": {"limit", "day", "used": {key fingerprint: units}}`` while ``api_quota`` is set (a fingerprint is the first 10
 hex digits of the key's SHA-256, as ``crawler.quota.account_of`` prints it: the knobs
 endpoint never shows a key).
 
@@ -407,6 +407,7 @@ class YouTubeApp:
                                     platform=self.name)
         self.quota: int | None = None
         self.quota_used = 0
+        self.quota_calls: dict[str, int] = {}  # charged calls per resource (since the quota knob)
         self.api_quota: int | None = None
         #: (Pacific day, key fingerprint) -> units spent that day
         self.api_quota_used: dict[tuple[date, str], int] = {}
@@ -446,6 +447,7 @@ class YouTubeApp:
             if "quota" in caps:
                 self.quota = caps["quota"]
                 self.quota_used = 0
+                self.quota_calls = {}
             if "api_quota" in caps:
                 self.api_quota = caps["api_quota"]
                 self.api_quota_used.clear()
@@ -463,7 +465,8 @@ class YouTubeApp:
     def knob_state(self) -> dict:
         state = self.blocks.state()
         with self._lock:
-            state["quota"] = {"limit": self.quota, "used": self.quota_used}
+            state["quota"] = {"limit": self.quota, "used": self.quota_used,
+                              "calls": dict(sorted(self.quota_calls.items()))}
             state["api_keys_seen"] = self.keys_seen
             if self.api_quota is not None:
                 today = self.quota_day()
@@ -951,6 +954,7 @@ class YouTubeApp:
                 return self._api_error(403, "PERMISSION_DENIED", _QUOTA_MESSAGE, "quotaExceeded",
                                        "youtube.quota")
             self.quota_used += cost
+            self.quota_calls[resource] = self.quota_calls.get(resource, 0) + 1
             if self.api_quota is not None:
                 self.api_quota_used[daily] = self.api_quota_used.get(daily, 0) + cost
         return getattr(self, f"api_{resource}")(request)
