@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/microscout demo
 
+# Two pytest-xdist workers, each running one test file at a time (a file's tests share its
+# fixtures and fixed sandbox ports): 431 s against 867 s in one process on the 2-core machine.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
