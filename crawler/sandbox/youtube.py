@@ -54,9 +54,10 @@ resets at midnight Pacific), then 403 ``quotaExceeded`` for that key until the n
 a whole number, or empty for no cap (the default); setting it starts every key's count afresh.
 The knobs endpoint answers ``{"knobs": {...rates, "scope"}, "served": {kind: count},
 "quota": {"limit", "used", "calls": {resource: n}}, "api_keys_seen": n}``, with
-``"api_quota": {"limit", "day", "used": {key fingerprint: units}}`` while ``api_quota`` is set (a fingerprint is the first 10
-hex digits of the key's SHA-256, as ``crawler.quota.account_of`` prints it: the knobs
-endpoint never shows a key).
+``"api_quota": {"limit", "day", "used": {key fingerprint: units}}`` while ``api_quota`` is
+set (a fingerprint is the first 10 hex digits of the key's SHA-256, as
+``crawler.quota.account_of`` prints it: the knobs endpoint never shows a key). ``calls``
+counts the charged calls per resource since the ``quota`` knob was last set.
 
 The server hands the app request headers and (``accepts_post``) POST bodies on ``Request``.
 """
