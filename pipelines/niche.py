@@ -725,8 +725,7 @@ class NichePipeline:
         try:
             vectors = encode(texts, self.zero_shot.encoder if self.zero_shot else None)
             if self.zero_shot is not None:
-                rows = [dict(zip(self.zero_shot.ids, map(float, row), strict=True))
-                        for row in self.zero_shot.scores_of(vectors)]
+                rows = list(self.zero_shot.score_vectors(vectors))
             self.stats.inc_value("microscout/niche/embedded", len(texts))
         except Exception:  # the taxonomy (and a TF-IDF model) still tag these profiles
             logger.exception("niche embeddings failed for %d profiles; scoring without them", len(texts))

@@ -143,9 +143,12 @@ class ZeroShot:
         aligned[~vectors.any(axis=1)] = 0.0  # no text, no evidence
         return aligned
 
+    def score_vectors(self, vectors: np.ndarray) -> list[dict[str, float]]:
+        """:meth:`scores_of` as one ``{niche: score}`` per text."""
+        return [dict(zip(self.ids, map(float, row), strict=True)) for row in self.scores_of(vectors)]
+
     def score_texts(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        rows = self.scores_of(self.encode(texts))
-        return [dict(zip(self.ids, map(float, row), strict=True)) for row in rows]
+        return self.score_vectors(self.encode(texts))
 
     def combine(self, taxonomy_scores: Mapping[str, float], embedding_scores: Mapping[str, float]
                 ) -> dict[str, float]:
