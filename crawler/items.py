@@ -39,6 +39,12 @@ class PostItem:
     # "exact" for absolute timestamps; "day", "week", "month", "year" for relative ones
     # ("8 years ago") that the parser resolved against fetched_at.
     posted_at_precision: str | None = None
+    # What the format itself says (None: it says nothing). The signals pipeline reads them.
+    platform_sponsored: bool | None = None  # paid-partnership / ad flag of the post's format
+    language: str | None = None  # language the platform declares for the post (ISO 639-1)
+    # Derived by the signals pipeline.
+    sponsored: bool | None = None  # a paid post: the format's flag or a disclosure in the text
+    sponsor_evidence: str | None = None  # why: "instagram:is_paid_partnership", "#ad", ...
 
 
 @dataclass
@@ -60,6 +66,10 @@ class ProfileItem:
     fetched_at: datetime | str | int | float | None = None
     discovered_via: str | None = None
     locale: str | None = None  # page language ("es", "de-DE"), read by the count parser
+    # Contact and place as the format's own fields give them (None: not given).
+    contact_email: str | None = None  # business or public email field
+    country: str | None = None  # ISO 3166-1 alpha-2 country the format states for the account
+    links: list[str] = field(default_factory=list)  # other URLs of profile fields (not bio text)
     # Derived by the pipelines; None means undefined (stored as NULL).
     engagement_rate: float | None = None
     engagement_rate_median: float | None = None
@@ -70,6 +80,12 @@ class ProfileItem:
     tier_scheme: str | None = None
     niches: dict[str, float] = field(default_factory=dict)
     primary_niche: str | None = None
+    # Derived by the signals pipeline (contact and language; see pipelines/signals.py).
+    email: str | None = None  # contact email: the format's field, else one written in the bio
+    website: str | None = None  # the first link off the platform's own domains
+    language: str | None = None  # main language of bio and captions (ISO 639-1)
+    languages: dict[str, float] = field(default_factory=dict)  # language -> share of the texts
+    text_vector: str | None = None  # bio+captions embedding (base64 float16), when computed
     # Partial problems (a post's unreadable like count, ...): the item is kept with the field
     # set to None, and each problem {"reason", "field", "raw", "post_id"} becomes its own
     # quarantine row, so nothing is dropped silently.

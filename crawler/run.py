@@ -317,6 +317,7 @@ class CrawlRun:
             if self.worker is not None and not self._finish_share(monitor):
                 return  # other workers are still on the job: the last one finishes the run
             self._purge_raw()
+            self._refresh_signals()
             values = self.final_values(monitor, self.job_stats)
             if not self._finish(values) and self.on_unfinished is not None:
                 self.on_unfinished(values)
@@ -344,6 +345,29 @@ class CrawlRun:
                            mask_url(self.url), one_line(exc))
             return
         self.stats.set_value("microscout/warehouse/raw_purged", purged)
+
+    def _refresh_signals(self) -> None:
+        """Audience quality, creators and lookalikes for the run's accounts (models/analytics.py).
+        A failure is logged and fails the ``signals_computed`` check; the data stays loaded and
+        ``microscout signals refresh --run ID`` computes them later."""
+        from models import analytics
+        from models.db import mask_url
+
+        if self.run_id is None or not self.crawler.settings.getbool("MICROSCOUT_SIGNALS", True):
+            return
+        try:
+            counts = analytics.refresh(self.connect(), self.run_id)
+        except Exception as exc:  # derived data: the run's own data is already written
+            logger.warning("Cannot compute the signals of crawl run %s in %s: %s", self.run_id,
+                           mask_url(self.url), one_line(exc))
+            self.stats.set_value("microscout/signals/refresh_failed", 1)
+            if self.job_stats is not None:
+                self.job_stats["microscout/signals/refresh_failed"] = 1
+            return
+        for name, count in counts.items():
+            self.stats.set_value(f"microscout/signals/{name}", count)
+            if self.job_stats is not None:
+                self.job_stats[f"microscout/signals/{name}"] = count
 
     def _finish(self, values: dict[str, Any]) -> bool:
         """Write the run's final row (recording the run now if the database was down until the

@@ -67,6 +67,11 @@ MICROSCOUT_NICHE_MODEL = None
 #: Share of the trained niche model in that blend (0..1; 0 = no model). 0.3: the best of 0.1-0.5
 #: in 5-fold CV on TweetTopic (docs/niches.md).
 MICROSCOUT_NICHE_MODEL_WEIGHT = 0.3
+#: Languages (ISO 639-1) Lingua chooses a creator's language from; empty = the 20 of
+#: pipelines/language.py (en es pt fr de it nl pl tr ru uk ar hi id ja ko zh th vi sv).
+MICROSCOUT_LANGUAGES = ""
+#: After each run, compute audience quality, creators and lookalikes (models/analytics.py).
+MICROSCOUT_SIGNALS = True
 
 # --- Crawling ------------------------------------------------------------------------------
 #: Obey robots.txt (Scrapy's ROBOTSTXT_OBEY, set from this by the add-on).
@@ -191,6 +196,7 @@ ITEM_PIPELINES = {
     "pipelines.engagement.EngagementPipeline": 300,
     "pipelines.tier.TierPipeline": 400,
     "pipelines.niche.NichePipeline": 500,
+    "pipelines.signals.SignalsPipeline": 550,
     "pipelines.warehouse.WarehousePipeline": 900,
 }
 

@@ -9,6 +9,7 @@ loaders take row locks in the same order and do not deadlock each other.
 
 from __future__ import annotations
 
+import base64
 import functools
 import itertools
 import json
@@ -33,6 +34,7 @@ CHUNK = 500  # ids looked up per IN (...) query; well under SQLite's bound-varia
 
 PROFILE_FIELDS = (
     "platform_user_id", "display_name", "bio", "external_url", "profile_url", "is_verified", "category",
+    "email", "website", "country", "language", "links", "languages",
 )
 SNAPSHOT_FIELDS = (
     "followers", "following", "posts_count", "engagement_rate", "engagement_rate_median",
@@ -40,7 +42,7 @@ SNAPSHOT_FIELDS = (
 )
 POST_FIELDS = (
     "author_handle", "url", "posted_at", "posted_at_precision", "text", "likes", "comments", "shares",
-    "views", "media_type",
+    "views", "media_type", "sponsored", "sponsor_evidence", "language",
 )
 
 
@@ -302,6 +304,7 @@ def load_batch(conn: Connection, run_id: int, records: Sequence[dict], spider: s
     post_count = _load_posts(conn, profiles, profile_ids, standalone, now)
     _load_snapshots(conn, run_id, profiles, profile_ids)
     _load_niches(conn, profiles, profile_ids, now)
+    _load_vectors(conn, profiles, profile_ids, now)
     _load_sightings(conn, run_id, sightings, now)
     _load_rejected(conn, run_id, rejected, spider, now)
     return {"profiles": len(profiles), "posts": post_count, "sightings": len(sightings),
@@ -478,8 +481,9 @@ def _load_profiles(conn: Connection, profiles: Sequence[dict], now: datetime) ->
         seen = when(as_datetime(p.get("fetched_at")) or now)
         user_id = p.get("platform_user_id")
         rows.append((p["platform"], p["handle"], None if user_id is None else str(user_id),
-                     *(p.get(field) for field in PROFILE_FIELDS[1:]), p.get("discovered_via"),
-                     seen, seen))
+                     *(p.get(field) for field in PROFILE_FIELDS[1:-2]),
+                     *(json.dumps(p[name]) if p.get(name) else None for name in ("links", "languages")),
+                     p.get("discovered_via"), seen, seen))
     _upsert_rows(conn, "profiles", PROFILE_COLUMNS, ("platform", "handle"), rows, PROFILE_UPDATES)
     return _ids_by(conn, "profiles", "handle", [(p["platform"], p["handle"]) for p in profiles])
 
@@ -572,6 +576,19 @@ def _load_niches(conn: Connection, profiles: Sequence[dict], ids: dict, now: dat
     _upsert_rows(conn, "profile_niches", ("profile_id", "niche", "score", "is_primary", "updated_at"),
                  ("profile_id", "niche"), rows,
                  {col: f"excluded.{col}" for col in ("score", "is_primary", "updated_at")})
+
+
+def _load_vectors(conn: Connection, profiles: Sequence[dict], ids: dict, now: datetime) -> None:
+    """Each profile's text embedding (``text_vector``: "encoder:base64 float16"), when computed."""
+    updated = _when(conn)(now)
+    rows = []
+    for p in profiles:
+        encoder, _, packed = (p.get("text_vector") or "").rpartition(":")
+        if encoder and packed:
+            rows.append((ids[(p["platform"], p["handle"])], encoder, base64.b64decode(packed), updated))
+    _upsert_rows(conn, "profile_vectors", ("profile_id", "encoder", "vector", "updated_at"),
+                 ("profile_id",), sorted(rows),
+                 {col: f"excluded.{col}" for col in ("encoder", "vector", "updated_at")})
 
 
 SIGHTING_COLUMNS = ("crawl_run_id", "hashtag_id", "platform", "post_id", "author_handle", "listing",

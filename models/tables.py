@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -124,6 +125,27 @@ class Profile(Base):
     discovered_via: Mapped[str | None] = mapped_column(
         String(255), comment="Hashtag or list that first led to the account."
     )
+    email: Mapped[str | None] = mapped_column(
+        String(320), comment="Contact email: the format's business-email field, else one written "
+        "in the bio (de-obfuscated). Erased with the account."
+    )
+    website: Mapped[str | None] = mapped_column(
+        Text, comment="The creator's own site: the first link off social platforms (link in bio, "
+        "profile fields, bio text)."
+    )
+    links: Mapped[list[str] | None] = mapped_column(
+        JSON, comment="Other links of the profile's own fields (Mastodon fields, channel links)."
+    )
+    country: Mapped[str | None] = mapped_column(
+        String(2), comment="ISO 3166-1 country the format states (YouTube channel country, TikTok "
+        "Research region_code); NULL when none does."
+    )
+    language: Mapped[str | None] = mapped_column(
+        String(8), comment="Main language of bio and captions (ISO 639-1), by Lingua."
+    )
+    languages: Mapped[dict[str, float] | None] = mapped_column(
+        JSON, comment="Language -> share of the letters of bio and captions (shares >= 0.15)."
+    )
     first_seen_at: Mapped[datetime] = mapped_column(
         UTC, comment="First crawl that saw the account (UTC)."
     )
@@ -208,6 +230,16 @@ class Post(Base):
     views: Mapped[int | None] = mapped_column(BigInteger, comment="Video views or plays.")
     media_type: Mapped[str | None] = mapped_column(
         String(32), comment="image, video, carousel, text, ..."
+    )
+    sponsored: Mapped[bool | None] = mapped_column(
+        Boolean, comment="Paid post: the format's own flag or a disclosure (#ad, 'paid partnership "
+        "with', #anzeige, #publi, ...) in the text; NULL when there was nothing to judge."
+    )
+    sponsor_evidence: Mapped[str | None] = mapped_column(
+        String(64), comment="Why it counts as sponsored: instagram:flag, #ad, 'sponsored by', ..."
+    )
+    language: Mapped[str | None] = mapped_column(
+        String(8), comment="Language the platform declares for the post (Mastodon, Bluesky), if any."
     )
     first_seen_at: Mapped[datetime] = mapped_column(
         UTC, comment="First crawl that saw the post (UTC)."
@@ -424,3 +456,160 @@ class InstagramHashtag(Base):
         UTC, comment="When the hashtag took one of the 30 weekly slots (UTC); it frees 7 days later."
     )
     last_queried_at: Mapped[datetime] = mapped_column(UTC, comment="Last query of it (UTC).")
+
+
+class ProfileSignal(Base):
+    __tablename__ = "profile_signals"
+    __table_args__ = (
+        Index("ix_profile_signals_profile_id_computed_at", "profile_id", "computed_at"),
+        {"comment": "Audience-quality signals per account and crawl run, computed after the run "
+                    "from snapshots and posts against the warehouse's own peers (README data "
+                    "dictionary has every formula)."},
+    )
+
+    profile_id: Mapped[int] = mapped_column(
+        ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True, comment="Account."
+    )
+    crawl_run_id: Mapped[int] = mapped_column(
+        ForeignKey("crawl_runs.id", ondelete="CASCADE"), primary_key=True,
+        comment="The run whose data they were computed from."
+    )
+    computed_at: Mapped[datetime] = mapped_column(UTC, comment="When (UTC).")
+    peer_group: Mapped[str | None] = mapped_column(
+        String(64), comment="platform/tier whose accounts the peer z-scores compare against."
+    )
+    peers: Mapped[int | None] = mapped_column(Integer, comment="Accounts in the peer group.")
+    engagement_z: Mapped[float | None] = mapped_column(
+        Float, comment="Robust z-score of ln(engagement_rate) in the peer group: "
+        "(x - median) / (1.4826 * MAD). Below -2.5: bought followers; above 2.5: pods."
+    )
+    like_comment_ratio: Mapped[float | None] = mapped_column(
+        Float, comment="sum(likes) / sum(comments) over the recent posts."
+    )
+    like_comment_z: Mapped[float | None] = mapped_column(
+        Float, comment="Robust z-score of ln(like_comment_ratio) in the peer group."
+    )
+    follower_spike: Mapped[float | None] = mapped_column(
+        Float, comment="Largest day-over-day follower growth between snapshots (share per day, "
+        "days floored at 1) minus the median of the account's other intervals; NULL under 3 snapshots."
+    )
+    follower_spike_at: Mapped[datetime | None] = mapped_column(
+        UTC, comment="Snapshot time at the end of that interval (UTC)."
+    )
+    following_ratio: Mapped[float | None] = mapped_column(
+        Float, comment="following / followers."
+    )
+    posting_gap_cv: Mapped[float | None] = mapped_column(
+        Float, comment="Posting regularity: std / mean of the gaps between recent posts "
+        "(0 = clockwork, above 2 = bursts)."
+    )
+    no_comment_share: Mapped[float | None] = mapped_column(
+        Float, comment="Share of recent posts with zero comments or comments unavailable (disabled)."
+    )
+    sponsored_posts: Mapped[int | None] = mapped_column(
+        Integer, comment="Recent posts judged sponsored."
+    )
+    sponsored_share: Mapped[float | None] = mapped_column(
+        Float, comment="sponsored_posts / recent posts judged."
+    )
+    sponsored_engagement: Mapped[float | None] = mapped_column(
+        Float, comment="mean(likes + comments) of sponsored posts / followers."
+    )
+    organic_engagement: Mapped[float | None] = mapped_column(
+        Float, comment="mean(likes + comments) of the other posts / followers."
+    )
+    audience_quality: Mapped[float | None] = mapped_column(
+        Float, comment="0-100: 100 minus the penalties of the flags raised; NULL when there is too "
+        "little to judge (quality_note says why)."
+    )
+    quality_flags: Mapped[list[str] | None] = mapped_column(
+        JSON, comment="Short reasons, worst first: 'follower_spike: +48% in a day', "
+        "'engagement_pod: ...', 'mass_follow: ...', 'low_engagement: ...', ..."
+    )
+    main_flag: Mapped[str | None] = mapped_column(
+        String(32), comment="Code of the worst flag (follower_spike, engagement_pod, ...); NULL when none."
+    )
+    quality_note: Mapped[str | None] = mapped_column(
+        Text, comment="Why a score or a signal is NULL (too few posts, peers or snapshots)."
+    )
+
+
+class Creator(Base):
+    __tablename__ = "creators"
+    __table_args__ = {"comment": "One creator behind accounts on several platforms, linked by "
+                                 "evidence (creator_links). Rebuilt after each run."}
+
+    id: Mapped[int] = mapped_column(
+        Id, primary_key=True, autoincrement=False,
+        comment="The smallest profiles.id among its accounts (stable while they stay linked)."
+    )
+    display_name: Mapped[str | None] = mapped_column(Text, comment="Its most common display name.")
+    accounts: Mapped[int] = mapped_column(Integer, comment="Accounts linked.")
+    confidence: Mapped[float] = mapped_column(
+        Float, comment="The weakest link's confidence (0-1) on the path that joins its accounts."
+    )
+    updated_at: Mapped[datetime] = mapped_column(UTC, comment="When it was rebuilt (UTC).")
+
+
+class CreatorAccount(Base):
+    __tablename__ = "creator_accounts"
+    __table_args__ = {"comment": "Which accounts belong to which creator."}
+
+    profile_id: Mapped[int] = mapped_column(
+        ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True, comment="Account."
+    )
+    creator_id: Mapped[int] = mapped_column(
+        ForeignKey("creators.id", ondelete="CASCADE"), index=True, comment="Creator."
+    )
+
+
+class CreatorLink(Base):
+    __tablename__ = "creator_links"
+    __table_args__ = {"comment": "Evidence that two accounts are one creator, with its confidence."}
+
+    profile_id: Mapped[int] = mapped_column(
+        ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True, comment="One account."
+    )
+    other_profile_id: Mapped[int] = mapped_column(
+        ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True, index=True,
+        comment="The other account (profile_id < other_profile_id)."
+    )
+    evidence: Mapped[str] = mapped_column(
+        Text, comment="What links them: bio_link (one names the other), mutual_link, "
+        "same_website, domain_handle, same_handle_and_name; several joined by ', '."
+    )
+    confidence: Mapped[float] = mapped_column(Float, comment="0-1; links of at least 0.6 join creators.")
+
+
+class SimilarAccount(Base):
+    __tablename__ = "similar_accounts"
+    __table_args__ = {"comment": "Lookalikes: for each micro-influencer the most similar "
+                                 "micro-influencers (microscout similar), refreshed after each run."}
+
+    profile_id: Mapped[int] = mapped_column(
+        ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True, comment="The account."
+    )
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True, comment="1 = most similar.")
+    similar_profile_id: Mapped[int] = mapped_column(
+        ForeignKey("profiles.id", ondelete="CASCADE"), index=True, comment="The lookalike."
+    )
+    score: Mapped[float] = mapped_column(Float, comment="Similarity 0-1 (see README).")
+    shared_terms: Mapped[str | None] = mapped_column(
+        Text, comment="What they share: niche, hashtags and words, strongest first."
+    )
+    updated_at: Mapped[datetime] = mapped_column(UTC, comment="When it was computed (UTC).")
+
+
+class ProfileVector(Base):
+    __tablename__ = "profile_vectors"
+    __table_args__ = {"comment": "Sentence embedding of each account's bio and captions (when the "
+                                 "embeddings extra is installed), for lookalikes."}
+
+    profile_id: Mapped[int] = mapped_column(
+        ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True, comment="Account."
+    )
+    encoder: Mapped[str] = mapped_column(String(128), comment="The encoder that made it.")
+    vector: Mapped[bytes] = mapped_column(
+        LargeBinary, comment="Unit vector, float16 little-endian."
+    )
+    updated_at: Mapped[datetime] = mapped_column(UTC, comment="When it was computed (UTC).")

@@ -24,6 +24,20 @@ SELECT
     s.tier_scheme,
     n.niche AS primary_niche,
     n.score AS niche_score,
+    q.audience_quality,
+    q.main_flag,
+    q.quality_flags,
+    q.quality_note,
+    q.engagement_z,
+    q.follower_spike,
+    q.sponsored_share,
+    q.sponsored_engagement,
+    q.organic_engagement,
+    p.email,
+    p.website,
+    p.language,
+    p.country,
+    ca.creator_id,
     s.captured_at AS snapshot_at,
     p.first_seen_at,
     p.last_seen_at
@@ -36,6 +50,32 @@ JOIN (
     FROM profile_snapshots AS ps
 ) AS s ON s.profile_id = p.id AND s.rn = 1
 LEFT JOIN profile_niches AS n ON n.profile_id = p.id AND n.is_primary = TRUE
+LEFT JOIN (
+    SELECT sg.*,
+           ROW_NUMBER() OVER (
+               PARTITION BY sg.profile_id ORDER BY sg.computed_at DESC, sg.crawl_run_id DESC
+           ) AS rn
+    FROM profile_signals AS sg
+) AS q ON q.profile_id = p.id AND q.rn = 1
+LEFT JOIN creator_accounts AS ca ON ca.profile_id = p.id
+"""
+
+CREATOR_REACH = """
+CREATE VIEW creator_reach AS
+SELECT
+    c.id AS creator_id,
+    c.display_name,
+    c.accounts,
+    c.confidence,
+    COUNT(DISTINCT i.platform) AS platforms,
+    SUM(i.followers) AS total_followers,
+    MAX(i.followers) AS largest_account_followers,
+    MIN(i.audience_quality) AS lowest_audience_quality,
+    c.updated_at
+FROM creators AS c
+JOIN creator_accounts AS ca ON ca.creator_id = c.id
+JOIN influencer_current AS i ON i.profile_id = ca.profile_id
+GROUP BY c.id, c.display_name, c.accounts, c.confidence, c.updated_at
 """
 
 MICRO_INFLUENCERS = """
@@ -47,6 +87,7 @@ SELECT * FROM influencer_current WHERE tier = 'micro'
 VIEWS = {
     "influencer_current": INFLUENCER_CURRENT,
     "micro_influencers": MICRO_INFLUENCERS,
+    "creator_reach": CREATOR_REACH,
     "profile_growth": None,
 }
 

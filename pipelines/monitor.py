@@ -17,6 +17,8 @@ then exit non-zero); any other failed check degrades it. Thresholds are settings
 - nothing refused by an official API's budget (``microscout/quota/refused``: an Instagram
   hashtag beyond the 30 a week, crawler/quota.py); a budget that stops the crawl ends it with
   ``finish_reason`` ``quota_exhausted``, so the run is ``aborted``;
+- the signals computed (models/analytics.py: audience quality, creators, lookalikes, after the
+  run's last write);
 - nothing spooled (the warehouse was reachable throughout); ``db load-spool`` marks it passed
   (``completed_by``) and recomputes the status (:func:`complete_after_load_spool`).
 
@@ -80,6 +82,7 @@ def run_checks(stats: dict, settings) -> list[Check]:
     coverage = 1.0 - _ratio(missing_followers, profiles + missing_followers)
     spooled = stats.get("microscout/warehouse/spooled_items", 0)
     refused = stats.get("microscout/quota/refused", 0)
+    unsignalled = stats.get("microscout/signals/refresh_failed", 0)
     return [
         Check("profiles_loaded", profiles, min_profiles, profiles >= min_profiles, critical=True),
         Check("items_loaded", loaded, 1, loaded >= 1 or received == 0, critical=True),
@@ -92,6 +95,7 @@ def run_checks(stats: dict, settings) -> list[Check]:
         Check("follower_coverage", round(coverage, 4), min_coverage, coverage >= min_coverage),
         Check("nothing_spooled", spooled, 0, spooled == 0),
         Check("nothing_refused", refused, 0, refused == 0),
+        Check("signals_computed", unsignalled, 0, unsignalled == 0),
     ]
 
 

@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler.items import ProfileItem
-from pipelines.nicheembed import EmbeddingSettings, ZeroShot, encode, zero_shot_or_none
+from pipelines.nicheembed import EmbeddingSettings, ZeroShot, encode, pack_vector, zero_shot_or_none
 from pipelines.nichetext import CAMEL, DEFAULT_MODEL_WEIGHT, HASHTAG, URL, blend, fold
 
 if TYPE_CHECKING:
@@ -733,6 +733,8 @@ class NichePipeline:
             vectors = [None] * len(items)
         out: list[dict[str, float] | Exception] = []
         for item, row, vector in zip(items, rows, vectors, strict=True):
+            if vector is not None:  # kept for lookalikes (profile_vectors)
+                item.text_vector = pack_vector(vector)
             try:
                 out.append(self.scores(item, row, vector))
             except Exception as exc:

@@ -19,6 +19,7 @@ shipped values were chosen on TweetTopic and are reported on YouTube titles (doc
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import math
@@ -173,6 +174,19 @@ def encode(texts: Sequence[str], encoder: Any = None) -> np.ndarray:
             vectors = np.asarray(encoder.encode([texts[i][:TEXT_LIMIT] for i in rows]), dtype=np.float32)
         out[rows] = _unit(vectors.reshape(len(rows), -1))
     return out
+
+
+def pack_vector(vector: np.ndarray) -> str | None:
+    """A unit vector as ``"<encoder>:<base64 float16>"`` (ProfileItem.text_vector); None for zeros."""
+    if not np.any(vector):
+        return None
+    packed = base64.b64encode(np.asarray(vector, dtype="<f2").tobytes()).decode("ascii")
+    return f"{_encoder_version()}:{packed}"
+
+
+def unpack_vector(data: bytes) -> np.ndarray:
+    """The float32 vector of a profile_vectors row."""
+    return np.frombuffer(data, dtype="<f2").astype(np.float32)
 
 
 # Prototypes are cached on disk (~40 KB) so that a crawl starts without re-embedding ~4,000
