@@ -17,12 +17,13 @@ from crawler.commands import (
     quota,
     refresh,
     sandbox,
+    signals,
     sweep,
 )
 from crawler.commands.common import fail
 from crawler.settings_check import SettingError
 
-COMMANDS = (demo, sweep, refresh, export, parse, db, forget, sandbox, niches, distributed, quota)
+COMMANDS = (demo, sweep, refresh, export, parse, db, forget, sandbox, niches, distributed, quota, signals)
 
 
 def build_parser() -> argparse.ArgumentParser:

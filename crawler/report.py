@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 def print_summary(engine: Engine, platform: str | None = None, per_niche: int = 3,
                   file: TextIO | None = None) -> None:
-    """The tier counts and the top micro-influencers per niche, as tables on ``file`` (stdout)."""
+    """The tier counts and the top micro-influencers per niche, as tables on ``file`` (stdout),
+    with each one's audience-quality score (- when not judged) and worst flag."""
     from rich.console import Console
     from rich.table import Table
 
@@ -30,11 +31,14 @@ def print_summary(engine: Engine, platform: str | None = None, per_niche: int = 
     several = len({row.platform for row in rows}) > 1
     top = Table(title=f"Top micro-influencers by niche (best {per_niche} by engagement)")
     columns: list[tuple[str, JustifyMethod]] = [
-        ("niche", "left"), ("handle", "left"), ("followers", "right"), ("engagement", "right")]
+        ("niche", "left"), ("handle", "left"), ("followers", "right"), ("engagement", "right"),
+        ("quality", "right"), ("main flag", "left")]
     for name, justify in columns + ([("platform", "left")] if several else []):
         top.add_column(name, justify=justify, no_wrap=name == "handle")
     for row in rows:
         rate = f"{row.engagement_rate:.2%}" if row.engagement_rate is not None else "-"
-        cells = [row.primary_niche, row.handle, f"{row.followers:,}", rate]
+        quality = f"{row.audience_quality:.0f}" if row.audience_quality is not None else "-"
+        cells = [row.primary_niche, row.handle, f"{row.followers:,}", rate, quality,
+                 row.main_flag or ("none" if row.audience_quality is not None else "-")]
         top.add_row(*cells, *([row.platform] if several else []))
     console.print(top)

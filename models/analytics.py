@@ -36,3 +36,11 @@ def refresh(engine: Any, run_id: int, profile_ids: list[int] | None = None) -> d
 def all_profiles(engine: Any) -> list[int]:
     with engine.connect() as conn:
         return list(conn.execute(select(Profile.id)).scalars())
+
+
+def latest_run(engine: Any) -> int | None:
+    from models.tables import CrawlRun
+
+    with engine.connect() as conn:
+        return conn.execute(select(CrawlRun.id).where(CrawlRun.finished_at.is_not(None))
+                            .order_by(CrawlRun.id.desc()).limit(1)).scalar_one_or_none()

@@ -23,18 +23,25 @@ from sqlalchemy.dialects import postgresql, sqlite
 from models import loader
 from models.loader import table_of
 from models.tables import (
+    Creator,
+    CreatorAccount,
+    CreatorLink,
     HashtagSighting,
     Post,
     PostHashtag,
     Profile,
     ProfileNiche,
+    ProfileSignal,
     ProfileSnapshot,
+    ProfileVector,
     RejectedRecord,
+    SimilarAccount,
     SuppressedAccount,
 )
 
 #: The tables forget deletes from, in the order it reports them.
-TABLES = ("profiles", "profile_snapshots", "profile_niches", "posts", "post_hashtags",
+TABLES = ("profiles", "profile_snapshots", "profile_niches", "profile_signals", "profile_vectors",
+          "similar_accounts", "creator_links", "creator_accounts", "posts", "post_hashtags",
           "hashtag_sightings", "rejected_items")
 LOCK_TIMEOUT = "60s"  # PostgreSQL: how long forget waits for the batches in flight
 CHUNK = 500  # values per IN (...)
@@ -110,6 +117,13 @@ def plan(conn: Connection, platform: str, handle: str) -> Erasure:
         "profiles": len(ids),
         "profile_snapshots": _count(conn, table_of(ProfileSnapshot).c.profile_id, ids),
         "profile_niches": _count(conn, table_of(ProfileNiche).c.profile_id, ids),
+        "profile_signals": _count(conn, table_of(ProfileSignal).c.profile_id, ids),
+        "profile_vectors": _count(conn, table_of(ProfileVector).c.profile_id, ids),
+        "similar_accounts": _count_either(conn, table_of(SimilarAccount), "profile_id",
+                                          "similar_profile_id", ids),
+        "creator_links": _count_either(conn, table_of(CreatorLink), "profile_id", "other_profile_id",
+                                       ids),
+        "creator_accounts": _count(conn, table_of(CreatorAccount).c.profile_id, ids),
         "posts": len(erasure.posts),
         "post_hashtags": _count(conn, table_of(PostHashtag).c.post_id, sorted(erasure.posts)),
         "hashtag_sightings": len(erasure.sightings),
@@ -128,9 +142,39 @@ def _count(conn: Connection, column: Any, ids: Sequence[int]) -> int:
                .scalar_one() for chunk in _chunks(list(ids)))
 
 
+def _count_either(conn: Connection, table: Any, first: str, second: str, ids: Sequence[int]) -> int:
+    """Rows that name one of ``ids`` in either column."""
+    return sum(conn.execute(select(func.count()).select_from(table).where(
+        or_(table.c[first].in_(chunk), table.c[second].in_(chunk)))).scalar_one()
+        for chunk in _chunks(list(ids)))
+
+
+def _delete_signals(conn: Connection, profile_ids: Sequence[int]) -> None:
+    """The account's signals, vector, lookalike rows (either side), creator links and membership;
+    a creator left with fewer than two accounts goes too (the next run rebuilds the rest)."""
+    creators = table_of(CreatorAccount)
+    touched = set()
+    for chunk in _chunks(list(profile_ids)):
+        touched.update(conn.execute(select(creators.c.creator_id).where(
+            creators.c.profile_id.in_(chunk))).scalars())
+        for table, columns in ((table_of(ProfileSignal), ("profile_id",)),
+                               (table_of(ProfileVector), ("profile_id",)),
+                               (table_of(SimilarAccount), ("profile_id", "similar_profile_id")),
+                               (table_of(CreatorLink), ("profile_id", "other_profile_id")),
+                               (creators, ("profile_id",))):
+            conn.execute(delete(table).where(or_(*(table.c[name].in_(chunk) for name in columns))))
+    for creator_id in sorted(touched):
+        left = conn.execute(select(func.count()).select_from(creators)
+                            .where(creators.c.creator_id == creator_id)).scalar_one()
+        if left < 2:
+            conn.execute(delete(creators).where(creators.c.creator_id == creator_id))
+            conn.execute(delete(table_of(Creator)).where(table_of(Creator).c.id == creator_id))
+
+
 def _delete(conn: Connection, erasure: Erasure) -> None:
     """Children first (the foreign keys cascade too, but the counts are the plan's)."""
     profile_ids, post_ids = sorted(erasure.profiles), sorted(erasure.posts)
+    _delete_signals(conn, profile_ids)
     for column, ids in (
         (table_of(PostHashtag).c.post_id, post_ids),
         (table_of(HashtagSighting).c.id, sorted(erasure.sightings)),

@@ -17,7 +17,7 @@ influencer_current = table(
 micro_influencers = table(
     "micro_influencers",
     column("platform"), column("handle"), column("followers"), column("primary_niche"),
-    column("engagement_rate"),
+    column("engagement_rate"), column("audience_quality"), column("main_flag"),
 )
 
 
@@ -62,7 +62,8 @@ def tier_counts(engine: Engine, platform: str | None = None) -> list[tuple[str, 
 
 def top_micro_by_niche(engine: Engine, per_niche: int = 3, platform: str | None = None) -> list:
     view = micro_influencers.c
-    stmt = (select(view.primary_niche, view.handle, view.followers, view.engagement_rate, view.platform)
+    stmt = (select(view.primary_niche, view.handle, view.followers, view.engagement_rate, view.platform,
+                   view.audience_quality, view.main_flag)
             .where(view.primary_niche.is_not(None))
             .order_by(view.primary_niche, view.engagement_rate.desc().nulls_last()))
     if platform:

@@ -19,7 +19,8 @@ follower_spike       max over snapshot intervals of growth per day (share of fol
                      followers: ``follower_spike`` (35). Needs 3 snapshots.
 following_ratio      following / followers; >= 1.5 with >= 1,000 following: ``mass_follow`` (20)
 posting_gap_cv       std / mean of the gaps between the recent posts; >= 2.5: ``bursty_posting`` (5)
-no_comment_share     share of recent posts with 0 or no comment count; >= 0.6 of >= 5 posts:
+no_comment_share     share of recent posts with 0 comments or none shown (disabled), when the
+                     format gives comment counts at all; >= 0.6 of >= 5 posts:
                      ``no_comments`` (10)
 sponsored_share      sponsored / recent posts; sponsored_engagement and organic_engagement are
                      mean(likes + comments) / followers of each kind
@@ -229,8 +230,9 @@ def assess(row: tuple, posts: Sequence[tuple], history: Sequence[tuple[datetime,
     if out["posting_gap_cv"] is not None and out["posting_gap_cv"] >= BURSTY_CV:
         flag("bursty_posting", f"gaps between posts vary {out['posting_gap_cv']:.1f}x their mean")
     counted = [p for p in posts if p[1] is not None or p[2] is not None]
+    # formats that never give comment counts (listings) say nothing about disabled comments
     out["no_comment_share"] = (round(sum(1 for p in posts if not p[2]) / len(posts), 3)
-                               if posts else None)
+                               if any(p[2] is not None for p in posts) else None)
     if out["no_comment_share"] is not None and len(posts) >= 5 \
             and out["no_comment_share"] >= NO_COMMENTS_SHARE:
         flag("no_comments", f"{out['no_comment_share']:.0%} of recent posts have no comments")
