@@ -153,7 +153,7 @@ def _delete_signals(conn: Connection, profile_ids: Sequence[int]) -> None:
     """The account's signals, vector, lookalike rows (either side), creator links and membership;
     a creator left with fewer than two accounts goes too (the next run rebuilds the rest)."""
     creators = table_of(CreatorAccount)
-    touched = set()
+    touched: set[int] = set()
     for chunk in _chunks(list(profile_ids)):
         touched.update(conn.execute(select(creators.c.creator_id).where(
             creators.c.profile_id.in_(chunk))).scalars())

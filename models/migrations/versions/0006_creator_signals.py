@@ -39,6 +39,7 @@ PROFILE_COLUMNS: tuple[tuple[str, Any, str], ...] = (
         "The creator's own site: the first link off social platforms (link in "
         "bio, profile fields, bio text).",
     ),
+    ("links", sa.JSON(), "Other links of the profile's own fields (Mastodon fields, channel links)."),
     (
         "country",
         sa.String(length=2),
