@@ -9,7 +9,7 @@ from models import make_engine, migrate
 from models.tables import Base
 
 TABLES = {t.name for t in Base.metadata.sorted_tables}
-VIEWS = {"influencer_current", "micro_influencers", "profile_growth"}
+VIEWS = {"influencer_current", "micro_influencers", "creator_reach", "profile_growth"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

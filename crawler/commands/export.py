@@ -9,7 +9,7 @@ from pathlib import Path
 
 from crawler.commands.common import check_writable, database_url, fail, say
 
-VIEWS = ("influencer_current", "micro_influencers", "profile_growth")
+VIEWS = ("influencer_current", "micro_influencers", "creator_reach", "profile_growth")
 FILTERS = ("platform", "tier", "primary_niche")
 
 
