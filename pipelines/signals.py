@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from crawler.items import PostItem, ProfileItem
 from pipelines.contact import find_email, find_website
 from pipelines.disclosure import post_sponsorship
-from pipelines.language import LanguageUnavailable, detector, languages_of, parse_codes
+from pipelines.language import LanguageUnavailable, detect, detector, languages_of, parse_codes
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,12 @@ class SignalsPipeline:
         except LanguageUnavailable as exc:
             raise ValueError(f"MICROSCOUT_LANGUAGES: {exc}") from None
         return cls(crawler.stats, codes)
+
+    def open_spider(self) -> None:
+        """Load Lingua's models (about 2 s) in a thread while the first pages download."""
+        from twisted.internet import threads
+
+        threads.deferToThread(detect, "warming up the language models", self.languages)
 
     def process_item(self, item):
         if isinstance(item, PostItem):
