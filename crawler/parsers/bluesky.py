@@ -20,6 +20,10 @@ shares = ``repostCount``. ``quoteCount`` is *not* added to shares: a quote is a 
 (with its own likes) rather than a re-broadcast, and counting it would make Bluesky shares
 incomparable with Mastodon reblogs. views is always None (Bluesky shows no view counts).
 
+Declared language: a post record's ``langs[0]`` (primary subtag, lower case) is
+``PostItem.language``. Bluesky formats carry no paid-partnership flag, contact email, country
+or profile link list (``website`` is ``external_url``).
+
 Identity: the DID is ``platform_user_id``; handles are kept as Bluesky spells them
 (``name.bsky.social``, custom domains) but lower-cased, since handles are case-insensitive
 domain names. An account whose handle failed verification comes back as ``handle.invalid``;
@@ -42,7 +46,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem
-from crawler.parsers import BlockedPage, UnrecognisedDocument, loads_json
+from crawler.parsers import BlockedPage, UnrecognisedDocument, declared_language, loads_json
 from crawler.values import extract_hashtags, normalize_tag
 
 PLATFORM = "bluesky"
@@ -279,7 +283,14 @@ def parse_post(post: Mapping[str, Any]) -> PostItem:
         shares=post.get("repostCount"),
         views=None,
         media_type=media_type(post.get("embed") or record.get("embed")),
+        language=_language(record.get("langs")),
     )
+
+
+def _language(langs: Any) -> str | None:
+    """The first of the record's ``langs`` (BCP-47 tags the author's client set; the 2023
+    captures predate the field), primary subtag only."""
+    return declared_language(langs[0]) if isinstance(langs, list) and langs else None
 
 
 def _features(record: Mapping[str, Any]) -> Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]]:

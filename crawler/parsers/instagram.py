@@ -25,6 +25,12 @@ text (``followers="46.3m"``, ``"46,3 Mio."``); :class:`ProfileItem.locale` carri
 language for the normalise pipeline. Login walls, checkpoints and rate-limit bodies raise
 :class:`BlockedPage` (never an empty profile); anything else unknown raises
 :class:`UnrecognisedDocument`.
+
+Raw signal fields: a media node's ``is_paid_partnership`` / ``edge_media_to_sponsor_user``
+(app-style media: ``is_paid_partnership`` / ``sponsor_tags``) give ``platform_sponsored``
+(None when the node has neither); a user's ``business_email`` (app API: ``public_email``) gives
+``contact_email`` and its ``bio_links`` other than ``external_url`` give ``links``. Instagram
+states no account country: ``_sharedData.country_code`` is the *viewer's* and is not read.
 """
 
 from __future__ import annotations
@@ -40,7 +46,15 @@ import chompjs
 from parsel import Selector
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem, reject
-from crawler.parsers import BlockedPage, UnrecognisedDocument, check_depth, instagram_graph, loads_json
+from crawler.parsers import (
+    BlockedPage,
+    UnrecognisedDocument,
+    check_depth,
+    email_field,
+    instagram_graph,
+    loads_json,
+    profile_links,
+)
 from crawler.values import extract_hashtags, storable_text
 
 PLATFORM = "instagram"
@@ -178,6 +192,17 @@ def _graph_media_type(node: dict) -> str | None:
     return kind
 
 
+def _sponsored(flag: Any, sponsors: Any) -> bool | None:
+    """The post's paid-partnership flag: True when ``flag`` is True or ``sponsors`` (the
+    sponsor list) holds an entry, False when either field is there and says no, None when the
+    node has neither field."""
+    if flag is True or (isinstance(sponsors, list) and sponsors):
+        return True
+    if isinstance(flag, bool) or isinstance(sponsors, list):
+        return False
+    return None
+
+
 def post_from_node(node: dict, *, author_handle: str | None = None) -> PostItem:
     """A GraphQL media node (timeline, hashtag or shortcode_media) as a :class:`PostItem`.
 
@@ -207,6 +232,9 @@ def post_from_node(node: dict, *, author_handle: str | None = None) -> PostItem:
         ),
         views=node.get("video_view_count") if is_video else None,
         media_type=_graph_media_type(node),
+        platform_sponsored=_sponsored(
+            node.get("is_paid_partnership"), _get(node, "edge_media_to_sponsor_user", "edges")
+        ),
     )
 
 
@@ -232,6 +260,7 @@ def post_from_app_media(media: dict) -> PostItem:
         comments=media.get("comment_count"),
         views=_first(media.get("play_count"), media.get("view_count")) if kind == "video" else None,
         media_type=kind,
+        platform_sponsored=_sponsored(media.get("is_paid_partnership"), media.get("sponsor_tags")),
     )
 
 
@@ -249,17 +278,30 @@ def _timeline_posts(user: dict, handle: str | None) -> list[PostItem]:
 # ---------------------------------------------------------------------------------------
 
 
+def _contact_email(user: dict) -> str | None:
+    """``business_email`` (web and GraphQL users) or ``public_email`` (the app API)."""
+    return email_field(user.get("business_email")) or email_field(user.get("public_email"))
+
+
+def _links(user: dict, external_url: str | None) -> list[str]:
+    """The ``bio_links`` entries (2023-: the profile's link list, of which ``external_url`` is
+    the first), without ``external_url``."""
+    urls = [link.get("url") for link in _seq(user.get("bio_links")) if isinstance(link, dict)]
+    return profile_links(urls, external_url=external_url)
+
+
 def _graph_profile(
     user: dict, *, url: str | None, fetched_at: datetime | None, locale: str | None = None
 ) -> ProfileItem:
     handle = _handle(user.get("username"))
+    external_url = user.get("external_url") or None
     return ProfileItem(
         platform=PLATFORM,
         handle=handle,
         platform_user_id=_str_id(user.get("id")),
         display_name=user.get("full_name") or None,
         bio=user.get("biography") or None,
-        external_url=user.get("external_url") or None,
+        external_url=external_url,
         is_verified=user.get("is_verified"),
         category=_first(user.get("category_name"), user.get("category_enum")),
         followers=_count(user.get("edge_followed_by")),
@@ -270,6 +312,8 @@ def _graph_profile(
         source_url=url,
         fetched_at=fetched_at,
         locale=locale,
+        contact_email=_contact_email(user),
+        links=_links(user, external_url),
     )
 
 
@@ -295,6 +339,7 @@ def parse_user_info(
     if not isinstance(user, dict):
         return [_not_found("profile_not_found", data, url)]
     handle = _handle(user.get("username"))
+    external_url = user.get("external_url") or None
     return [
         ProfileItem(
             platform=PLATFORM,
@@ -302,7 +347,7 @@ def parse_user_info(
             platform_user_id=_str_id(_first(user.get("pk"), user.get("pk_id"), user.get("id"))),
             display_name=user.get("full_name") or None,
             bio=user.get("biography") or None,
-            external_url=user.get("external_url") or None,
+            external_url=external_url,
             is_verified=user.get("is_verified"),
             category=_first(
                 user.get("category_name"), user.get("category"), user.get("category_enum")
@@ -314,6 +359,8 @@ def parse_user_info(
             profile_url=PROFILE_URL.format(handle) if handle else None,
             source_url=url,
             fetched_at=fetched_at,
+            contact_email=_contact_email(user),
+            links=_links(user, external_url),
         )
     ]
 

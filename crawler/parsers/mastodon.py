@@ -19,6 +19,10 @@ Conventions (the same for every function here):
   search results leave ``tags`` empty), lower-case, NFC, without ``#``, first seen first.
 * A reblog (a status whose ``reblog`` is set) is not the author's own post: it never becomes
   one of the author's ``recent_posts``; in listings the reblogged status counts instead.
+* A status' ``language`` (ISO 639-1, the author's choice or the server's guess; null on
+  Pixelfed) is ``PostItem.language``, primary subtag only. The first link of the account's
+  ``fields`` (else Pixelfed's ``website``) is ``external_url``; every other link of the
+  fields and ``website`` is ``ProfileItem.links`` (hashtag links in a field are not).
 
 What :func:`parse_document` returns for each body (documented choice):
 
@@ -60,7 +64,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from w3lib.html import replace_entities
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem, RejectedItem
-from crawler.parsers import UnrecognisedDocument, loads_json
+from crawler.parsers import UnrecognisedDocument, declared_language, loads_json, profile_links
 from crawler.values import extract_hashtags, html_to_text, merge_tags, normalize_handle
 from crawler.values import normalize_tag as _normalize_tag
 
@@ -84,6 +88,9 @@ Item = ProfileItem | PostItem | HashtagSightingItem | RejectedItem
 # Text, hashtag and handle rules are the normaliser's own (pipelines.values), so what the
 # parser emits is already in the form the pipelines and the warehouse key on.
 _HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+_ANCHOR = re.compile(r"<a\b([^>]*)>", re.IGNORECASE)
+_HASHTAG_LINK = re.compile(r"""\brel\s*=\s*["'][^"']*\btag\b|\bclass\s*=\s*["'][^"']*\bhashtag\b""",
+                           re.IGNORECASE)
 _PIXELFED_POST_URL = re.compile(r"^/p/[^/]+/\d+/?$")
 _ACCOUNT_STATUSES_PATH = re.compile(r"/api/v1/accounts/([^/]+)/statuses/?$")
 _TAG_TIMELINE_PATH = re.compile(r"/api/v1/timelines/tag/([^/?#]+)/?$")
@@ -211,6 +218,29 @@ def _external_url(account: Mapping[str, Any]) -> str | None:
     return _str_or_none(account.get("website"))  # Pixelfed's own profile link
 
 
+def _field_links(account: Mapping[str, Any]) -> list[str]:
+    """Every link of the account's profile fields, in order: the ``href`` of each anchor in a
+    value (hashtag links left out: they point at the instance's tag page), or a value that is
+    a bare URL; then Pixelfed's ``website``."""
+    urls: list[str] = []
+    for field in _list(account.get("fields")):
+        if not isinstance(field, Mapping):
+            continue
+        value = str(field.get("value") or "")
+        anchors = _ANCHOR.findall(value)
+        for attributes in anchors:
+            href = _HREF.search(attributes)
+            if href and not _HASHTAG_LINK.search(attributes):
+                urls.append(replace_entities(href.group(1)))
+        plain = html_to_text(value)
+        if not anchors and plain.startswith(("http://", "https://")) and " " not in plain:
+            urls.append(plain)
+    website = _str_or_none(account.get("website"))
+    if website:
+        urls.append(website)
+    return urls
+
+
 def _is_verified(account: Mapping[str, Any]) -> bool:
     return any(
         isinstance(field, Mapping) and field.get("verified_at")
@@ -236,13 +266,14 @@ def parse_account(
     home = _instance(data, instance)
     acct = data.get("acct") or data.get("username")
     kind = _platform(_account_is_pixelfed(data), platform)
+    external_url = _external_url(data)
     return ProfileItem(
         platform=kind,
         handle=_qualify(acct, home, kind),
         platform_user_id=_str_or_none(data.get("id")),
         display_name=_str_or_none(data.get("display_name")),
         bio=html_to_text(data.get("note")) or None,
-        external_url=_external_url(data),
+        external_url=external_url,
         is_verified=_is_verified(data),
         category=None,
         followers=data.get("followers_count"),
@@ -251,6 +282,7 @@ def parse_account(
         profile_url=_str_or_none(data.get("url")),
         source_url=source_url,
         fetched_at=fetched_at,
+        links=profile_links(_field_links(data), external_url=external_url),
     )
 
 
@@ -321,6 +353,7 @@ def parse_status(
         views=None,
         media_type=_media_type(data),
         posted_at_precision="exact" if isinstance(posted_at, datetime) else None,
+        language=declared_language(data.get("language")),
     )
 
 

@@ -21,6 +21,11 @@ Counts are emitted as the body has them: ``statsV2`` strings (exact) win over th
 ``"exact"``. Hashtags merge ``textExtra[].hashtagName``, ``challenges[].title``,
 ``contents[].textExtra`` and the ``#tags`` of the text, normalised.
 
+Raw signal fields: an item's ``isAd`` (a bool) is ``platform_sponsored`` (None without it).
+``bioLink.link`` is the profile's ``external_url``, so it is never repeated in ``links``; the
+web formats state no account country (the 2020-21 ``__NEXT_DATA__`` ``$user`` block with its
+``region`` is the *viewer's* session and is not read), so ``country`` stays None here.
+
 What :func:`parse_document` returns:
 
 =================================  ======================================================
@@ -478,6 +483,7 @@ def parse_item(item: Mapping[str, Any], *, ctx: _Context | None = None) -> PostI
         shares=_count(stats_v2, stats, "shareCount"),
         views=_count(stats_v2, stats, "playCount"),
         media_type="carousel" if item.get("imagePost") else "video",
+        platform_sponsored=item["isAd"] if isinstance(item.get("isAd"), bool) else None,
     )
 
 
@@ -587,6 +593,7 @@ def _modernise_item(item: Mapping[str, Any]) -> Mapping[str, Any]:
         "challenges": [{"title": c.get("challengeName"), "id": c.get("challengeId")}
                        for c in map(_map, _seq(item.get("challengeInfoList")))],
         "textExtra": _seq(item.get("textExtra")),
+        **({"isAd": infos["isAd"]} if "isAd" in infos else {}),
     }
 
 

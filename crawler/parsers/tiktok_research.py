@@ -51,14 +51,19 @@ error envelope               raises: ``rate_limit_exceeded`` ``BlockedPage("rate
 ===========================  ===============================================================
 
 The account's total ``likes_count`` is read (:func:`user_info`) but has no field in
-``ProfileItem``; ``region_code`` and ``music_id`` of a video likewise (:func:`videos`).
+``ProfileItem``; ``music_id`` of a video likewise (:func:`videos`). A video's ``region_code``
+has no field in ``PostItem`` either, but it is how the API states an account's country: the
+user-info answer names none, so :func:`parse_user_info` given the user's videos sets
+``country`` to their most common ``region_code`` (:func:`country_of`); without videos it
+stays None.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -66,7 +71,7 @@ from urllib.parse import urlencode
 
 from crawler.errors import BlockedPage, RetryableBody, UnrecognisedDocument
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem
-from crawler.parsers import loads_json
+from crawler.parsers import country_code, loads_json
 from crawler.values import extract_hashtags, extract_mentions, normalize_tag
 
 PLATFORM = "tiktok"
@@ -466,6 +471,17 @@ def parse_video_query(data: Any, *, hashtag: str | None = None, position_offset:
     return [*sightings, *(post_item(video, web_base=web_base) for video in found)]
 
 
+def country_of(found: Iterable[Video], username: str | None = None) -> str | None:
+    """The most common ``region_code`` of ``found`` (the videos of ``username`` only, when it
+    is given), as an upper-case two-letter code; a tie goes to the code of the newer video
+    (the API lists newest first). None when no video states a readable region."""
+    handle = clean_username(username) if username is not None else None
+    codes = Counter(code for video in found
+                    if handle is None or video.username == handle
+                    if (code := country_code(video.region_code)))
+    return codes.most_common(1)[0][0] if codes else None
+
+
 # --------------------------------------------------------------------------- users
 
 
@@ -487,8 +503,13 @@ def user_info(data: Any) -> UserInfo:
 
 def parse_user_info(data: Any, *, username: str | None, source_url: str | None = None,
                     fetched_at: Any = None, web_base: str = WEB_BASE,
-                    discovered_via: str | None = None) -> ProfileItem:
-    """A user-info answer as the profile of ``username`` (without posts)."""
+                    discovered_via: str | None = None,
+                    videos: Iterable[Video] = ()) -> ProfileItem:
+    """A user-info answer as the profile of ``username`` (without posts).
+
+    ``videos`` (any of the query's videos; those of other users are ignored) give the
+    profile's ``country``: the most common ``region_code`` of the user's own videos.
+    """
     info = user_info(data)
     handle = clean_username(username)
     return ProfileItem(
@@ -504,6 +525,7 @@ def parse_user_info(data: Any, *, username: str | None, source_url: str | None =
         source_url=source_url,
         fetched_at=fetched_at,
         discovered_via=discovered_via,
+        country=country_of(videos, handle) if handle else None,
     )
 
 
@@ -546,6 +568,6 @@ def _int(value: Any) -> int | None:
 __all__ = [
     "API_BASE", "LISTING", "MAX_COUNT", "MAX_WINDOW_DAYS", "USER_FIELDS", "VIDEO_FIELDS",
     "WEB_BASE", "ApiError", "Page", "Token", "UserInfo", "Video", "api_error", "clean_username",
-    "is_research_body", "pagination", "parse_document", "parse_user_info", "parse_video_query",
-    "post_item", "raise_for_error", "token_answer", "user_info", "videos",
+    "country_of", "is_research_body", "pagination", "parse_document", "parse_user_info",
+    "parse_video_query", "post_item", "raise_for_error", "token_answer", "user_info", "videos",
 ]

@@ -42,6 +42,17 @@ Counts are emitted as the page prints them ("25m subscribers", "1,545,374 views"
 the normaliser needs to read them. Relative publish times ("10 days ago") are resolved
 against ``fetched_at`` (else the response's Date header, else now) and their precision
 recorded; a text that cannot be read is left as it is for the normaliser to quarantine.
+
+Raw signal fields:
+
+* ``channels.list``: ``snippet.country`` (else ``brandingSettings.channel.country``) is the
+  profile's ``country``.
+* ``videos.list``: ``paidProductPlacementDetails.hasPaidProductPlacement`` (only when that
+  part is asked for) is a post's ``platform_sponsored``; ``snippet.defaultAudioLanguage``
+  (else ``snippet.defaultLanguage``) its ``language``.
+* Channel pages: the header's links (``c4TabbedHeaderRenderer`` primary and secondary links,
+  the ``pageHeaderViewModel`` attribution) and an about renderer's links, other than
+  ``external_url``, are ``links``. The about renderers name a country, not a code: not read.
 """
 
 from __future__ import annotations
@@ -61,7 +72,15 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlparse
 import parsel
 
 from crawler.items import HashtagSightingItem, PostItem, ProfileItem
-from crawler.parsers import BlockedPage, UnrecognisedDocument, check_depth, loads_json
+from crawler.parsers import (
+    BlockedPage,
+    UnrecognisedDocument,
+    check_depth,
+    country_code,
+    declared_language,
+    loads_json,
+    profile_links,
+)
 from crawler.values import (
     UnreadableValue,
     extract_hashtags,
@@ -485,13 +504,14 @@ def parse_channel(data: Mapping[str, Any], *, ctx: _Context | None = None) -> Pr
     ctx.channel_handle, ctx.channel_id = key, channel_id
     # Home-tab shelves can show other channels' videos: keep the channel's own.
     posts = [p for p in _videos(data, ctx) if p.author_handle == key] if key else []
+    external_url = header.get("external_url")
     return ProfileItem(
         platform=PLATFORM,
         handle=key,
         platform_user_id=channel_id,
         display_name=meta.get("title") or header.get("title"),
         bio=meta.get("description") if meta else header.get("description"),
-        external_url=header.get("external_url"),
+        external_url=external_url,
         is_verified=header.get("verified") if header else None,
         followers=header.get("subscribers"),
         posts_count=header.get("videos"),
@@ -500,7 +520,27 @@ def parse_channel(data: Mapping[str, Any], *, ctx: _Context | None = None) -> Pr
         source_url=ctx.source_url,
         fetched_at=ctx.fetched_at,
         locale=ctx.locale,
+        links=profile_links([*header.get("links", ()), *_about_links(data)],
+                            external_url=external_url),
     )
+
+
+#: About-page renderers and the keys of their link lists: the 2024- ``aboutChannelViewModel``
+#: (the "and N more links" panel) and the older ``channelAboutFullMetadataRenderer``.
+_ABOUT_LINK_LISTS = {"aboutChannelViewModel": ("links",),
+                     "channelAboutFullMetadataRenderer": ("primaryLinks", "secondaryLinks")}
+
+
+def _about_links(data: Mapping[str, Any]) -> list[str]:
+    """The link targets of the about renderers a channel body holds (none on most tabs)."""
+    urls = []
+    for name, renderer in _walk(data, tuple(_ABOUT_LINK_LISTS)):
+        for key in _ABOUT_LINK_LISTS[name]:
+            for link in _seq(renderer.get(key)):
+                url = _unwrap_redirect(_dig(_find_key(link, "urlEndpoint"), "url"))
+                if url:
+                    urls.append(url)
+    return urls
 
 
 def _hashtag_listing(data: Mapping[str, Any], ctx: _Context) -> list:
@@ -619,8 +659,11 @@ def _channel_header(header: Mapping[str, Any]) -> dict[str, Any]:
                   or _handle_from_url(_dig(c4, "navigationEndpoint", "browseEndpoint",
                                            "canonicalBaseUrl")))
         styles = _texts(_dig(b, "metadataBadgeRenderer", "style") for b in _seq(c4.get("badges")))
-        links = _seq(_dig(c4, "headerLinks", "channelHeaderLinksRenderer", "primaryLinks"))
+        header_links = _map(_dig(c4, "headerLinks", "channelHeaderLinksRenderer"))
+        links = _seq(header_links.get("primaryLinks"))
         link = _dig(links[0], "navigationEndpoint", "urlEndpoint", "url") if links else None
+        every = [_unwrap_redirect(_dig(entry, "navigationEndpoint", "urlEndpoint", "url"))
+                 for entry in [*links, *_seq(header_links.get("secondaryLinks"))]]
         return {
             "title": c4.get("title"),
             "channel_id": _str(c4.get("channelId")),
@@ -629,6 +672,7 @@ def _channel_header(header: Mapping[str, Any]) -> dict[str, Any]:
             "videos": _text(c4.get("videosCountText")),
             "verified": bool(styles & VERIFIED_BADGE_STYLES),
             "external_url": _unwrap_redirect(link),
+            "links": [url for url in every if url],
         }
     page = header.get("pageHeaderRenderer")
     if isinstance(page, Mapping):
@@ -643,18 +687,18 @@ def _channel_header(header: Mapping[str, Any]) -> dict[str, Any]:
                        for source in _seq(_dig(run, "element", "type", "imageType", "image",
                                                "sources")))
         attribution = _map(_dig(model, "attribution", "attributionViewModel", "text"))
-        link = None
-        for run in _seq(attribution.get("commandRuns")):
-            link = _find_key(run, "url")
-            if link:
-                break
+        run_links = [_unwrap_redirect(_find_key(run, "url"))
+                     for run in _seq(attribution.get("commandRuns"))]
+        run_links = [url for url in run_links if url]
+        link = run_links[0] if run_links else None
         return {
             "title": title_model.get("content") or page.get("pageTitle"),
             "description": _text(_dig(model, "description", "descriptionPreviewViewModel",
                                       "description")),
             **counts,
             "verified": bool(icons & VERIFIED_ICON_NAMES),
-            "external_url": _unwrap_redirect(link),
+            "external_url": link,
+            "links": run_links,
         }
     for layout in ("carouselHeaderRenderer", "interactiveTabbedHeaderRenderer"):
         if isinstance(header.get(layout), Mapping):
@@ -711,6 +755,7 @@ def parse_channels_list(data: Mapping[str, Any], *, ctx: _Context | None = None)
         custom = _str(snippet.get("customUrl"))
         handle = custom.strip().lstrip("@").lower() if custom else channel_id
         hidden = bool(stats.get("hiddenSubscriberCount"))
+        branding = _map(_dig(item, "brandingSettings", "channel"))
         profiles.append(ProfileItem(
             platform=PLATFORM,
             handle=handle,
@@ -723,6 +768,7 @@ def parse_channels_list(data: Mapping[str, Any], *, ctx: _Context | None = None)
             source_url=ctx.source_url,
             fetched_at=ctx.fetched_at,
             locale=ctx.locale,
+            country=country_code(snippet.get("country")) or country_code(branding.get("country")),
         ))
     return profiles
 
@@ -745,8 +791,16 @@ def parse_videos_list(data: Mapping[str, Any], *, ctx: _Context | None = None) -
     """``videos.list`` with ``statistics``: likes, comments and views as the API's strings."""
     ctx = ctx or _Context()
     items = [_map(item) for item in _seq(data.get("items"))]
-    return [_api_video(video_id, _map(item.get("snippet")), _map(item.get("statistics")))
+    return [_api_video(video_id, _map(item.get("snippet")), _map(item.get("statistics")),
+                       sponsored=_paid_placement(item))
             for item in items if (video_id := _str(item.get("id")))]
+
+
+def _paid_placement(item: Mapping[str, Any]) -> bool | None:
+    """``paidProductPlacementDetails.hasPaidProductPlacement``, the creator's own declaration
+    of paid promotion; None when the answer lacks that part (it must be asked for)."""
+    flag = _dig(item, "paidProductPlacementDetails", "hasPaidProductPlacement")
+    return flag if isinstance(flag, bool) else None
 
 
 #: Titles ``playlistItems.list`` gives entries that are no longer public.
@@ -785,7 +839,8 @@ def parse_playlist_items(data: Mapping[str, Any], *, ctx: _Context | None = None
     return posts
 
 
-def _api_video(video_id: str, snippet: Mapping[str, Any], stats: Mapping[str, Any]) -> PostItem:
+def _api_video(video_id: str, snippet: Mapping[str, Any], stats: Mapping[str, Any], *,
+               sponsored: bool | None = None) -> PostItem:
     title = html_lib.unescape(_str(snippet.get("title")) or "") or None
     description = html_lib.unescape(_str(snippet.get("description")) or "") or None
     published = snippet.get("publishedAt")
@@ -806,6 +861,10 @@ def _api_video(video_id: str, snippet: Mapping[str, Any], stats: Mapping[str, An
         comments=stats.get("commentCount"),
         views=stats.get("viewCount"),
         media_type="live" if snippet.get("liveBroadcastContent") == "live" else "video",
+        platform_sponsored=sponsored,
+        # The spoken language first; defaultLanguage is that of the title and description.
+        language=declared_language(snippet.get("defaultAudioLanguage"))
+        or declared_language(snippet.get("defaultLanguage")),
     )
 
 
