@@ -113,6 +113,17 @@ def redis_url(settings: Any, name: str) -> Any:
     return value
 
 
+def languages(settings: Any, name: str) -> Any:
+    from pipelines.language import LanguageUnavailable, detector, parse_codes
+
+    codes = parse_codes(settings.get(name))
+    try:
+        detector(codes)
+    except LanguageUnavailable as exc:
+        raise ValueError(str(exc)) from None
+    return ",".join(codes)
+
+
 def rate_scope(settings: Any, name: str) -> Any:
     value = str(settings.get(name)).strip().lower()
     if value not in ("global", "worker", "credential"):
@@ -134,6 +145,8 @@ CHECKS: dict[str, Check] = {
     "MICROSCOUT_NICHE_MODEL": existing_file,
     "MICROSCOUT_NICHE_MODEL_WEIGHT": number(0, 1),
     "MICROSCOUT_ROBOTSTXT_OBEY": boolean,
+    "MICROSCOUT_SIGNALS": boolean,
+    "MICROSCOUT_LANGUAGES": languages,
     "MICROSCOUT_MAX_RETRY_AFTER": number(0),
     "MICROSCOUT_RATELIMIT_ENABLED": boolean,
     "MICROSCOUT_RATELIMIT_RESERVE": integer(0),

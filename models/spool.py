@@ -10,6 +10,7 @@ status are recomputed now that the spooled items are in.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from sqlalchemy import Engine, select, update
 from models import loader
 from models.tables import CrawlRun
 
+logger = logging.getLogger(__name__)
 BATCH = 500
 #: (stored checks, {"items": n, "profiles": n} loaded from the spool) -> (status, checks)
 Complete = Callable[[dict, dict], tuple[str, dict]]
@@ -102,11 +104,24 @@ def load_file(engine: Engine, path: Path, complete: Complete | None = None) -> d
             flush()
     flush()
     for key, done in loaded.items():
+        done["signals"] = _signals(engine, runs[key])
         with engine.begin() as conn:
             _bring_up_to_date(conn, key, done, complete)
     totals["runs"] = len(runs)
     path.rename(path.with_suffix(".jsonl.loaded"))
     return totals
+
+
+def _signals(engine: Engine, run_id: int) -> int:
+    """The run's creator signals, now that its accounts are in (1 when computed)."""
+    from models import analytics
+
+    try:
+        analytics.refresh(engine, run_id)
+    except Exception as exc:  # derived data: the records are loaded; the check stays failed
+        logger.warning("Cannot compute the signals of crawl run %s: %s", run_id, exc)
+        return 0
+    return 1
 
 
 def _bring_up_to_date(conn, run_key: str, done: dict[str, int], complete: Complete | None) -> None:

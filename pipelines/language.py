@@ -38,10 +38,10 @@ def detector(codes: tuple[str, ...] = DEFAULT_LANGUAGES) -> Any:
         from lingua import IsoCode639_1, LanguageDetectorBuilder
     except ImportError as exc:  # pragma: no cover - it is a core dependency
         raise LanguageUnavailable("lingua-language-detector is not installed") from exc
-    try:
-        isos = [getattr(IsoCode639_1, code.upper()) for code in codes]
-    except AttributeError as exc:
-        raise LanguageUnavailable(f"unknown language code in {','.join(codes)}: {exc}") from None
+    unknown = [code for code in codes if not hasattr(IsoCode639_1, code.upper())]
+    if unknown:
+        raise LanguageUnavailable(f"unknown ISO 639-1 code(s): {', '.join(unknown)}")
+    isos = [getattr(IsoCode639_1, code.upper()) for code in codes]
     if len(isos) < 2:
         raise LanguageUnavailable("MICROSCOUT_LANGUAGES needs at least two languages")
     return LanguageDetectorBuilder.from_iso_codes_639_1(*isos).build()

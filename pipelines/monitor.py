@@ -121,13 +121,17 @@ def complete_after_load_spool(checks: dict, loaded: dict) -> tuple[str, dict]:
     """A run's status and checks once ``db load-spool`` has loaded its spooled records.
 
     ``checks`` as stored in crawl_runs (:func:`as_json`); ``loaded``: {"items": n, ...} loaded
-    from the spool. ``nothing_spooled`` passes, marked ``completed_by: load-spool``; the items
-    count grows; every other check keeps its result.
+    from the spool. ``nothing_spooled`` passes, marked ``completed_by: load-spool``, and so does
+    ``signals_computed`` when the load computed them (``loaded["signals"]``); the items count
+    grows; every other check keeps its result.
     """
     checks = {name: dict(check) for name, check in checks.items()}
     spooled = checks.get("nothing_spooled")
     if spooled is not None:
         spooled.update(passed=True, completed_by="load-spool")
+    signals = checks.get("signals_computed")
+    if signals is not None and loaded.get("signals") and not signals.get("passed"):
+        signals.update(passed=True, completed_by="load-spool")
     items = checks.get("items_loaded")
     if items is not None:
         items["value"] = items.get("value", 0) + loaded.get("items", 0)

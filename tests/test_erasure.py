@@ -22,15 +22,16 @@ from sqlalchemy.exc import DBAPIError
 
 from crawler.cli import main
 from crawler.items import HashtagSightingItem, RejectedItem
-from models import erasure, loader, make_engine
+from models import analytics, erasure, loader, make_engine
 from models.tables import Base, RejectedRecord
 from pipelines.warehouse import item_record
 from tests.factories import T0, post, profile
 
 ALICE, BOB = "alice@example.social", "bob@example.social"
 ALICE_ID = "109876"
-ERASED = {"profiles": 1, "profile_snapshots": 2, "profile_niches": 2, "posts": 4, "post_hashtags": 8,
-          "hashtag_sightings": 2, "rejected_items": 5}
+ERASED = {"profiles": 1, "profile_snapshots": 2, "profile_niches": 2, "profile_signals": 2,
+          "profile_vectors": 0, "similar_accounts": 2, "creator_links": 0, "creator_accounts": 0,
+          "posts": 4, "post_hashtags": 8, "hashtag_sightings": 2, "rejected_items": 5}
 
 
 def _sighting(post_id: str, author: str | None, tag: str = "fitness") -> HashtagSightingItem:
@@ -103,6 +104,12 @@ def _populate(url: str) -> str:
         RejectedItem(reason="bad_json", payload={"account": {"id": ALICE_ID + "5"}}),
     ])
     _load(url, [_alice()])  # a second run: another snapshot, another problem row
+    engine = make_engine(url)
+    try:
+        for run_id in (1, 2):  # the signals a crawl computes when it closes
+            analytics.refresh(engine, run_id)
+    finally:
+        engine.dispose()
     return url
 
 
