@@ -96,6 +96,34 @@ def test_cross_links_name_accounts_on_other_platforms():
         ("youtube", "ana_yoga"), ("tiktok", "ana.moves")]
 
 
+def test_the_pipeline_marks_posts_and_profiles():
+    from pipelines.signals import SignalsPipeline
+
+    class Stats:
+        def __init__(self):
+            self.values = {}
+
+        def inc_value(self, key, count=1):
+            self.values[key] = self.values.get(key, 0) + count
+
+    stats = Stats()
+    pipeline = SignalsPipeline(stats, ("en", "es", "de"))
+    item = ProfileItem(
+        platform="mastodon", handle="ana@fit.example", profile_url="https://fit.example/@ana",
+        bio="Entrenadora personal en Madrid 📩 ana [at] example [dot] com", links=["https://fit.example/@ana",
+                                                                                 "https://ana.example.org"],
+        recent_posts=[PostItem(post_id="1", text="Rutina de piernas en casa #publi", platform_sponsored=None),
+                      PostItem(post_id="2", text="Rutina de brazos para principiantes en casa")])
+    pipeline.process_item(item)
+    assert (item.email, item.website, item.language) == ("ana@example.com", "https://ana.example.org", "es")
+    assert [(p.sponsored, p.sponsor_evidence) for p in item.recent_posts] == [(True, "#publi"), (False, None)]
+    assert stats.values == {"microscout/signals/sponsored_posts": 1, "microscout/signals/email": 1,
+                            "microscout/signals/language/es": 1}
+    standalone = pipeline.process_item(PostItem(platform="tiktok", post_id="3", text="x",
+                                                platform_sponsored=True))
+    assert standalone.sponsor_evidence == "tiktok:flag"
+
+
 # --- language ------------------------------------------------------------------------------------
 
 
@@ -223,7 +251,8 @@ def _profile(handle, platform="mastodon", name="Ana Lima", bio="", niche="fitnes
             "engagement_rate": 0.035, "niches": {niche: 0.8}, "primary_niche": niche,
             "fetched_at": NOW.isoformat(), **extra,
             "recent_posts": [{"post_id": f"{handle}-{i}", "text": t, "hashtags": list(tags),
-                              "likes": 160, "comments": 15, "posted_at": (NOW - timedelta(days=i)).isoformat(),
+                              "likes": 160, "comments": 15,
+                              "posted_at": (NOW - timedelta(days=i)).isoformat(),
                               "sponsored": i == 0, "sponsor_evidence": "#ad" if i == 0 else None}
                              for i, t in enumerate(post_texts)]}
 
