@@ -911,11 +911,17 @@ def test_sweep_through_every_pipeline_into_sqlite(sandbox, tmp_path):
     locked = [w.username(i).lower() for i in authors if w.account(i).locked]
     rejected = [i for i in items if "reason" in i]
     assert sorted(r["reason"] for r in rejected) == ["unavailable"] * len(locked)
+    from crawler.sandbox.server import SandboxConfig
+    from crawler.sandbox.tiktok import TikTokApp
+
+    region = TikTokApp.from_config(w, SandboxConfig(platform="tiktok")).research.region
     for profile in profiles:
         account = w.account_by_username(profile["handle"])
         assert profile["followers"] == account.followers
         assert profile["posts_count"] == account.statuses_count
         assert all(p["author_handle"] == profile["handle"] for p in profile["recent_posts"])
+        assert profile["country"] == region(account)  # the videos' region_code
+    assert {p["country"] for p in profiles} - {None}
     # the warehouse
     assert sql(url, "SELECT count(*) FROM hashtag_sightings") == [(len(ids),)]
     assert sql(url, "SELECT count(*) FROM posts") == [(len(ids),)]  # every video, once

@@ -367,13 +367,13 @@ class TikTokResearchSpider(BaseSpider):
                                            "offset": offset})
 
     def user_request(self, username: str, discovered_via: str | None,
-                     posts: list[PostItem]) -> Request:
+                     posts: list[PostItem], country: str | None = None) -> Request:
         self.stat("user_info_requests")
         return self.api_request(research.user_info_url(self.api_base),
                                 research.user_info_body(username), self.parse_user, "user",
                                 records=1, priority=10,
                                 cb_kwargs={"username": username, "discovered_via": discovered_via,
-                                           "posts": posts})
+                                           "posts": posts, "country": country})
 
     def posts_request(self, profile: ProfileItem) -> Request:
         """A handle-list account's newest videos: one query by username, newest window."""
@@ -452,8 +452,8 @@ class TikTokResearchSpider(BaseSpider):
                     new[handle] = [post]
                     continue
             yield post  # its author is asked for elsewhere, or has none
-        for handle, posts in new.items():
-            yield self.user_request(handle, tag, posts)
+        for handle, posts in new.items():  # the videos' region_code is the account's country hint
+            yield self.user_request(handle, tag, posts, research.country_of(found, handle))
         more = research.pagination(data)
         offset += len(found)
         if page >= self.args.max_pages or offset >= self.args.max_posts:
@@ -465,11 +465,12 @@ class TikTokResearchSpider(BaseSpider):
             yield self.videos_request(tag, window + 1, page=page + 1, offset=offset)
 
     def parse_user(self, response: Response, username: str, discovered_via: str | None,
-                   posts: list[PostItem]) -> Output:
+                   posts: list[PostItem], country: str | None = None) -> Output:
         data = self.decode(response)
         profile = research.parse_user_info(data, username=username, source_url=response.url,
                                            fetched_at=utcnow(), web_base=self.web_base,
                                            discovered_via=discovered_via)
+        profile.country = profile.country or country
         followers = profile.followers
         if isinstance(followers, int) and not self.args.in_range(followers):
             self.stat("skipped_out_of_range")
@@ -485,6 +486,7 @@ class TikTokResearchSpider(BaseSpider):
         found = research.videos(data)
         self.refund(response.request, len(found))
         posts = [research.post_item(v, web_base=self.web_base) for v in found]
+        profile.country = profile.country or research.country_of(found, str(profile.handle))
         yield from self.finish_with(profile, [p for p in posts if p.author_handle == profile.handle])
 
     def finish_with(self, profile: ProfileItem, posts: list[PostItem]) -> Output:
