@@ -29,13 +29,15 @@ from datetime import datetime
 from itertools import combinations
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, text
 
 from models.loader import table_of
 from models.tables import Creator, CreatorAccount, CreatorLink, Profile
 from pipelines.contact import cross_links, host_of
 
 LINK_THRESHOLD = 0.6
+#: PostgreSQL advisory lock key of the rebuild ("creators" in ASCII).
+REBUILD_LOCK = 0x63726561746F7273
 CONFIDENCE = {"mutual_link": 0.98, "bio_link": 0.90, "domain_handle": 0.90, "same_website": 0.85,
               "same_website_other_name": 0.50, "same_handle_and_name": 0.75}
 FEDIVERSE = ("mastodon", "pixelfed")
@@ -147,6 +149,8 @@ def rebuild(conn: Connection, now: datetime | None = None) -> int:
     """Recompute creator_links, creators and creator_accounts; returns the number of creators."""
     from models.loader import utcnow
 
+    if conn.dialect.name == "postgresql":  # runs closing together rebuild one after the other
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REBUILD_LOCK})
     pairs = {pair: (sorted(kinds), confidence_of(kinds)) for pair, kinds in evidence(conn).items()}
     parent: dict[int, int] = {}
 

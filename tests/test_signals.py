@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from crawler.items import PostItem, ProfileItem
 from models.signals import Peers, assess, follower_spike, robust
@@ -258,13 +259,11 @@ def _profile(handle, platform="mastodon", name="Ana Lima", bio="", niche="fitnes
 
 
 @pytest.fixture
-def warehouse(tmp_path):
-    from models import loader, migrate
+def warehouse(warehouse_url):
+    from models import loader
     from models.db import make_engine
 
-    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
-    migrate.upgrade(url)
-    engine = make_engine(url)
+    engine = make_engine(warehouse_url)
     records = [
         _profile("analima@fit.example", bio="Coach. YouTube: youtube.com/@analima"),
         _profile("analima", platform="youtube", name="Ana Lima 🏋️"),
@@ -327,9 +326,9 @@ def test_lookalikes_rank_the_same_niche_first_and_say_why(warehouse):
     ids = _ids(engine)
     with engine.connect() as conn:
         found = similar.similar(conn, ids["cook@food.example"], k=3)
-        stored = conn.exec_driver_sql(
-            "SELECT similar_profile_id, shared_terms FROM similar_accounts WHERE profile_id = ? "
-            "ORDER BY rank", (ids["cook@food.example"],)).all()
+        stored = conn.execute(text(
+            "SELECT similar_profile_id, shared_terms FROM similar_accounts WHERE profile_id = :id "
+            "ORDER BY rank"), {"id": ids["cook@food.example"]}).all()
     names = {v: k for k, v in ids.items()}
     assert names[found[0]["similar_profile_id"]] == "joe"  # the same soup, the same tags
     assert found[0]["shared_terms"].startswith("niche:food")
@@ -433,3 +432,21 @@ def test_toots_too_short_to_read_get_no_language_whatever_the_instance_declares(
     assert profiles
     assert {p["language"] for p in profiles} == {None}
     assert {post["language"] for p in profiles for post in p["recent_posts"]} == {"en"}
+
+
+def test_runs_closing_together_rebuild_the_creators_one_after_the_other(warehouse):
+    """Each closing run rebuilds creators from every account: two at once must not collide."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from models import creators
+
+    engine, _ = warehouse
+
+    def rebuild(_: int) -> int:
+        with engine.begin() as conn:
+            return creators.rebuild(conn)
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(rebuild, range(8))) == [2] * 8
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM creator_accounts").scalar_one() == 4
