@@ -687,3 +687,31 @@ def test_demo_smoke(tmp_path):
         (tagged,) = conn.execute("SELECT count(*) FROM profile_niches WHERE is_primary").fetchone()
     assert micro > 0
     assert tagged > 0
+    assert "quality" in result.stdout
+    assert "flag" in result.stdout
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        unexplained = conn.execute("SELECT count(*) FROM micro_influencers "
+                                   "WHERE audience_quality IS NULL AND quality_note IS NULL").fetchone()
+        vectors = conn.execute("SELECT count(*) FROM profile_vectors").fetchone()
+        # how often a micro-influencer's nearest lookalikes share its primary niche
+        same = dict(conn.execute(
+            "SELECT s.rank = 1, avg(a.primary_niche = b.primary_niche) FROM similar_accounts s "
+            "JOIN micro_influencers a ON a.profile_id = s.profile_id "
+            "JOIN micro_influencers b ON b.profile_id = s.similar_profile_id "
+            "WHERE a.primary_niche IS NOT NULL AND s.rank <= 5 GROUP BY s.rank = 1").fetchall())
+        handle = conn.execute("SELECT handle FROM micro_influencers WHERE platform = 'bluesky' "
+                              "AND primary_niche IS NOT NULL ORDER BY handle LIMIT 1").fetchone()[0]
+    assert unexplained == (0,)  # every micro-influencer is scored, or says why not
+    assert vectors[0] > 0  # the embeddings extra stored each profile's vector for lookalikes
+    # 94% and 72% on this demo (150 accounts a platform); two micro-influencers drawn at random
+    # share a primary niche 10% of the time (the demo sweeps six hashtags)
+    assert same[1] >= 0.85
+    assert same[0] >= 0.6
+    similar = subprocess.run([sys.executable, "-m", "crawler.cli", "similar", "bluesky", handle, "--k", "3",
+                              "--json", "--database-url", f"sqlite:///{database}"], cwd=tmp_path,
+                             capture_output=True, text=True, env=command_env(), timeout=CRAWL_TIMEOUT,
+                             check=False)
+    assert similar.returncode == 0, similar.stderr[-2000:]
+    rows = [json.loads(line) for line in similar.stdout.splitlines()]
+    assert [row["rank"] for row in rows] == [1, 2, 3]
+    assert rows[0]["shared_terms"].startswith("niche:")
