@@ -7,9 +7,10 @@ plus the two fields the App View has added since those 2023 captures and the cra
 
 Identity (:class:`Names`): each world account gets a DID ``did:plc:<24 base32 chars>`` derived
 from (seed, account index) and a handle ``<username>.bsky.social`` (``_`` becomes ``-``; one
-account in ten has a custom-domain handle ``<username>.example.com``). Handle *epochs* model
-renames: with epoch N > 0 about one account in five is renamed to ``<username>-vN.bsky.social``
-and keeps its DID, as a Bluesky handle change does; the old handle no longer resolves.
+account in ten has a custom-domain handle ``<username>.example.com``, as has every twin with
+a website, ``World.twin_link``). Handle *epochs* model renames: with epoch N > 0 about one
+account in five is renamed to ``<username>-vN.bsky.social`` and keeps its DID, as a Bluesky
+handle change does; the old handle no longer resolves.
 Posts are ``at://<did>/app.bsky.feed.post/<tid>`` with the TID made of the post's time.
 
 Routes (``GET``/``HEAD`` unless marked ``POST``):
@@ -200,7 +201,10 @@ class Names:
             raise ValueError("two accounts of this world share a handle")
 
     def custom_domain(self, index: int) -> bool:
-        return _mix(self.world.seed, "custom-domain", index) % 10 == 0
+        """One account in ten; and every twin whose website is ``https://<key>.example.com``
+        (its handle is then that domain: the key is its username's label)."""
+        return (self.world.twin_link(index) == "website"
+                or _mix(self.world.seed, "custom-domain", index) % 10 == 0)
 
     def renamed(self, index: int, epoch: int | None = None) -> bool:
         """Whether the account's handle in ``epoch`` (default: this one) differs from epoch 0's."""

@@ -15,9 +15,9 @@ from crawler.sandbox.faults import FAULT_KINDS, FaultSpecError, parse_faults
 #: them here would slow every ``microscout --help``; a test keeps this in step with ``KNOBS``).
 KNOB_HELP = {
     "bluesky": "handle_epoch=N (renames), search_auth=off|401|403, token_ttl=SECONDS",
-    "instagram": "login_wall=RATE, checkpoint=RATE, og_only=RATE, graph_token=TOKEN, "
-                 "graph_error=CODE[:COUNT], graph_usage=PERCENT, graph_regain=MINUTES, "
-                 "graph_hashtag_limit=N, graph_recent_hours=HOURS",
+    "instagram": "login_wall=RATE, checkpoint=RATE, og_only=RATE, sponsor_fields=graphql|all, "
+                 "graph_token=TOKEN, graph_error=CODE[:COUNT], graph_usage=PERCENT, "
+                 "graph_regain=MINUTES, graph_hashtag_limit=N, graph_recent_hours=HOURS",
     "mastodon": "none",
     "tiktok": "captcha=RATE, scope=all|profiles|listings, token_ttl=SECONDS, daily_requests=N, "
               "daily_records=N, missing_likes=RATE, nul_usernames=RATE",
@@ -25,7 +25,9 @@ KNOB_HELP = {
                "quota=UNITS (a run, all keys), api_quota=UNITS (per key per Pacific day)",
 }
 #: The server's knobs, for every platform (``SERVER_KNOBS`` in ``crawler/sandbox/common.py``).
-SERVER_KNOB_HELP = "throttle_after=N (one 429 after N more API requests), throttle_retry_after=SECONDS"
+SERVER_KNOB_HELP = ("throttle_after=N (one 429 after N more API requests), "
+                    "throttle_retry_after=SECONDS, day=N (the follower counts of sandbox day N, "
+                    "0 today)")
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:

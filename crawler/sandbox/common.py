@@ -15,7 +15,8 @@ help each); ``configure`` validates and applies them (a bad name or value is a o
 The server itself has knobs every platform shares (:data:`SERVER_KNOBS`, set the same ways and
 never handed to the app): ``throttle_after=N`` answers the platform's own 429 once, after N
 more API requests, with ``Retry-After: throttle_retry_after`` seconds (see
-:class:`~crawler.sandbox.faults.Throttle`).
+:class:`~crawler.sandbox.faults.Throttle`); ``day=N`` serves the follower counts of sandbox day
+N (``World.set_day``: natural growth, noise, and bought followers from an account's spike day).
 """
 
 from __future__ import annotations
@@ -62,14 +63,32 @@ class Response:
 KNOBS_PATH = "/__platform__/knobs"
 
 
-#: Knobs the server handles for every platform (name -> one line of help); see
+#: The server's throttle knobs, for every platform (name -> one line of help); see
 #: :class:`~crawler.sandbox.faults.Throttle`.
-SERVER_KNOBS: dict[str, str] = {
+THROTTLE_KNOBS: dict[str, str] = {
     "throttle_after": "after N more API requests answer the next one 429, once; setting it "
                       "again re-arms it (off: disarmed, the default)",
     "throttle_retry_after": "the Retry-After seconds of that 429, also its rate-limit reset "
                             "(a whole number, 1)",
 }
+#: The world's knob, for every platform: which sandbox day's follower counts are served.
+WORLD_KNOBS: dict[str, str] = {
+    "day": "the sandbox day whose follower counts every format serves (a whole number from 0, "
+           "today's, the default, to 36500)",
+}
+#: Knobs the server handles for every platform (never handed to the app).
+SERVER_KNOBS: dict[str, str] = {**THROTTLE_KNOBS, **WORLD_KNOBS}
+
+
+def parse_day(knobs: Mapping[str, str]) -> int | None:
+    """The ``day`` knob among ``knobs`` (None when not named); ValueError when it is not a
+    whole number from 0 to 36,500."""
+    if "day" not in knobs:
+        return None
+    text = knobs["day"].strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > 36_500:
+        raise ValueError(f"knob day must be a whole number from 0 to 36500, not {text!r}")
+    return int(text)
 
 
 class AppConfig(Protocol):
@@ -111,9 +130,10 @@ class PlatformApp(Protocol):
 def unknown_knob(platform: str, name: str, known: Iterable[str]) -> ValueError:
     """The error for a knob the platform does not have."""
     names = ", ".join(known)
+    # (the hint names the throttle knobs; ``day`` is every platform's too, see WORLD_KNOBS)
     return ValueError(f"unknown knob {name!r} for the {platform} sandbox: "
                       + (f"use {names}" if names else "it has no knobs")
-                      + f" (every platform has {', '.join(SERVER_KNOBS)})")
+                      + f" (every platform has {', '.join(THROTTLE_KNOBS)})")
 
 
 def parse_rate(name: str, value: str) -> float:

@@ -46,6 +46,17 @@ In-process they are also keyword arguments of :class:`InstagramApp`. The knobs e
 answers ``{"knobs": {"login_wall": ..., "checkpoint": ..., "og_only": ...}}``. Injected faults
 (``--faults``) answer as Instagram does: 429 ``{"message": "Please wait a few minutes before
 you try again.", ...}`` with ``Retry-After: 1``; 500/503 error pages.
+
+Planted creator signals (:meth:`~crawler.sandbox.world.World.truth`): a flagged paid
+partnership (``World.post_flagged``) has ``"is_paid_partnership": true`` and its brand in
+``edge_media_to_sponsor_user`` (``{"edges": [{"node": {"sponsor": {"username": brand}}}]}``)
+on the user media page and in a post's own JSON and page (other posts: false, no edges);
+web_profile_info's timeline, the profile page and the hashtag listings keep the keys of their
+captures, which have neither, unless the knob ``sponsor_fields=all`` (default ``graphql``;
+shown in the knob state once not the default) adds them to every web media node. A
+professional account whose bio gives a contact email has it as ``business_email``
+(web_profile_info; ``business_contact_method`` "EMAIL") and ``public_email``
+(users/{id}/info; ``""`` for the others, as the capture).
 """
 
 from __future__ import annotations
@@ -84,6 +95,8 @@ MAX_FIRST = 50
 TOP_POSTS = 9
 TOP_POOL = 500  # top posts are picked among a tag's newest posts
 KNOB_NAMES = ("login_wall", "checkpoint", "og_only")
+#: Values of the ``sponsor_fields`` knob: where media nodes carry the paid-partnership fields.
+SPONSOR_FIELDS = ("graphql", "all")
 
 ROBOTS_TXT = """\
 # Sandbox robots.txt for the Instagram formats
@@ -222,6 +235,9 @@ class InstagramApp:
         "login_wall": "share of accounts whose profile requests redirect to the login page",
         "checkpoint": "share whose API profile requests answer 400 checkpoint_required",
         "og_only": "share of profile pages served without _sharedData",
+        "sponsor_fields": "where media nodes carry is_paid_partnership and "
+                          "edge_media_to_sponsor_user: graphql (the user media page and a post's "
+                          "JSON, as the captures; the default) or all (every web media node)",
         **GraphApi.KNOBS,  # the Graph API's (crawler/sandbox/instagram_graph.py)
     }
 
@@ -231,6 +247,7 @@ class InstagramApp:
         self.seed = world.seed
         self.graph = GraphApi(world)  # the Graph API, under /graph/vNN.N/
         self.login_wall = self.checkpoint = self.og_only = 0.0
+        self.sponsor_fields = "graphql"
         self.configure({"login_wall": str(login_wall), "checkpoint": str(checkpoint),
                         "og_only": str(og_only)})
         self._profile_bytes = lru_cache(maxsize=4_096)(self._render_profile)
@@ -259,14 +276,26 @@ class InstagramApp:
 
     def configure(self, knobs: Mapping[str, str]) -> None:
         graph = {name: value for name, value in knobs.items() if name in GraphApi.KNOBS}
-        rates = check_knobs({name: value for name, value in knobs.items() if name not in graph},
+        sponsor_fields = knobs.get("sponsor_fields", self.sponsor_fields).strip().lower()
+        if sponsor_fields not in SPONSOR_FIELDS:
+            raise ValueError(f"knob sponsor_fields must be one of {', '.join(SPONSOR_FIELDS)}, "
+                             f"not {knobs['sponsor_fields']!r}")
+        rates = check_knobs({name: value for name, value in knobs.items()
+                             if name not in graph and name != "sponsor_fields"},
                             {name: getattr(self, name) for name in KNOB_NAMES})
         self.graph.configure(graph)
         self.login_wall, self.checkpoint, self.og_only = (rates[name] for name in KNOB_NAMES)
+        self.sponsor_fields = sponsor_fields
 
     def knob_state(self) -> dict:
-        return {"knobs": {**{name: getattr(self, name) for name in KNOB_NAMES},
+        sponsor = {} if self.sponsor_fields == "graphql" else {"sponsor_fields": self.sponsor_fields}
+        return {"knobs": {**{name: getattr(self, name) for name in KNOB_NAMES}, **sponsor,
                           **self.graph.knob_values()}, "graph": self.graph.state()}
+
+    @property
+    def sponsor_everywhere(self) -> bool:
+        """Whether every web media node carries the paid-partnership fields (the knob)."""
+        return self.sponsor_fields == "all"
 
     def wall(self, username: str) -> str | None:
         return wall_of(self.seed, username, login_wall=self.login_wall,
@@ -358,8 +387,9 @@ class InstagramApp:
         blocked = self._blocked(request, account, api=True)
         if blocked is not None:
             return blocked
-        return Response(200, self._profile_bytes(account.index, request.base_url),
-                        headers=list(_JSON_HEADERS))
+        body = self._profile_bytes(account.index, request.base_url, self.world.day,
+                                   self.sponsor_fields)
+        return Response(200, body, headers=list(_JSON_HEADERS))
 
     def user_info(self, request: Request, user_id: str) -> Response:
         account = self.world.account_by_id(user_id)
@@ -544,17 +574,19 @@ class InstagramApp:
         if account is None:
             return {"data": {"user": None}, "status": "ok"}
         return {"data": {"user": {"edge_owner_to_timeline_media":
-                                  self._timeline(account, base, first, after)}},
+                                  self._timeline(account, base, first, after, sponsor=True)}},
                 "status": "ok"}
 
-    def _timeline(self, account: Account, base: str, first: int, after: int | None) -> dict:
+    def _timeline(self, account: Account, base: str, first: int, after: int | None, *,
+                  sponsor: bool = False) -> dict:
         ids = self.world.post_ids(account)
         page, more = _newest_first(ids, first, after)
         return {
             "count": account.statuses_count,
             "page_info": {"has_next_page": more,
                           "end_cursor": _cursor(page[-1]) if page and more else None},
-            "edges": [{"node": self.timeline_node(self.world.post(pid), base)} for pid in page],
+            "edges": [{"node": self.timeline_node(self.world.post(pid), base, sponsor=sponsor)}
+                      for pid in page],
         }
 
     # -- users -----------------------------------------------------------------------------
@@ -564,8 +596,12 @@ class InstagramApp:
         draw = _unit(self.seed, "ig-account", account.index)
         professional = draw < 0.45
         pronouns = next((f.value for f in account.fields if f.name == "Pronouns"), None)
+        email = self.world.truth(account.index).email
         return {
             "professional": professional,
+            # a professional account's contact email (the one its bio gives), as its contact
+            # button shows it: about half of the accounts with an email
+            "email": email if professional else None,
             "category": CATEGORIES.get(account.niche) if professional else None,
             "verified": account.followers >= 1_000_000,
             "highlights": int(_unit(self.seed, "highlights", account.index) * 12),
@@ -573,7 +609,10 @@ class InstagramApp:
             "fbid": str(17841400000000000 + account.index),
         }
 
-    def _render_profile(self, index: int, base: str) -> bytes:
+    def _render_profile(self, index: int, base: str, day: int = 0,
+                        sponsor_fields: str = "graphql") -> bytes:
+        """web_profile_info's body (``day`` and ``sponsor_fields``: the world's day and the
+        knob, keys of the cache only)."""
         account = self.world.account(index)
         return dump_json({"data": {"user": self.web_user(account, base)}, "status": "ok"})
 
@@ -617,8 +656,10 @@ class InstagramApp:
             "is_joined_recently": False,
             "guardian_id": None,
             "business_address_json": None,
-            "business_contact_method": "UNKNOWN" if extra["professional"] else None,
-            "business_email": None,
+            "business_contact_method": (
+                ("EMAIL" if extra["email"] else "UNKNOWN") if extra["professional"] else None
+            ),
+            "business_email": extra["email"],
             "business_phone_number": None,
             "business_category_name": "Creators & Celebrities" if extra["professional"] else None,
             "overall_category_name": None,
@@ -631,7 +672,7 @@ class InstagramApp:
             "profile_pic_url_hd": f"{base}/media/profile/{account.id}_s320.jpg",
             "requested_by_viewer": False,
             "should_show_category": extra["professional"],
-            "should_show_public_contacts": False,
+            "should_show_public_contacts": extra["email"] is not None,
             "state_controlled_media_country": None,
             "transparency_label": None,
             "transparency_product": None,
@@ -687,8 +728,10 @@ class InstagramApp:
             "is_favorite": False,
             "has_highlight_reels": extra["highlights"] > 0,
             "category": extra["category"],
+            "public_email": extra["email"] or "",
             "is_business": extra["professional"],
             "account_type": 2 if extra["professional"] else 1,
+            "should_show_public_contacts": extra["email"] is not None,
             "pronouns": extra["pronouns"],
         }
 
@@ -730,8 +773,22 @@ class InstagramApp:
         author = self.world.account(post.account_index)
         return f"Photo by {author.display_name or author.username} on {post.created_at:%B %d, %Y}."
 
-    def timeline_node(self, post: Post, base: str) -> dict:
-        """A post as a profile's timeline shows it (the 2022 capture's keys per type)."""
+    def paid_partnership(self, post: Post) -> dict:
+        """The paid-partnership flag: ``is_paid_partnership`` and the brand in
+        ``edge_media_to_sponsor_user`` for a flagged post, false and no edges otherwise."""
+        brand = self.world.post_brand(post.id) if self.world.post_flagged(post.id) else None
+        edges = [{"node": {"sponsor": {"username": brand}}}] if brand else []
+        return {"edge_media_to_sponsor_user": {"edges": edges},
+                "is_paid_partnership": brand is not None}
+
+    def timeline_node(self, post: Post, base: str, *, sponsor: bool = False) -> dict:
+        """A post as a profile's timeline shows it (the 2022 capture's keys per type).
+
+        ``sponsor``: with the paid-partnership fields (:meth:`paid_partnership`), as the user
+        media page (whose 2020 capture has ``edge_media_to_sponsor_user``) and a post's own
+        JSON serve them; web_profile_info's timeline, the profile page's and the hashtag
+        listings keep their captures' keys, which have none, unless the ``sponsor_fields``
+        knob is ``all``."""
         author = self.world.account(post.account_index)
         code = shortcode(post.id)
         kind = self._typename(post)
@@ -767,6 +824,7 @@ class InstagramApp:
         node.update({
             "edge_media_to_caption": self._caption(post),
             "edge_media_to_comment": {"count": post.replies},
+            **(self.paid_partnership(post) if sponsor or self.sponsor_everywhere else {}),
             "comments_disabled": False,
             "taken_at_timestamp": int(post.created_at.timestamp()),
             "edge_liked_by": {"count": post.favourites},
@@ -797,7 +855,8 @@ class InstagramApp:
 
     @staticmethod
     def page_node(node: dict) -> dict:
-        """A timeline node as the 2020 profile page shows it."""
+        """A timeline node as the 2020 profile page shows it (with the paid-partnership
+        fields when the node has them: the ``sponsor_fields`` knob)."""
         keys = ["__typename", "id", "shortcode", "dimensions", "display_url", "gating_info",
                 "fact_check_overall_rating", "fact_check_information", "media_preview", "owner",
                 "is_video", "accessibility_caption", "edge_media_to_caption",
@@ -808,6 +867,7 @@ class InstagramApp:
             keys += ["felix_profile_grid_crop", "video_view_count"]
         elif node["__typename"] == "GraphSidecar":
             keys.append("edge_sidecar_to_children")
+        keys += [key for key in ("edge_media_to_sponsor_user", "is_paid_partnership") if key in node]
         return {key: node[key] for key in keys}
 
     def tag_node(self, post: Post, base: str, *, top: bool) -> dict:
@@ -835,12 +895,14 @@ class InstagramApp:
             node["video_view_count"] = self._views(post)
         else:
             node["accessibility_caption"] = self._accessibility(post)
+        if self.sponsor_everywhere:
+            node.update(self.paid_partnership(post))
         return node
 
     def shortcode_media(self, post: Post, base: str) -> dict:
         """``graphql.shortcode_media`` of a post's JSON: the timeline node with a full owner."""
         author = self.world.account(post.account_index)
-        node = self.timeline_node(post, base)
+        node = self.timeline_node(post, base, sponsor=True)
         node["owner"] = {
             "id": author.id,
             "is_verified": self._extras(author)["verified"],

@@ -27,6 +27,8 @@ knobs, shared by every platform, apply (any other ``--knob`` is refused):
   ``"throttle": {"after", "retry_after", "armed", "passed", "sent_at", "resume_at", "target",
   "fired"}``: ``sent_at`` is the epoch time the 429 went out.
 * ``throttle_retry_after=SECONDS``: whole seconds (default 1).
+* ``day=N``: ``followers_count`` (and the profile page's count) of sandbox day N
+  (``World.set_day``); the knob state then carries ``"day"``.
 """
 
 from __future__ import annotations
@@ -170,7 +172,8 @@ class MastodonApp:
     def __init__(self, world: World, *, rate_limit: int = 300, rate_window: int = 300) -> None:
         self.world = world
         self.rate = RateLimiter(rate_limit, rate_window)
-        # rendering is most of a request's cost; bodies are immutable for a given origin
+        # rendering is most of a request's cost; bodies are immutable for a given origin and
+        # sandbox day (the day changes follower counts: the knob ``day``)
         self._account_bytes = lru_cache(maxsize=16_384)(self._render_account_bytes)
         self._status_bytes = lru_cache(maxsize=8_192)(self._render_status)
         self._routes = (
@@ -305,8 +308,8 @@ class MastodonApp:
             since_id=_id_param(query.get("since_id")),
             min_id=_id_param(query.get("min_id")),
         )
-        base = request.base_url
-        body = b"[" + b",".join(self._status_bytes(pid, base) for pid in page) + b"]"
+        base, day = request.base_url, self.world.day
+        body = b"[" + b",".join(self._status_bytes(pid, base, day) for pid in page) + b"]"
         response = self._bytes(200, body)
         link = self._link_header(
             request, path, page, params, next_page=next_always or len(page) == limit
@@ -349,7 +352,8 @@ class MastodonApp:
         account = self.world.account_by_id(account_id)
         if account is None:
             return self._not_found()
-        return self._bytes(200, self._account_bytes(account.index, request.base_url))
+        return self._bytes(200, self._account_bytes(account.index, request.base_url,
+                                                      self.world.day))
 
     def lookup(self, request: Request) -> Response:
         acct = request.query.get("acct", "").strip().lstrip("@")
@@ -357,13 +361,15 @@ class MastodonApp:
         account = self.world.account_by_username(username) if username else None
         if account is None or (domain and domain.lower() != request.host.lower()):
             return self._not_found()
-        return self._bytes(200, self._account_bytes(account.index, request.base_url))
+        return self._bytes(200, self._account_bytes(account.index, request.base_url,
+                                                      self.world.day))
 
     def status(self, request: Request, status_id: str) -> Response:
         post = self.world.post_by_id(status_id)
         if post is None:
             return self._not_found()
-        return self._bytes(200, self._status_bytes(post.id_int, request.base_url))
+        return self._bytes(200, self._status_bytes(post.id_int, request.base_url,
+                                                     self.world.day))
 
     # -- non-API routes ----------------------------------------------------------------
 
@@ -419,16 +425,17 @@ class MastodonApp:
         """Mastodon's Status entity, with the author's Account embedded."""
         return self._render_status_dict(post, base)
 
-    def _render_status(self, pid: int, base: str) -> bytes:
+    def _render_status(self, pid: int, base: str, day: int = 0) -> bytes:
         # The embedded account is spliced in as already-encoded JSON: it is half of a
         # status's bytes and the same for all of the author's statuses. (A sentinel cannot
         # collide with user text: quotes inside JSON strings are escaped.)
         post = self.world.post(pid)
         value = self._render_status_dict(post, base, account=_ACCOUNT_SENTINEL)
-        account = self._account_bytes(post.account_index, base)
+        account = self._account_bytes(post.account_index, base, day)
         return dump_json(value).replace(_ACCOUNT_SPLICE, b'"account":' + account, 1)
 
-    def _render_account_bytes(self, index: int, base: str) -> bytes:
+    def _render_account_bytes(self, index: int, base: str, day: int = 0) -> bytes:
+        """The account's JSON (``day``: the world's day, a key of the cache only)."""
         return dump_json(self._render_account(index, base))
 
     def _render_account(self, index: int, base: str) -> dict:

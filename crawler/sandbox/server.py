@@ -6,11 +6,17 @@ world size and seed, host, port (0 = any free port), latency added to every answ
 rates (see :mod:`crawler.sandbox.faults`), the advisory rate limit, and the platform's own
 knobs (``knobs``: name -> text value; each platform module's docstring lists its knobs). Every
 app is built by ``App.from_config(world, config)``; a bad knob is a one-line ``ValueError``.
-Two knobs belong to the server and work for every platform (``SERVER_KNOBS`` in
+Three knobs belong to the server and work for every platform (``SERVER_KNOBS`` in
 :mod:`crawler.sandbox.common`): ``throttle_after=N`` answers the platform's own 429 once, after
 N more API requests, with ``Retry-After: throttle_retry_after`` seconds (default 1; the
 rate-limit reset header, where the platform has one, says the same); setting
 ``throttle_after`` again re-arms it, ``off`` disarms it (:class:`~crawler.sandbox.faults.Throttle`).
+``day=N`` (0 to 36500; 0, today, by default) makes every format serve the follower and
+subscriber counts of sandbox day N (:meth:`~crawler.sandbox.world.World.set_day`: each
+account's natural trend and noise, plus the bought followers of a planted spike from its spike
+day on; post engagement stays); the knob state then carries ``"day"`` (``/__sandbox__/health``
+always does). ``SandboxProcess(knobs={"day": 3})`` starts there, ``set_knobs(day=4)`` moves
+on.
 
 These endpoints never fault, never wait and are not counted (in stats or traffic):
 
@@ -70,6 +76,7 @@ from crawler.sandbox.common import (
     Request,
     Response,
     dump_json,
+    parse_day,
 )
 from crawler.sandbox.faults import FAULT_KINDS, FaultInjector, Throttle, check_faults
 from crawler.sandbox.world import World
@@ -182,25 +189,35 @@ def split_knobs(knobs: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str
 
 
 def knobs_response(app: PlatformApp, values: Mapping[str, str],
-                   throttle: Throttle | None = None) -> Response:
+                   throttle: Throttle | None = None, world: World | None = None) -> Response:
     """The answer of ``/__platform__/knobs``: apply ``values`` (if any) to the app (and the
-    server knobs among them to ``throttle``), answer the knob state (200), or 400
-    ``{"error": ...}`` with nothing changed when a knob is bad."""
+    server knobs among them to ``throttle`` and ``world``), answer the knob state (200), or 400
+    ``{"error": ...}`` with nothing changed when a knob is bad.
+
+    The state carries ``"day"`` (the world's day) once it is not 0 or the request names it."""
     headers = [("cache-control", "no-store")]
     parsed: dict[str, int | None] = {}
+    day = None
     try:
-        if throttle is not None:
+        if throttle is not None or world is not None:
             mine, values = split_knobs(values)
             parsed = Throttle.parse(mine)
+            day = parse_day(mine)
+            if day is not None and world is None:
+                raise ValueError("knob day needs the server's world")
         if values:
             app.configure(values)
     except ValueError as exc:
         return Response(400, dump_json({"error": str(exc)}), headers=headers)
+    if day is not None and world is not None:
+        world.set_day(day)
     state = app.knob_state()
     if throttle is not None:
         throttle.apply(parsed)
         if throttle.used:
             state = {**state, "throttle": throttle.state()}
+    if world is not None and (world.day or day is not None):
+        state = {**state, "day": world.day}
     return Response(200, dump_json(state), headers=headers)
 
 
@@ -359,8 +376,11 @@ class SandboxServer(ThreadingHTTPServer):
         server_knobs, app_knobs = split_knobs(config.knobs)
         self.throttle = Throttle()
         self.throttle.configure(server_knobs)  # ValueError for a bad one
+        day = parse_day(server_knobs)
         app_config = replace(config, knobs=app_knobs) if server_knobs else config
         self.app = PLATFORMS[config.platform](self.world, app_config)
+        if day is not None:  # once the app accepted its knobs: a bad one changes nothing
+            self.world.set_day(day)
         self.faults = FaultInjector(config.faults, seed=config.seed)
         self.stats = Stats()
         self.gate = Gate()
@@ -378,7 +398,7 @@ class SandboxServer(ThreadingHTTPServer):
 
     def knobs(self, values: Mapping[str, str]) -> Response:
         """``/__platform__/knobs``: see :func:`knobs_response`."""
-        return knobs_response(self.app, values, self.throttle)
+        return knobs_response(self.app, values, self.throttle, self.world)
 
     def internal(self, path: str, query: str = "") -> Response | None:
         if path == SANDBOX_PREFIX + "gate":
@@ -401,6 +421,7 @@ class SandboxServer(ThreadingHTTPServer):
                 "platform": self.config.platform,
                 "accounts": self.config.accounts,
                 "seed": self.config.seed,
+                "day": self.world.day,
                 "pid": os.getpid(),
             }
         elif path == SANDBOX_PREFIX + "stats":

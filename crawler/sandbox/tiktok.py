@@ -23,7 +23,9 @@ Routes (GET and HEAD):
 Data the world lacks is derived deterministically from the post (a seeded hash): play
 counts (``views``: interactions divided by a per-video rate between 3% and 14%), video
 duration, music id. TikTok's words map onto the world's: diggs = favourites, comments =
-replies, shares = reblogs, collects = quotes.
+replies, shares = reblogs, collects = quotes. A video's ``isAd`` is true for the world's flagged
+paid partnerships (``World.post_flagged``); an account's ``heart`` comes from its day-0
+followers (bought followers never like anything).
 
 Knobs (``--knob NAME=VALUE``, ``SandboxProcess(knobs=...)``, or at run time through the
 server's ``GET /__platform__/knobs?captcha=0.1&scope=profiles``, never faulted or blocked):
@@ -370,7 +372,9 @@ class TikTokApp:
 
     def user_stats(self, account: Account) -> tuple[dict, dict]:
         """(``stats`` with TikTok's rounded integers, ``statsV2`` with exact strings)."""
-        heart = int(account.followers * account.engagement * account.statuses_count * 0.9)
+        # likes come from the followers who engage: the base count (bought ones never do)
+        heart = int(self.world.base_followers(account.index) * account.engagement
+                    * account.statuses_count * 0.9)
         digg = int(account.following * 4 * seeded(self.world.seed, "digg", account.index))
         exact = {
             "followerCount": account.followers,
@@ -437,7 +441,7 @@ class TikTokApp:
             "duetEnabled": True,
             "stitchEnabled": True,
             "stickersOnItem": [],
-            "isAd": False,
+            "isAd": world.post_flagged(post.id),  # a paid partnership's flag
             "shareEnabled": True,
             "contents": [{"desc": text, "textExtra": [{"hashtagName": e["hashtagName"]}
                                                       for e in extras if e["type"] == 1]}],

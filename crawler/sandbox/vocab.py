@@ -594,3 +594,88 @@ MEDIA_DESCRIPTIONS: tuple[str, ...] = (
 )
 
 SPOILERS: tuple[str, ...] = ("food pics", "spoilers", "eye contact", "long post", "mh")
+
+# --- planted creator signals (see World.truth) ------------------------------------------------
+
+#: Brands of paid partnerships, as their @handles. None can be a generated username (those
+#: end in digits, hold "_", start with "the" or hold "with") nor a twin's (two "_").
+BRANDS: tuple[str, ...] = (
+    "glowlab", "trailforge", "brewhaven", "pixelnest", "lumaskin", "fuelbar", "oatcloud",
+    "voltride", "petpalco", "inkwellpens", "greenhearth", "stridegear",
+)  # fmt: skip
+
+#: Disclosure hashtags of a sponsored post, by the account's language (lower-case, no "#").
+DISCLOSURE_HASHTAGS: dict[str, tuple[str, ...]] = {
+    "en": ("ad", "sponsored", "partner"),
+    "es": ("publi", "publicidad"),
+    "pt": ("publi", "publicidade"),
+    "fr": ("partenariat", "sponsorisé"),
+    "de": ("anzeige", "werbung"),
+}
+
+#: Disclosure phrases of a sponsored post, by the account's language.
+DISCLOSURE_PHRASES: dict[str, tuple[str, ...]] = {
+    "en": ("Paid partnership with @{brand}", "Sponsored by @{brand}",
+           "In collaboration with @{brand}"),
+    "es": ("En colaboración con @{brand}",),
+    "pt": ("Em parceria com @{brand}",),
+    "fr": ("En partenariat avec @{brand}",),
+    "de": ("In Kooperation mit @{brand}", "Bezahlte Partnerschaft mit @{brand}"),
+}
+
+#: Confounders on natural (not sponsored) posts: text a naive disclosure detector misreads.
+#: Hashtags that start like "#ad" (World.post_confounder says "hashtag:<tag>"):
+CONFOUNDER_HASHTAGS: tuple[str, ...] = ("adventure", "adorable", "adulting")
+#: Lines, by the post's language, with "sponsor", "add", "partner", "publi...", "Anzeige",
+#: "Kooperation" in a sense that is no disclosure (World.post_confounder says "text:<line>"):
+CONFOUNDER_LINES: dict[str, tuple[str, ...]] = {
+    "en": (
+        "Looking for a sponsor for my charity run next month, any tips?",
+        "Had to add extra garlic, no regrets.",
+        "Made this with my partner on a lazy Sunday.",
+    ),
+    "es": (
+        "Nueva publicación cada lunes.",
+        "Busco patrocinador para mi carrera solidaria.",
+    ),
+    "pt": (
+        "Publiquei um vídeo novo ontem.",
+        "Treino de hoje com meu parceiro de corrida.",
+    ),
+    "fr": (
+        "Sortie du dimanche avec mon partenaire d'escalade.",
+        "Le sponsor du club a offert les maillots aux enfants.",
+    ),
+    "de": (
+        "Die Anzeigetafel am Bahnhof zeigt schon wieder Verspätung.",
+        "Keine Kooperation, einfach meine ehrliche Meinung.",
+    ),
+}
+
+#: Contact e-mail domains (reserved example domains only).
+EMAIL_DOMAINS: tuple[str, ...] = ("example.com", "example.org", "mail.example.net")
+#: Labels before a bio's contact e-mail: (collab label, business label) by language.
+EMAIL_LABELS: dict[str, tuple[str, str]] = {
+    "en": ("collabs", "Business"),
+    "es": ("colaboraciones", "Contacto"),
+    "pt": ("parcerias", "Contato"),
+    "fr": ("collabs", "Contact pro"),
+    "de": ("Kooperationen", "Kontakt"),
+}
+
+#: Confounders in natural bios: no e-mail, yet "@", "collab" or a URL with "@"
+#: (World.bio_confounder returns the line).
+BIO_CONFOUNDERS: dict[str, tuple[str, ...]] = {
+    "en": ("@{brand} ambassador", "DM for collabs", "Shop my looks: https://example.com/@{username}"),
+    "es": ("Embajadora de @{brand}", "Colaboraciones por DM", "https://example.com/@{username}"),
+    "pt": ("Embaixadora @{brand}", "Parcerias por DM", "https://example.com/@{username}"),
+    "fr": ("Ambassadrice @{brand}", "Collabs en DM", "https://example.com/@{username}"),
+    "de": ("@{brand} Botschafterin", "Kooperationen per DM", "https://example.com/@{username}"),
+}
+
+#: A twin's bio line naming its account on another platform.
+TWIN_LINK_LINES: tuple[str, ...] = (
+    "YouTube: youtube.com/@{username}",
+    "Find me on TikTok @{username}",
+    "Also on Instagram: @{username}",
+)

@@ -28,10 +28,11 @@ Routes:
   the channel's videos, newest first, with ``contentDetails.videoId``/``videoPublishedAt``
   and ``snippet.resourceId``/``videoOwnerChannelId`` as the youtubeaio recording; an unknown
   playlist is Google's 404 ``playlistNotFound``), ``/youtube/v3/videos?id=...`` (``part`` of
-  ``snippet``, ``statistics``). The key must come in the ``X-Goog-Api-Key`` header: no
-  header answers Google's 403 ``forbidden`` body, a ``key=`` in the URL a 400 (the sandbox
-  refuses keys in URLs, which end up in logs). Quota costs as Google's: search 100 units, the
-  others 1.
+  ``snippet``, ``statistics``, ``paidProductPlacementDetails``: ``hasPaidProductPlacement``
+  true for the world's flagged paid partnerships, ``World.post_flagged``). The key must come
+  in the ``X-Goog-Api-Key`` header: no header answers Google's 403 ``forbidden`` body, a
+  ``key=`` in the URL a 400 (the sandbox refuses keys in URLs, which end up in logs). Quota
+  costs as Google's: search 100 units, the others 1.
 * ``/robots.txt`` (YouTube's rules: ``/youtubei/`` and ``/api/`` disallowed), images.
 
 Counts and times come in the page's language, ``hl`` (query or the browse body's client):
@@ -1111,6 +1112,9 @@ class YouTubeApp:
                                       "likeCount": str(post.favourites),
                                       "favoriteCount": "0",
                                       "commentCount": str(post.replies)}
+            if "paidProductPlacementDetails" in parts:
+                item["paidProductPlacementDetails"] = {
+                    "hasPaidProductPlacement": self.world.post_flagged(post.id)}
             items.append(item)
         return self._api_body("videoListResponse", items, len(items), len(items))
 
