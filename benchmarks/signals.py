@@ -7,7 +7,8 @@ does) through the real CLI into one SQLite warehouse: a hashtag sweep on sandbox
 ``DAYS - 1`` refreshes of every account, the sandbox's ``day`` knob advanced by one before each
 (the crawls are minutes apart; the signals floor every interval at one day). After the last run
 it reads what the warehouse says (the signals the crawl computed when it closed) and compares it
-with the truth of the accounts the sweep found:
+with the truth of the accounts the sweep found, micro-influencers first (the tier the score is
+for), then every account:
 
 ==================== ================================================================ =========
 pattern              detected when                                                    unit
@@ -23,8 +24,10 @@ twin                 the two accounts belong to one creator (creator_accounts)  
 
     python -m benchmarks.signals [--accounts 400] [--days 4] [--platforms mastodon,bluesky,...]
 
-Nothing here was tuned on: the thresholds of models/signals.py were set from the formulas'
-meaning before the first run of this benchmark (see the README for the figures).
+The thresholds of models/signals.py were set from the formulas' meaning, then revised once after
+a run on the development worlds (seeds 42-46: the pod rule leaned on engagement z >= 2.5, which
+the planted pods' like-per-comment skew makes unnecessary). Figures are reported on the held-out
+worlds (seeds 1042-1046 by default), which no threshold was looked at on.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ def _cli(*args: str, env: dict) -> None:
                            f"{done.stderr[-2000:]}")
 
 
-def crawl(accounts: int, days: int, platforms: list[str], url: str) -> dict[str, Any]:
+def crawl(accounts: int, days: int, platforms: list[str], url: str, seed: int) -> dict[str, Any]:
     """Sweep and refresh each platform's sandbox; returns platform -> its World."""
     from crawler.sandbox.server import SandboxProcess
     from crawler.sandbox.world import World
@@ -97,9 +100,8 @@ def crawl(accounts: int, days: int, platforms: list[str], url: str) -> dict[str,
     for offset, platform in enumerate(DEMO):
         if platform not in platforms:
             continue
-        seed = 42 + offset
-        worlds[platform] = World(accounts, seed)
-        with SandboxProcess(accounts=accounts, seed=seed, platform=platform,
+        worlds[platform] = World(accounts, seed + offset)
+        with SandboxProcess(accounts=accounts, seed=seed + offset, platform=platform,
                             rate_limit=1_000_000) as sandbox:
             common = ["--platform", platform, "--base-url", sandbox.base_url, "--database-url", url,
                       "--delay", "0", "--quiet", "--set", "CONCURRENT_REQUESTS_PER_DOMAIN=16"]
@@ -125,30 +127,45 @@ def _index(world, platform: str, handle: str) -> int | None:
     return finder(platform, handle) if finder else None
 
 
-def measure(url: str, worlds: dict) -> list[Score]:
+#: The seed the thresholds were looked at on (development); figures are reported on another.
+DEVELOPMENT_SEED = 42
+HELD_OUT_SEED = 1042
+
+
+def measure(url: str, worlds: dict, tiers: set[str] | None = None) -> tuple[list[Score], dict]:
+    """Scores over the accounts of ``tiers`` (all when None) the sweep found, and how many
+    planted accounts could not be judged (no engagement counts in their format)."""
     from sqlalchemy import create_engine
 
     engine = create_engine(url)
     scores = {name: Score(name) for name in ("follower spike", "engagement pod", "mass follow",
                                              "sponsored feed", "contact email", "language", "twin")}
-    members: dict[int, int] = {}
+    unjudged: dict[str, int] = defaultdict(int)
     by_key: dict[str, list[int]] = defaultdict(list)
     with engine.connect() as conn:
         rows = conn.exec_driver_sql(
-            "SELECT i.profile_id, i.platform, i.handle, i.quality_flags, i.sponsored_share, i.email, "
-            "i.language FROM influencer_current AS i").all()
+            "SELECT i.profile_id, i.platform, i.handle, i.tier, i.engagement_rate, i.quality_flags, "
+            "i.sponsored_share, i.email, i.language, i.following FROM influencer_current AS i").all()
         members = dict(conn.exec_driver_sql("SELECT profile_id, creator_id FROM creator_accounts").all())
-    for profile_id, platform, handle, flags, share, email, language in rows:
+    kept = set()
+    for profile_id, platform, handle, tier, rate, flags, share, email, language, following in rows:
         world = worlds.get(platform)
         index = _index(world, platform, handle) if world is not None else None
-        if world is None or index is None:
+        if world is None or index is None or (tiers is not None and tier not in tiers):
             continue
+        kept.add(profile_id)
         truth = world.truth(index)
         account = world.account(index)
         codes = {flag.split(":", 1)[0] for flag in json.loads(flags or "[]")}
         scores["follower spike"].add(truth.spike_day is not None, "follower_spike" in codes)
-        scores["engagement pod"].add(truth.pod, "engagement_pod" in codes)
-        scores["mass follow"].add(truth.mass_follow, "mass_follow" in codes)
+        if rate is None:
+            unjudged["engagement pod"] += truth.pod
+        else:
+            scores["engagement pod"].add(truth.pod, "engagement_pod" in codes)
+        if following is None:  # YouTube shows no following count
+            unjudged["mass follow"] += truth.mass_follow
+        else:
+            scores["mass follow"].add(truth.mass_follow, "mass_follow" in codes)
         scores["sponsored feed"].add(truth.sponsored, (share or 0) >= SPONSORED_FEED)
         right = bool(email and truth.email and email.lower() == truth.email.lower())
         scores["contact email"].tp += right
@@ -162,44 +179,62 @@ def measure(url: str, worlds: dict) -> list[Score]:
     twins = {frozenset((a, b)) for ids in by_key.values() for a in ids for b in ids if a < b}
     linked = defaultdict(list)
     for profile_id, creator_id in members.items():
-        linked[creator_id].append(profile_id)
+        if profile_id in kept:
+            linked[creator_id].append(profile_id)
     found = {frozenset((a, b)) for ids in linked.values() for a in ids for b in ids if a < b}
     scores["twin"].tp = len(twins & found)
     scores["twin"].fp = len(found - twins)
     scores["twin"].fn = len(twins - found)
     engine.dispose()
-    return list(scores.values())
+    return list(scores.values()), dict(unjudged)
 
 
-def table(scores: list[Score]) -> str:
+def table(scores: list[Score], unjudged: dict) -> str:
     def pct(value: float | None) -> str:
         return "-" if value is None else f"{value:.3f}"
 
-    lines = ["| pattern | planted found | false alarms | missed | precision | recall | target met |",
-             "|---|---:|---:|---:|---:|---:|---|"]
+    lines = ["| pattern | planted found | false alarms | missed | precision | recall | target met "
+             "| planted, not judgeable |", "|---|---:|---:|---:|---:|---:|---|---:|"]
     lines += [f"| {s.pattern} | {s.tp} | {s.fp} | {s.fn} | {pct(s.precision)} | {pct(s.recall)} | "
-              f"{'yes' if s.meets else 'NO'} |" for s in scores]
+              f"{'yes' if s.meets else 'NO'} | {unjudged.get(s.pattern, 0)} |" for s in scores]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=400, help="sandbox accounts per platform")
-    parser.add_argument("--days", type=int, default=4, help="crawls per platform, a sandbox day apart")
+    parser.add_argument("--days", type=int, default=5,
+                        help="crawls per platform, a sandbox day apart (spikes land on days 1-4)")
     parser.add_argument("--platforms", default=",".join(DEMO))
+    parser.add_argument("--seed", type=int, default=HELD_OUT_SEED,
+                        help=f"first platform's world (then + 1 each); default {HELD_OUT_SEED}, "
+                             f"held out: the thresholds were revised on {DEVELOPMENT_SEED}")
     parser.add_argument("--json", type=Path, help="also write the scores as JSON")
+    parser.add_argument("--keep", type=Path, help="keep the warehouse: this SQLite file (must not exist)")
     args = parser.parse_args(argv)
     platforms = [p.strip() for p in args.platforms.split(",") if p.strip()]
     with scratch_dir("microscout-signals-") as folder:
-        url = f"sqlite:///{folder / 'signals.sqlite'}"
-        worlds = crawl(args.accounts, args.days, platforms, url)
-        scores = measure(url, worlds)
+        path = args.keep.resolve() if args.keep else folder / "signals.sqlite"
+        if path.exists():
+            parser.error(f"--keep: {path} exists")
+        url = f"sqlite:///{path}"
+        worlds = crawl(args.accounts, args.days, platforms, url, args.seed)
+        micro, micro_unjudged = measure(url, worlds, {"micro"})
+        every, every_unjudged = measure(url, worlds)
     print(f"\nCreator signals against planted truth: {args.accounts} accounts per platform, "
-          f"{len(worlds)} platforms ({', '.join(worlds)}), {args.days} daily crawls\n")
-    print(table(scores))
+          f"{len(worlds)} platforms ({', '.join(worlds)}), seeds {args.seed}+, {args.days} daily "
+          f"crawls\n")
+    print("Micro-influencers (the accounts the score is for):\n")
+    print(table(micro, micro_unjudged))
+    print("\nEvery account the sweeps found (nano to mega):\n")
+    print(table(every, every_unjudged))
+    print(f"\n'not judgeable': planted on accounts whose format shows no engagement counts or no "
+          f"following count (YouTube's web pages); left out of that row. Targets: precision >= "
+          f"{TARGET_PRECISION} at recall >= {TARGET_RECALL}.")
     if args.json:
-        args.json.write_text(json.dumps([s.as_dict() for s in scores], indent=2))
-    return 0 if all(s.meets for s in scores) else 1
+        args.json.write_text(json.dumps({"micro": [s.as_dict() for s in micro],
+                                         "all": [s.as_dict() for s in every]}, indent=2))
+    return 0 if all(s.meets for s in micro) else 1
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ evidence            conf. when
 mutual_link         0.98  each one's bio, link or profile fields names the other account
 bio_link            0.90  one of them names the other (``youtube.com/@name``, "TikTok: @name", ...)
 domain_handle       0.90  a Bluesky domain handle is the host of the other's website
-same_website        0.85  both give the same website (host and path); 0.50 when their display
-                          names share no word (an agency's or a brand's site)
+same_website        0.85  both give the same website (host and path)
+*_other_name        0.50  same_website or domain_handle between accounts whose display names
+                          conflict (both given, neither's words all in the other's): an agency's site
 same_handle_and_name 0.75 the same handle (case, dots and underscores aside) and display names that
-                          match (the same words, or half of them shared)
+                          match: every word of the shorter name (two words at least, or one of
+                          five letters or more) is in the other
 =================== ===== =========================================================================
 
 Several kinds of evidence for one pair combine as ``1 - prod(1 - c)``. Links of at least
@@ -39,7 +41,8 @@ LINK_THRESHOLD = 0.6
 #: PostgreSQL advisory lock key of the rebuild ("creators" in ASCII).
 REBUILD_LOCK = 0x63726561746F7273
 CONFIDENCE = {"mutual_link": 0.98, "bio_link": 0.90, "domain_handle": 0.90, "same_website": 0.85,
-              "same_website_other_name": 0.50, "same_handle_and_name": 0.75}
+              "same_website_other_name": 0.50, "domain_handle_other_name": 0.50,
+              "same_handle_and_name": 0.75}
 FEDIVERSE = ("mastodon", "pixelfed")
 _WORD = re.compile(r"[^\W_]{2,}")
 
@@ -58,10 +61,20 @@ def name_words(name: str | None) -> set[str]:
 
 
 def names_match(a: str | None, b: str | None) -> bool:
+    """The words of the shorter name (two at least, or one of 5+ letters) all in the other:
+    "Ana Lima" matches "Ana Lima 🏋️" and "Lima, Ana"; "Ana Lima" does not match "Ana Costa"."""
     wa, wb = name_words(a), name_words(b)
-    if not wa or not wb:
+    short, long_ = sorted((wa, wb), key=len)
+    if not short or not short <= long_:
         return False
-    return wa == wb or (len(wa & wb) / min(len(wa), len(wb)) >= 0.5 and any(len(w) >= 3 for w in wa & wb))
+    return len(short) >= 2 or len(next(iter(short))) >= 5
+
+
+def names_conflict(a: str | None, b: str | None) -> bool:
+    """Both names given and neither's words all in the other ("Ana Lima", "Ana Costa"): two
+    people, most likely. "Rui" and "Rui Costa" do not conflict (nor match: too short)."""
+    wa, wb = name_words(a), name_words(b)
+    return bool(wa and wb) and not (wa <= wb or wb <= wa)
 
 
 def website_key(url: str | None) -> str | None:
@@ -118,15 +131,14 @@ def evidence(conn: Connection) -> dict[tuple[int, int], set[str]]:
         if len(ids) > 8:  # a shared site (a brand's, a link hub's front page) names no one
             continue
         for a, b in combinations(ids, 2):
-            words_a = name_words(profiles.rows[a].display_name)
-            words_b = name_words(profiles.rows[b].display_name)
-            other_name = bool(words_a and words_b and not words_a & words_b)
+            other_name = names_conflict(profiles.rows[a].display_name, profiles.rows[b].display_name)
             add(a, b, "same_website_other_name" if other_name else "same_website")
     for r in profiles.rows.values():
         if r.platform == "bluesky" and "." in r.handle and not r.handle.endswith(".bsky.social"):
             other = hosts.get(r.handle.lower())
             if other is not None:
-                add(r.id, other, "domain_handle")
+                other_name = names_conflict(r.display_name, profiles.rows[other].display_name)
+                add(r.id, other, "domain_handle_other_name" if other_name else "domain_handle")
 
     by_key: dict[str, list[int]] = defaultdict(list)
     for r in profiles.rows.values():

@@ -10,10 +10,10 @@ signal               formula (flag raised; penalty off 100)
 engagement_z         robust z of ln(engagement_rate) among peers: (x - median) / (1.4826 MAD).
                      z <= -2.5 and under 1/2.5 of the median: ``low_engagement`` (30, bought
                      followers); z >= 2.5 and over 2.5x the median: ``high_engagement`` (15)
-like_comment_z       robust z of ln(sum likes / sum comments) among peers. With high
-                     engagement and z <= -2 (comments out of proportion): ``engagement_pod``
-                     (30, replaces high_engagement); z >= 3 and 2.5x the median alone:
-                     ``likes_without_comments`` (10)
+like_comment_z       robust z of ln(sum likes / sum comments) among peers. z <= -3 (comments
+                     out of proportion) with engagement z >= 1.5 and over 1.5x the median:
+                     ``engagement_pod`` (30, instead of high_engagement); z >= 3 and 2.5x the
+                     median: ``likes_without_comments`` (10)
 follower_spike       max over snapshot intervals of growth per day (share of followers; days
                      floored at 1) minus the median of the other intervals; >= 0.10 and >= 50
                      followers: ``follower_spike`` (35). Needs 3 snapshots.
@@ -56,7 +56,9 @@ MAD_SCALE = 1.4826
 
 Z_FLAG = 2.5
 ENGAGEMENT_FOLD = 2.5
-POD_LIKE_COMMENT_Z = -2.0
+POD_LIKE_COMMENT_Z = -3.0
+POD_ENGAGEMENT_Z = 1.5
+POD_FOLD = 1.5
 LIKES_Z = 3.0
 SPIKE_SHARE = 0.10
 SPIKE_MIN_FOLLOWERS = 50
@@ -198,10 +200,10 @@ def assess(row: tuple, posts: Sequence[tuple], history: Sequence[tuple[datetime,
     ez, lz = out["engagement_z"], out["like_comment_z"]
     if ez is not None and eng is not None:
         fold = math.exp(math.log(rate) - eng[0])
-        if ez >= Z_FLAG and fold >= ENGAGEMENT_FOLD and lz is not None and lz <= POD_LIKE_COMMENT_Z:
+        if (ez >= POD_ENGAGEMENT_Z and fold >= POD_FOLD and lz is not None and lc is not None
+                and ratio and lz <= POD_LIKE_COMMENT_Z):
             flag("engagement_pod", f"engagement {fold:.1f}x the peers' median with "
-                                   f"{ratio:.1f} likes per comment (peers {math.exp(lc[0]):.1f})"
-                 if lc and ratio else f"engagement {fold:.1f}x the peers' median")
+                                   f"{ratio:.1f} likes per comment (peers {math.exp(lc[0]):.1f})")
         elif ez >= Z_FLAG and fold >= ENGAGEMENT_FOLD:
             flag("high_engagement", f"engagement {fold:.1f}x the peers' median (z {ez:+.1f})")
         elif ez <= -Z_FLAG and fold <= 1 / ENGAGEMENT_FOLD:

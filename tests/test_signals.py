@@ -450,3 +450,20 @@ def test_runs_closing_together_rebuild_the_creators_one_after_the_other(warehous
         assert list(pool.map(rebuild, range(8))) == [2] * 8
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM creator_accounts").scalar_one() == 4
+
+
+@pytest.mark.parametrize(("a", "b", "match", "conflict"), [
+    ("Ana Lima", "Ana Lima 🏋️", True, False),
+    ("Lima, Ana", "ana lima", True, False),
+    ("Zoë García", "Zoe Garcia", True, False),
+    ("Ana Lima", "Ana Costa", False, True),  # one first name is not one person
+    ("Max Beats", "Max Schmidt", False, True),
+    ("Rui", "Rui Costa", False, False),  # too short to match, not a conflict either
+    ("Valentina", "Valentina Rossi", True, False),
+    ("", "Ana Lima", False, False),
+])
+def test_display_names_match_and_conflict(a, b, match, conflict):
+    from models.creators import names_conflict, names_match
+
+    assert names_match(a, b) is match
+    assert names_conflict(a, b) is conflict
