@@ -146,7 +146,8 @@ def measure(url: str, worlds: dict, tiers: set[str] | None = None) -> tuple[list
         rows = conn.exec_driver_sql(
             "SELECT i.profile_id, i.platform, i.handle, i.tier, i.engagement_rate, i.quality_flags, "
             "i.sponsored_share, i.email, i.language, i.following FROM influencer_current AS i").all()
-        members = dict(conn.exec_driver_sql("SELECT profile_id, creator_id FROM creator_accounts").all())
+        members: dict[Any, Any] = dict(
+            conn.exec_driver_sql("SELECT profile_id, creator_id FROM creator_accounts").all())
     kept = set()
     for profile_id, platform, handle, tier, rate, flags, share, email, language, following in rows:
         world = worlds.get(platform)
