@@ -31,6 +31,7 @@ from benchmarks import (
     quota,
     reliability,
     scale,
+    signals,
     warehouse_load,
 )
 from benchmarks.common import DATABASES, Row, machine, parse_list, say, table
@@ -39,14 +40,14 @@ SIZES = {
     "tiny": {"accounts": 40, "modes": "handles,tags", "repeat": 1, "tags_repeat": 1,
              "warehouse": 200, "orm": 50, "cap": 600.0, "scale": (30, 60), "latency": "0,0.05",
              "handrolled": 40, "parser_time": 0.002, "reliability": (120, 5.0),
-             "distributed": distributed.SIZES["tiny"], "apis": (100, 1)},
+             "distributed": distributed.SIZES["tiny"], "apis": (100, 1), "signals": (60, 3)},
     "moderate": {"accounts": 5000, "modes": "handles,tags", "repeat": 2, "tags_repeat": 1,
                  "warehouse": 100_000, "orm": 5000, "cap": 600.0, "scale": (5000, 20_000),
                  "latency": "0,0.05", "handrolled": 1000, "parser_time": 0.05, "reliability": (300, 60.0),
-                 "distributed": distributed.SIZES["moderate"], "apis": (2000, 4)},
+                 "distributed": distributed.SIZES["moderate"], "apis": (2000, 4), "signals": (400, 5)},
 }
 BENCHES = ("parsers", "warehouse", "crawl", "handrolled", "scale", "reliability", "distributed",
-           "apis")
+           "apis", "signals")
 
 
 def run_all(preset: dict, only: list[str], databases: list[str], seed: int = 42) -> list[Row]:
@@ -91,6 +92,10 @@ def run_all(preset: dict, only: list[str], databases: list[str], seed: int = 42)
         accounts, tags = preset["apis"]
         rows += quota.run(accounts, seed, tags)
         rows += discovery.run(accounts, seed, tags, list(discovery.ROUTES))
+    if "signals" in only:
+        say("creator signals against the sandbox's planted truth ...")
+        accounts, days = preset["signals"]
+        rows += signals.run(accounts, days)
     return rows
 
 

@@ -201,6 +201,26 @@ def table(scores: list[Score], unjudged: dict) -> str:
     return "\n".join(lines)
 
 
+def run(accounts: int, days: int, seed: int = HELD_OUT_SEED, platforms: list[str] | None = None) -> list:
+    """Rows for ``benchmarks.run_all``: precision and recall of every pattern on micro-influencers."""
+    from benchmarks.common import Row
+
+    with scratch_dir("microscout-signals-") as folder:
+        url = f"sqlite:///{folder / 'signals.sqlite'}"
+        worlds = crawl(accounts, days, platforms or list(DEMO), url, seed)
+        scores, unjudged = measure(url, worlds, {"micro"})
+    print(table(scores, unjudged))
+    rows = []
+    for score in scores:
+        case = f"{score.pattern}: {score.tp} found, {score.fp} false, {score.fn} missed"
+        rows.append(Row("creator signals", f"{case} (precision)", score.precision,
+                        target=f">= {TARGET_PRECISION}", met=(score.precision or 0) >= TARGET_PRECISION,
+                        note=f"{accounts} accounts/platform, seeds {seed}+"))
+        rows.append(Row("creator signals", f"{score.pattern} (recall)", score.recall,
+                        target=f">= {TARGET_RECALL}", met=(score.recall or 0) >= TARGET_RECALL))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=400, help="sandbox accounts per platform")
