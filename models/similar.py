@@ -144,15 +144,23 @@ def _unit(a: np.ndarray) -> np.ndarray:
     return a / np.where(norms > 0, norms, 1.0)
 
 
-def scores(space: Space, row: int) -> tuple[np.ndarray, dict[str, float]]:
-    """Similarity of account ``row`` to every account in the space, and the weights used."""
-    has_embedding = space.embedding.shape[1] > 0 and bool(np.any(space.embedding[row]))
-    weights = dict(WEIGHTS) if has_embedding else {"niches": 0.5, "terms": 0.5}
-    total = weights["niches"] * (space.niches @ space.niches[row])
-    total += weights["terms"] * np.asarray((space.terms @ space.terms[row].T).todense()).ravel()
-    if has_embedding:
-        total += weights["embedding"] * (space.embedding @ space.embedding[row])
-    return np.clip(total, 0.0, 1.0), weights
+def block_scores(space: Space, rows: Sequence[int]) -> np.ndarray:
+    """Similarity of each account of ``rows`` to every account in the space (one row each)."""
+    if space.embedding.shape[1] > 0:
+        has_embedding = space.embedding[rows].any(axis=1)
+    else:
+        has_embedding = np.zeros(len(rows), dtype=bool)
+    total = space.niches[rows] @ space.niches.T
+    terms = np.asarray((space.terms[rows] @ space.terms.T).todense())
+    if space.embedding.shape[1] > 0:
+        embedded = space.embedding[rows] @ space.embedding.T
+    else:
+        embedded = np.zeros_like(total)
+    with_embedding = (WEIGHTS["niches"] * total + WEIGHTS["terms"] * terms
+                      + WEIGHTS["embedding"] * embedded)
+    without = 0.5 * total + 0.5 * terms
+    mixed = np.where(has_embedding[:, None], with_embedding, without)
+    return np.clip(mixed, 0.0, 1.0)
 
 
 def explain(space: Space, a: int, b: int) -> str:
@@ -167,22 +175,25 @@ def explain(space: Space, a: int, b: int) -> str:
     return ", ".join(parts)
 
 
-def nearest(space: Space, pid: int, k: int, candidates: set[int] | None = None) -> list[dict]:
-    """The ``k`` accounts most like ``pid`` (itself excluded), best first."""
-    row = space.index[pid]
-    values, _ = scores(space, row)
-    order = np.argsort(-values, kind="stable")
-    out = []
-    for j in order:
-        other = space.ids[j]
-        if other == pid or (candidates is not None and other not in candidates):
-            continue
-        if values[j] <= 0:
-            break
-        out.append({"similar_profile_id": other, "score": round(float(values[j]), 4),
-                    "shared_terms": explain(space, row, j)})
-        if len(out) == k:
-            break
+def nearest(space: Space, pids: Sequence[int], k: int, candidates: set[int] | None = None,
+            block: int = 256) -> dict[int, list[dict]]:
+    """The ``k`` accounts most like each of ``pids`` (itself excluded), best first."""
+    allowed = None
+    if candidates is not None:
+        allowed = np.array([pid in candidates for pid in space.ids])
+    out: dict[int, list[dict]] = {}
+    for start in range(0, len(pids), block):
+        chunk = list(pids[start:start + block])
+        rows = [space.index[pid] for pid in chunk]
+        values = block_scores(space, rows)
+        values[np.arange(len(rows)), rows] = -1.0  # never itself
+        if allowed is not None:
+            values[:, ~allowed] = -1.0
+        for pid, row, line in zip(chunk, rows, values, strict=True):
+            top = np.argpartition(-line, min(k, len(line) - 1))[:k] if len(line) > k else np.arange(len(line))
+            order = sorted(top, key=lambda j: (-line[j], space.ids[j]))
+            out[pid] = [{"similar_profile_id": space.ids[j], "score": round(float(line[j]), 4),
+                         "shared_terms": explain(space, row, j)} for j in order if line[j] > 0]
     return out
 
 
@@ -201,9 +212,9 @@ def refresh(conn: Connection, profile_ids: Sequence[int], k: int = 20,
     for chunk in _chunks(wanted):
         conn.execute(delete(table).where(table.c.profile_id.in_(chunk)))
     rows = []
-    for pid in wanted:
-        for rank, found in enumerate(nearest(space, pid, k), start=1):
-            rows.append({"profile_id": pid, "rank": rank, "updated_at": now, **found})
+    for pid, found in nearest(space, wanted, k).items():
+        for rank, entry in enumerate(found, start=1):
+            rows.append({"profile_id": pid, "rank": rank, "updated_at": now, **entry})
     for chunk in _chunks(rows, 1000):
         conn.execute(insert(table), chunk)
     return len(rows)
@@ -219,4 +230,4 @@ def similar(conn: Connection, profile_id: int, k: int = 20, tier: str | None = "
     """Lookalikes of one account among the accounts of ``tier`` on ``platforms``, computed now."""
     candidates = set(micro_accounts(conn, tier, platforms))
     space = build(conn, sorted(candidates | {profile_id}))
-    return nearest(space, profile_id, k, candidates)
+    return nearest(space, [profile_id], k, candidates)[profile_id]
