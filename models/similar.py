@@ -118,7 +118,7 @@ def build(conn: Connection, ids: Sequence[int]) -> Space:
     vectorizer = TfidfVectorizer(analyzer=lambda doc: doc, min_df=2 if len(ids) > 2 else 1,
                                  max_df=MAX_DF if len(ids) >= 20 else 1.0, sublinear_tf=True)
     try:
-        terms = vectorizer.fit_transform(corpus)
+        terms = vectorizer.fit_transform(corpus).tocsr()
         vocabulary = vectorizer.get_feature_names_out()
     except ValueError:  # no term left (tiny warehouses)
         from scipy.sparse import csr_matrix
@@ -169,9 +169,12 @@ def explain(space: Space, a: int, b: int) -> str:
     pa, pb = space.primary.get(space.ids[a]), space.primary.get(space.ids[b])
     if pa and pa == pb:
         parts.append(f"niche:{pa}")
-    product = space.terms[a].multiply(space.terms[b]).tocoo()
-    order = np.argsort(-product.data)[:SHARED_TERMS]
-    parts += [str(space.vocabulary[product.col[i]]) for i in order]
+    terms = space.terms  # CSR: each row's term columns and weights, read straight from its arrays
+    ca, cb = (terms.indices[terms.indptr[r]:terms.indptr[r + 1]] for r in (a, b))
+    shared, ia, ib = np.intersect1d(ca, cb, assume_unique=True, return_indices=True)
+    if len(shared):
+        weight = (terms.data[terms.indptr[a] + ia] * terms.data[terms.indptr[b] + ib])
+        parts += [str(space.vocabulary[shared[i]]) for i in np.argsort(-weight, kind="stable")[:SHARED_TERMS]]
     return ", ".join(parts)
 
 
