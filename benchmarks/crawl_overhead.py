@@ -135,9 +135,11 @@ def run(accounts: int = 5000, seed: int = 42, modes: list[str] | None = None,
     return rows, raw
 
 
-def embedding_cost(accounts: int = 2000, seed: int = 42, repeat: int = 2) -> list[Row]:
-    """The niche embeddings' share of a full crawl: SQLite crawls with and without them, side by
-    side (interleaved), as crawler CPU milliseconds per profile and the accounts/s ratio."""
+def toggle_cost(accounts: int, seed: int, repeat: int, name: str, on: dict, off: dict,
+                used: str) -> list[Row]:
+    """Full SQLite crawls with a feature on and off, side by side (interleaved): the accounts/s
+    ratio and the crawler CPU milliseconds it adds per profile. ``used``: a stat that is set
+    exactly when the feature ran."""
     runs: dict[bool, list[CrawlMeasure]] = {False: [], True: []}
     from crawler.sandbox.server import SandboxProcess
 
@@ -145,24 +147,44 @@ def embedding_cost(accounts: int = 2000, seed: int = 42, repeat: int = 2) -> lis
             scratch_dir() as tmp:
         kwargs = sweep_kwargs("handles", sandbox.base_url, accounts, seed, tmp)
         for round_ in range(repeat):
-            for embeddings in runs:
-                with warehouse("sqlite", tmp, f"niche-{embeddings}-{round_}") as url:
-                    settings = {**warehouse_settings(url, tmp / "spool"),
-                                "MICROSCOUT_NICHE_EMBEDDINGS": embeddings}
+            for enabled in runs:
+                with warehouse("sqlite", tmp, f"{used.replace('/', '-')}-{enabled}-{round_}") as url:
+                    settings = {**warehouse_settings(url, tmp / "spool"), **(on if enabled else off)}
                     run = crawl(kwargs, settings, sandbox_pid=sandbox.pid)
-                if bool(run.stats.get("microscout/niche/embedded")) != embeddings:
-                    raise RuntimeError(f"niche embeddings {'not ' if embeddings else ''}used: {run.stats}")
-                say(f"  niche embeddings {'on' if embeddings else 'off'} #{round_ + 1}: {run.profiles} "
+                if bool(run.stats.get(used)) != enabled:
+                    raise RuntimeError(f"{name} {'not ' if enabled else ''}used: {run.stats}")
+                say(f"  {name} {'on' if enabled else 'off'} #{round_ + 1}: {run.profiles} "
                     f"accounts in {run.seconds:.1f} s ({run.accounts_per_second:.1f}/s), CPU {run.cpu:.1f} s")
-                runs[embeddings].append(run)
-    off, on = runs[False], runs[True]
-    per_profile = [(b.cpu - a.cpu) / max(b.profiles, 1) * 1000 for a, b in zip(off, on, strict=True)]
-    rate_on = median([r.accounts_per_second for r in on])
-    rate_off = median([r.accounts_per_second for r in off])
-    return [Row("crawl overhead", f"niche embeddings, {accounts:,} accounts, SQLite", rate_on, rate_off,
+                runs[enabled].append(run)
+    off_runs, on_runs = runs[False], runs[True]
+    per_profile = [(b.cpu - a.cpu) / max(b.profiles, 1) * 1000
+                   for a, b in zip(off_runs, on_runs, strict=True)]
+    rate_on = median([r.accounts_per_second for r in on_runs])
+    rate_off = median([r.accounts_per_second for r in off_runs])
+    return [Row("crawl overhead", f"{name}, {accounts:,} accounts, SQLite", rate_on, rate_off,
                 "acc/s", rate_on / rate_off if rate_off else None, "", None,
                 f"with/without; crawler CPU +{median(per_profile):.1f} ms a profile "
                 f"(process start-up included); n={repeat}")]
+
+
+def embedding_cost(accounts: int = 2000, seed: int = 42, repeat: int = 2) -> list[Row]:
+    """The niche embeddings' share of a full crawl."""
+    return toggle_cost(accounts, seed, repeat, "niche embeddings",
+                       {"MICROSCOUT_NICHE_EMBEDDINGS": True}, {"MICROSCOUT_NICHE_EMBEDDINGS": False},
+                       "microscout/niche/embedded")
+
+
+def signals_cost(accounts: int = 2000, seed: int = 42, repeat: int = 2) -> list[Row]:
+    """The creator signals' share of a full crawl (embeddings off on both sides): the signals
+    pipeline (disclosures, contact, Lingua) and the after-run audience quality, creators and
+    lookalikes, against the same crawl without either."""
+    from crawler.settings import ITEM_PIPELINES
+
+    without = {name: order for name, order in ITEM_PIPELINES.items() if not name.endswith("SignalsPipeline")}
+    base = {"MICROSCOUT_NICHE_EMBEDDINGS": False}
+    return toggle_cost(accounts, seed, repeat, "creator signals", {**base, "MICROSCOUT_SIGNALS": True},
+                       {**base, "MICROSCOUT_SIGNALS": False, "ITEM_PIPELINES": without},
+                       "microscout/signals/signals")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="record py-spy profiles (raw collapsed stacks) of the first runs here")
     parser.add_argument("--niche-embeddings", action="store_true",
                         help="also the cost of the niche embeddings (full crawls with them on and off)")
+    parser.add_argument("--signals", action="store_true",
+                        help="also the cost of the creator signals (full crawls with them and without)")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE",
                         help="a Scrapy or MICROSCOUT_ setting for every benchmark crawl (both sides)")
     args = parser.parse_args(argv)
@@ -186,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                   args.profile_dir)
     if args.niche_embeddings:
         rows += embedding_cost(args.accounts, args.seed, args.repeat)
+    if args.signals:
+        rows += signals_cost(args.accounts, args.seed, args.repeat)
     print_table("Crawl overhead: full microscout crawl vs the same spider without pipelines", rows)
     return 0
 

@@ -47,7 +47,7 @@ STAT_KEYS = (
     "microscout/warehouse/posts_upserted", "microscout/warehouse/sightings_upserted",
     "microscout/warehouse/spooled_items", "microscout/quarantined/total", "finish_reason",
     "retry/count", "log_count/ERROR", "microscout/niche/tagged", "microscout/niche/embedded",
-    "microscout/niche/embedding_failed",
+    "microscout/niche/embedding_failed", "microscout/signals/signals",
 )
 
 
