@@ -94,7 +94,7 @@ def z_of(value: float | None, stat: tuple[float, float, int] | None) -> float | 
     return round((math.log(value) - stat[0]) / stat[1], 3)
 
 
-def _latest_snapshots(conn: Connection) -> Any:
+def latest_snapshots(conn: Connection) -> Any:
     ranked = select(
         ProfileSnapshot.profile_id, ProfileSnapshot.followers, ProfileSnapshot.following,
         ProfileSnapshot.engagement_rate, ProfileSnapshot.tier,
@@ -124,7 +124,7 @@ def like_comment_ratios(conn: Connection, profile_ids: Iterable[int] | None = No
 
 def peer_stats(conn: Connection) -> tuple[Peers, dict[int, tuple]]:
     """Peer statistics of every platform/tier group and platform, and each account's latest row."""
-    latest = {row.profile_id: tuple(row) for row in conn.execute(_latest_snapshots(conn))}
+    latest = {row.profile_id: tuple(row) for row in conn.execute(latest_snapshots(conn))}
     ratios = like_comment_ratios(conn)
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for profile_id, platform, tier, _followers, _following, rate in latest.values():

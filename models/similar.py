@@ -69,9 +69,9 @@ def tokens(text: str) -> list[str]:
 def micro_accounts(conn: Connection, tier: str | None = "micro",
                    platforms: Sequence[str] | None = None) -> list[int]:
     """Accounts whose latest snapshot is of ``tier`` (all when None), on ``platforms``."""
-    from models.signals import _latest_snapshots
+    from models.signals import latest_snapshots
 
-    return sorted(pid for pid, platform, row_tier, *_ in conn.execute(_latest_snapshots(conn))
+    return sorted(pid for pid, platform, row_tier, *_ in conn.execute(latest_snapshots(conn))
                   if (tier is None or row_tier == tier) and (not platforms or platform in platforms))
 
 

@@ -5,7 +5,8 @@
   exactly.
 * The spider's calls on the spider object and the in-process sandbox app: every call carries
   its cost for the key's budget; ``channels.list`` -> the uploads playlist ->
-  ``videos.list?part=statistics`` 50 ids a call across channels; the buffer, ``holding()``,
+  ``videos.list?part=statistics,paidProductPlacementDetails`` 50 ids a call across channels;
+  the buffer, ``holding()``,
   the idle flush, failures and budget stops that leave profiles with what is known.
 * The sandbox's Data API: uploads playlists and their pages, ``forHandle``, ``part``, the
   per-key daily ``api_quota`` knob answering Google's ``quotaExceeded``.
@@ -46,7 +47,7 @@ from crawler.sandbox.common import Request as SandboxRequest
 from crawler.sandbox.tiktok import video_numbers
 from crawler.sandbox.world import World
 from crawler.sandbox.youtube import YouTubeApp
-from crawler.spiders.youtube import YouTubeSpider
+from crawler.spiders.youtube import STATS_PARTS, YouTubeSpider
 from tests.conftest import realworld
 from tests.crawl_helpers import run_spider
 from tests.spider_helpers import run_callback
@@ -307,7 +308,8 @@ def test_real_playlist_then_statistics_answers_make_one_profile():
                                                     "ddkIt_sW8bo", "SZ-4NHXSoBI"]
     assert [p.author_handle for p in profile.recent_posts] == ["googledevelopers"] * 5
     (stats,) = spider.flush_videos(everything=True)
-    assert stats.url == (f"{API}/videos?part=statistics&id=UZ4n1n13crI%2CgwA0TqSN6lg%2C"
+    assert stats.url == (f"{API}/videos?part=statistics%2CpaidProductPlacementDetails&"
+                         f"id=UZ4n1n13crI%2CgwA0TqSN6lg%2C"
                          "bbWUwPHnBTc%2CddkIt_sW8bo%2CSZ-4NHXSoBI")
     assert spider.holding()  # the profile waits for the answer
     # the answer: videos.list statistics as Google gives them (the recording's 2 videos
@@ -339,7 +341,7 @@ def test_statistics_calls_take_50_ids_across_channels_and_profiles_wait_for_all_
     (call,) = feed_playlist(spider, accounts[4])  # 60: one call of 50, 10 left
     ids = parse_qs(urlsplit(call.url).query)["id"][0].split(",")
     assert ids == [v for a in accounts for v, *_ in expected_counts(a, 12)][:50]
-    assert parse_qs(urlsplit(call.url).query)["part"] == ["statistics"]
+    assert parse_qs(urlsplit(call.url).query)["part"] == [STATS_PARTS]
     assert call.meta["microscout_quota"]["units"] == 1
     assert call.dont_filter
     assert LOCAL_META not in call.meta  # not a job: nothing to keep local
@@ -394,7 +396,7 @@ def test_a_video_the_statistics_answer_leaves_out_leaves_the_profiles_posts():
     feed_playlist(spider, account)
     (call,) = spider.flush_videos(everything=True)
     ids = parse_qs(urlsplit(call.url).query)["id"][0].split(",")
-    fewer = yt.videos_list_url(ids[:5] + ids[6:], part="statistics", base=API)
+    fewer = yt.videos_list_url(ids[:5] + ids[6:], part=STATS_PARTS, base=API)
     (profile,) = run_callback(call, answer(call, url=fewer))
     assert [p.post_id for p in profile.recent_posts] == ids[:5] + ids[6:]
     assert spider.crawler.stats.get_value("microscout/youtube/videos_unavailable") == 1
@@ -714,6 +716,12 @@ def test_api_sweep_into_sqlite_has_likes_comments_views_and_costs_under_3_units_
     expected = {(h, *c) for h in keep for c in expected_counts(by_handle[h], 12)}
     assert {(h, v, str(li), str(co), str(vi)) for h, v, li, co, vi, _ in posts} == expected
     assert all(posted_at is not None for *_, posted_at in posts)
+    # paid product placements: the videos.list flag reaches posts.sponsored
+    flagged = {app().video_id(p) for h in keep for p in world().posts(by_handle[h])[:12]
+               if world().post_flagged(p.id)}
+    evidence = dict(scalar(sqlite_url, "SELECT post_id, sponsor_evidence FROM posts"))
+    assert flagged
+    assert {video for video, why in evidence.items() if why == "youtube:flag"} == flagged
     # the units: the sandbox's count, the warehouse's booking and the spider's own agree
     units = {k.rsplit("/", 1)[1]: v for k, v in stats.items() if "/api_units/" in k}
     assert served == stats["microscout/quota/youtube/units"] == sum(units.values()) \

@@ -112,6 +112,9 @@ SOURCES = ("auto", "web", "api")
 #: route before issue #14 kept as the quota benchmark's baseline, search.list (100 units).
 API_POSTS = ("uploads", "search")
 API_PAGE_SIZE = yt.API_MAX_RESULTS
+#: videos.list parts of the batched counts call (1 unit whatever the parts): the counts, and the
+#: creator's paid-product-placement declaration for the signals pipeline.
+STATS_PARTS = "statistics,paidProductPlacementDetails"
 RECENT_POSTS_MAX = 30  # the Videos tab's first page
 SEARCH_COST, LIST_COST = 100, 1
 _CHANNEL_ID = re.compile(r"^UC[\w-]{22}$")
@@ -348,7 +351,7 @@ class YouTubeSpider(VideoSpider):
             cb_kwargs={"profile": profile}))
 
     def api_stats_request(self, batch: list[tuple[str, str]]) -> Request:
-        """One videos.list?part=statistics call for up to 50 buffered ids, of any channels
+        """One videos.list call (STATS_PARTS) for up to 50 buffered ids, of any channels
         (``videos``: video id -> channel id). The profiles wait in this spider
         (:attr:`awaiting`), so a job's worker keeps the call for itself."""
         channels = list(dict.fromkeys(channel for _, channel in batch))
@@ -356,7 +359,7 @@ class YouTubeSpider(VideoSpider):
             state = self.awaiting[channel]
             state.calls += 1
             state.buffered -= sum(1 for _, c in batch if c == channel)
-        url = yt.videos_list_url([video for video, _ in batch], part="statistics",
+        url = yt.videos_list_url([video for video, _ in batch], part=STATS_PARTS,
                                  base=self.api_base)
         return self.api_request(
             url, self.parse_api_stats, "videos", LIST_COST, "videos", priority=30,
@@ -497,6 +500,7 @@ class YouTubeSpider(VideoSpider):
                 elif post.post_id in counts:
                     found = counts[post.post_id]
                     post.likes, post.comments, post.views = found.likes, found.comments, found.views
+                    post.platform_sponsored = found.platform_sponsored
                     kept.append(post)
                 else:
                     self.stat("videos_unavailable")
