@@ -576,7 +576,8 @@ class CreatorLink(Base):
     )
     evidence: Mapped[str] = mapped_column(
         Text, comment="What links them: bio_link (one names the other), mutual_link, "
-        "same_website, domain_handle, same_handle_and_name; several joined by ', '."
+        "same_website, domain_handle, same_handle_and_name, *_other_name (a site or domain shared "
+        "by conflicting names); several joined by ', '."
     )
     confidence: Mapped[float] = mapped_column(Float, comment="0-1; links of at least 0.6 join creators.")
 

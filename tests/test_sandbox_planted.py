@@ -12,16 +12,14 @@ from __future__ import annotations
 import functools
 import json
 import re
-import threading
 import urllib.error
 import urllib.request
 from collections import Counter
-from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import pytest
 
-from crawler.sandbox import SandboxConfig, SandboxProcess, World, make_server, vocab
+from crawler.sandbox import SandboxProcess, World, vocab
 from crawler.sandbox.bluesky import BlueskyApp, did_of
 from crawler.sandbox.common import KNOBS_PATH, Request
 from crawler.sandbox.instagram import HASHTAG_QUERY_HASH, USER_MEDIA_QUERY_HASH, InstagramApp, shortcode
@@ -30,6 +28,7 @@ from crawler.sandbox.mastodon import MastodonApp
 from crawler.sandbox.tiktok import TikTokApp
 from crawler.sandbox.world import PLANTED_TAGS, Planted
 from crawler.sandbox.youtube import YouTubeApp, _floor_sig
+from tests.test_sandbox import server_in_thread
 
 BASE = "http://127.0.0.1:9"
 DISCLOSURE_TAGS = {t for tags in vocab.DISCLOSURE_HASHTAGS.values() for t in tags}
@@ -61,17 +60,6 @@ def call_json(app, path: str, query: dict | None = None, headers: dict | None = 
     return json.loads(response.body)
 
 
-@contextmanager
-def server_in_thread(**config):
-    server = make_server(SandboxConfig(**config))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def http_json(base_url: str, target: str, headers: dict | None = None) -> dict:

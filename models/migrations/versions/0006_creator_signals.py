@@ -163,7 +163,7 @@ def upgrade() -> None:
             "evidence",
             sa.Text(),
             nullable=False,
-            comment="What links them: bio_link (one names the other), mutual_link, same_website, domain_handle, same_handle_and_name; several joined by ', '.",
+            comment="What links them: bio_link (one names the other), mutual_link, same_website, domain_handle, same_handle_and_name, *_other_name (a site or domain shared by conflicting names); several joined by ', '.",
         ),
         sa.Column(
             "confidence", sa.Float(), nullable=False, comment="0-1; links of at least 0.6 join creators."
