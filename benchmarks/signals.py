@@ -132,9 +132,11 @@ DEVELOPMENT_SEED = 42
 HELD_OUT_SEED = 1042
 
 
-def measure(url: str, worlds: dict, tiers: set[str] | None = None) -> tuple[list[Score], dict]:
+def measure(url: str, worlds: dict, tiers: set[str] | None = None,
+            days: int = 5) -> tuple[list[Score], dict]:
     """Scores over the accounts of ``tiers`` (all when None) the sweep found, and how many
-    planted accounts could not be judged (no engagement counts in their format)."""
+    planted accounts could not be judged (no engagement counts in their format, or a spike
+    planted on a day after the last crawl)."""
     from sqlalchemy import create_engine
 
     engine = create_engine(url)
@@ -158,7 +160,10 @@ def measure(url: str, worlds: dict, tiers: set[str] | None = None) -> tuple[list
         truth = world.truth(index)
         account = world.account(index)
         codes = {flag.split(":", 1)[0] for flag in json.loads(flags or "[]")}
-        scores["follower spike"].add(truth.spike_day is not None, "follower_spike" in codes)
+        if truth.spike_day is not None and truth.spike_day >= days:
+            unjudged["follower spike"] += 1  # bought after the last crawl
+        else:
+            scores["follower spike"].add(truth.spike_day is not None, "follower_spike" in codes)
         if rate is None:
             unjudged["engagement pod"] += truth.pod
         else:
@@ -208,7 +213,7 @@ def run(accounts: int, days: int, seed: int = HELD_OUT_SEED, platforms: list[str
     with scratch_dir("microscout-signals-") as folder:
         url = f"sqlite:///{folder / 'signals.sqlite'}"
         worlds = crawl(accounts, days, platforms or list(DEMO), url, seed)
-        scores, unjudged = measure(url, worlds, {"micro"})
+        scores, unjudged = measure(url, worlds, {"micro"}, days)
     print(table(scores, unjudged))
     rows = []
     for score in scores:
@@ -240,8 +245,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--keep: {path} exists")
         url = f"sqlite:///{path}"
         worlds = crawl(args.accounts, args.days, platforms, url, args.seed)
-        micro, micro_unjudged = measure(url, worlds, {"micro"})
-        every, every_unjudged = measure(url, worlds)
+        micro, micro_unjudged = measure(url, worlds, {"micro"}, args.days)
+        every, every_unjudged = measure(url, worlds, None, args.days)
     print(f"\nCreator signals against planted truth: {args.accounts} accounts per platform, "
           f"{len(worlds)} platforms ({', '.join(worlds)}), seeds {args.seed}+, {args.days} daily "
           f"crawls\n")
@@ -250,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\nEvery account the sweeps found (nano to mega):\n")
     print(table(every, every_unjudged))
     print(f"\n'not judgeable': planted on accounts whose format shows no engagement counts or no "
-          f"following count (YouTube's web pages); left out of that row. Targets: precision >= "
+          f"following count (YouTube's web pages), or spikes bought after the last crawl; left out "
+          f"of that row. Targets: precision >= "
           f"{TARGET_PRECISION} at recall >= {TARGET_RECALL}.")
     if args.json:
         args.json.write_text(json.dumps({"micro": [s.as_dict() for s in micro],

@@ -70,6 +70,9 @@ MICROSCOUT_NICHE_MODEL_WEIGHT = 0.3
 #: Languages (ISO 639-1) Lingua chooses a creator's language from; empty = the 20 of
 #: pipelines/language.py (en es pt fr de it nl pl tr ru uk ar hi id ja ko zh th vi sv).
 MICROSCOUT_LANGUAGES = ""
+#: Lingua's mode: "high" (made for short texts; about 2 s to load per process) or "low" (trigrams
+#: only: loads at once; the test suite uses it).
+MICROSCOUT_LANGUAGE_ACCURACY = "high"
 #: After each run, compute audience quality, creators and lookalikes (models/analytics.py).
 MICROSCOUT_SIGNALS = True
 

@@ -124,6 +124,13 @@ def languages(settings: Any, name: str) -> Any:
     return ",".join(codes)
 
 
+def language_accuracy(settings: Any, name: str) -> Any:
+    value = str(settings.get(name) or "high").strip().lower()
+    if value not in ("high", "low"):
+        raise ValueError("must be high or low")
+    return value
+
+
 def rate_scope(settings: Any, name: str) -> Any:
     value = str(settings.get(name)).strip().lower()
     if value not in ("global", "worker", "credential"):
@@ -147,6 +154,7 @@ CHECKS: dict[str, Check] = {
     "MICROSCOUT_ROBOTSTXT_OBEY": boolean,
     "MICROSCOUT_SIGNALS": boolean,
     "MICROSCOUT_LANGUAGES": languages,
+    "MICROSCOUT_LANGUAGE_ACCURACY": language_accuracy,
     "MICROSCOUT_MAX_RETRY_AFTER": number(0),
     "MICROSCOUT_RATELIMIT_ENABLED": boolean,
     "MICROSCOUT_RATELIMIT_RESERVE": integer(0),

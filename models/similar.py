@@ -147,7 +147,7 @@ def _unit(a: np.ndarray) -> np.ndarray:
 def block_scores(space: Space, rows: Sequence[int]) -> np.ndarray:
     """Similarity of each account of ``rows`` to every account in the space (one row each)."""
     if space.embedding.shape[1] > 0:
-        has_embedding = space.embedding[rows].any(axis=1)
+        has_embedding = np.asarray(space.embedding[rows].any(axis=1), dtype=bool)
     else:
         has_embedding = np.zeros(len(rows), dtype=bool)
     total = space.niches[rows] @ space.niches.T

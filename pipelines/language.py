@@ -31,9 +31,15 @@ class LanguageUnavailable(RuntimeError):
     """lingua-language-detector is missing or a language code is unknown."""
 
 
+ACCURACY = ("high", "low")
+
+
 @functools.lru_cache(maxsize=4)
-def detector(codes: tuple[str, ...] = DEFAULT_LANGUAGES) -> Any:
-    """Lingua's detector for these ISO 639-1 codes (built once per process and set of codes)."""
+def detector(codes: tuple[str, ...] = DEFAULT_LANGUAGES, accuracy: str = "high") -> Any:
+    """Lingua's detector for these ISO 639-1 codes (built once per process, codes and accuracy).
+
+    ``high`` (the default) reads trigrams up to 5-grams: Lingua's mode for short texts, about 2 s
+    to load. ``low`` reads trigrams only: loads at once, less sure on texts of a few words."""
     try:
         from lingua import IsoCode639_1, LanguageDetectorBuilder
     except ImportError as exc:  # pragma: no cover - it is a core dependency
@@ -55,27 +61,28 @@ def letters(text: str) -> int:
     return sum(ch.isalpha() for ch in text)
 
 
-def detect(text: str, codes: tuple[str, ...] = DEFAULT_LANGUAGES) -> tuple[str | None, float]:
+def detect(text: str, codes: tuple[str, ...] = DEFAULT_LANGUAGES,
+           accuracy: str = "high") -> tuple[str | None, float]:
     """(language, confidence) of one text; (None, 0.0) when too short or unsure."""
     cleaned = clean(text)
     if letters(cleaned) < MIN_LETTERS:
         return None, 0.0
     with _LOCK:  # one detector serves the pipeline and its worker threads
-        values = detector(codes).compute_language_confidence_values(cleaned)
+        values = detector(codes, accuracy).compute_language_confidence_values(cleaned)
     if not values or values[0].value < MIN_CONFIDENCE:
         return None, 0.0
     return values[0].language.iso_code_639_1.name.lower(), float(values[0].value)
 
 
-def languages_of(texts: Iterable[str | None], codes: Sequence[str] = DEFAULT_LANGUAGES
-                 ) -> dict[str, float]:
+def languages_of(texts: Iterable[str | None], codes: Sequence[str] = DEFAULT_LANGUAGES,
+                 accuracy: str = "high") -> dict[str, float]:
     """Language -> share of the letters of the texts it was found in (shares >= MIN_SHARE)."""
     weight: dict[str, int] = {}
     total = 0
     for text in texts:
         if not text:
             continue
-        language, _ = detect(text, tuple(codes))
+        language, _ = detect(text, tuple(codes), accuracy)
         if language is None:
             continue
         n = letters(clean(text))

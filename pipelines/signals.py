@@ -6,7 +6,8 @@ Runs after the niche pipeline and before the warehouse. Per post it sets ``spons
 signals (engagement against the platform and tier, follower spikes, the audience-quality score)
 need the whole warehouse and are computed after each run (models/signals.py).
 
-Settings: ``MICROSCOUT_LANGUAGES`` (ISO 639-1 codes Lingua chooses from; default 20 languages).
+Settings: ``MICROSCOUT_LANGUAGES`` (ISO 639-1 codes Lingua chooses from; default 20 languages),
+``MICROSCOUT_LANGUAGE_ACCURACY`` (``high``, the default, or ``low``: see pipelines/language.py).
 Stats: ``microscout/signals/sponsored_posts``, ``microscout/signals/email``,
 ``microscout/signals/language/<code>``, ``microscout/signals/language_unknown``.
 """
@@ -49,24 +50,26 @@ def own_hosts(item: ProfileItem) -> list[str]:
 
 
 class SignalsPipeline:
-    def __init__(self, stats: Any, languages: tuple[str, ...]) -> None:
+    def __init__(self, stats: Any, languages: tuple[str, ...], accuracy: str = "high") -> None:
         self.stats = stats
         self.languages = languages
+        self.accuracy = accuracy
 
     @classmethod
     def from_crawler(cls, crawler):
         codes = parse_codes(crawler.settings.get("MICROSCOUT_LANGUAGES"))
+        accuracy = str(crawler.settings.get("MICROSCOUT_LANGUAGE_ACCURACY") or "high").lower()
         try:
-            detector(codes)  # a bad language list stops the crawl before it starts
+            detector(codes, accuracy)  # a bad language list stops the crawl before it starts
         except LanguageUnavailable as exc:
             raise ValueError(f"MICROSCOUT_LANGUAGES: {exc}") from None
-        return cls(crawler.stats, codes)
+        return cls(crawler.stats, codes, accuracy)
 
     def open_spider(self) -> None:
         """Load Lingua's models (about 2 s) in a thread while the first pages download."""
         from twisted.internet import threads
 
-        threads.deferToThread(detect, "warming up the language models", self.languages)
+        threads.deferToThread(detect, "warming up the language models", self.languages, self.accuracy)
 
     def process_item(self, item):
         if isinstance(item, PostItem):
@@ -86,7 +89,7 @@ class SignalsPipeline:
             self.stats.inc_value("microscout/signals/email")
         item.website = find_website(item.external_url, item.links or (), item.bio, own_hosts(item))
         item.languages = languages_of([item.bio, *(p.text for p in posts[:LANGUAGE_POSTS])],
-                                      self.languages)
+                                      self.languages, self.accuracy)
         item.language = next(iter(item.languages), None)
         self.stats.inc_value(f"microscout/signals/language/{item.language}" if item.language
                              else "microscout/signals/language_unknown")

@@ -20,6 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 #: tests/test_niche_embed.py and the demo test run the default scorer with embeddings.
 NICHE_EMBEDDINGS = "false"
 os.environ["MICROSCOUT_NICHE_EMBEDDINGS"] = NICHE_EMBEDDINGS
+#: The same for Lingua: its high-accuracy models cost every crawling process about 2 s to load.
+#: tests/test_signals.py reads real captures and short texts in the default (high) mode.
+LANGUAGE_ACCURACY = "low"
+os.environ["MICROSCOUT_LANGUAGE_ACCURACY"] = LANGUAGE_ACCURACY
 REALWORLD = REPO.parent / "shared" / "realworld"
 PG_ADMIN_URL = os.environ.get("MICROSCOUT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -183,10 +183,11 @@ def test_youtube_quota_units_per_profile_old_route_vs_new(capsys):
 
 def test_creator_signals_find_the_planted_patterns_on_a_held_out_world(capsys):
     """The signals benchmark on two platforms (Mastodon, Bluesky: every signal is visible in
-    their formats), 250 accounts each, five sandbox days, seeds no threshold was set on."""
+    their formats), 250 accounts each, three sandbox days (spikes bought on days 1-2 are judged),
+    seeds no threshold was set on."""
     from benchmarks import signals
 
-    rows = signals.run(250, 5, seed=signals.HELD_OUT_SEED, platforms=["mastodon", "bluesky"])
+    rows = signals.run(250, 3, seed=signals.HELD_OUT_SEED, platforms=["mastodon", "bluesky"])
     out = _printed(capsys, "creator signals", rows)
     assert "| follower spike |" in out
     found = {row.case.split(":")[0]: row for row in rows if row.case.endswith("(precision)")}

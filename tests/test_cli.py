@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from crawler.cli import main
-from tests.conftest import NICHE_EMBEDDINGS, REALWORLD, REPO, realworld
+from tests.conftest import LANGUAGE_ACCURACY, NICHE_EMBEDDINGS, REALWORLD, REPO, realworld
 
 PLATFORMS = ("mastodon", "pixelfed", "instagram", "tiktok", "youtube", "bluesky")
 UNREACHABLE_DB = "postgresql+psycopg://scout:s3cret@127.0.0.1:1/x"
@@ -50,6 +50,7 @@ def command_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MICROSCOUT_", "SCRAPY_"))}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     env["MICROSCOUT_NICHE_EMBEDDINGS"] = NICHE_EMBEDDINGS
+    env["MICROSCOUT_LANGUAGE_ACCURACY"] = LANGUAGE_ACCURACY
     return env
 
 
@@ -678,7 +679,8 @@ def test_demo_smoke(tmp_path):
     database = tmp_path / "demo.sqlite"
     result = subprocess.run([sys.executable, "-m", "crawler.cli", "demo", "--accounts", "150",
                              "--database", str(database)], cwd=tmp_path, capture_output=True, text=True,
-                            env={**command_env(), "MICROSCOUT_NICHE_EMBEDDINGS": "true"},
+                            env={**command_env(), "MICROSCOUT_NICHE_EMBEDDINGS": "true",
+                                 "MICROSCOUT_LANGUAGE_ACCURACY": "high"},
                             timeout=CRAWL_TIMEOUT, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Top micro-influencers" in result.stdout + result.stderr

@@ -368,6 +368,12 @@ def test_the_views_carry_the_signals_and_forget_erases_them(warehouse):
 # --- real captures -------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def high_accuracy(monkeypatch):
+    """The default Lingua mode (the rest of the suite pins low to spare its crawls the load)."""
+    monkeypatch.setenv("MICROSCOUT_LANGUAGE_ACCURACY", "high")
+
+
 def _parsed(platform: str, name: str, capsys) -> list[dict]:
     from crawler.cli import main
 
