@@ -180,20 +180,3 @@ def test_youtube_quota_units_per_profile_old_route_vs_new(capsys):
     assert new.ratio is not None, out
     assert new.ratio > 10, out
 
-
-def test_creator_signals_find_the_planted_patterns_on_a_held_out_world(capsys):
-    """The signals benchmark on two platforms (Mastodon, Bluesky: every signal is visible in
-    their formats), 250 accounts each, three sandbox days (spikes bought on days 1-2 are judged),
-    seeds no threshold was set on."""
-    from benchmarks import signals
-
-    rows = signals.run(250, 3, seed=signals.HELD_OUT_SEED, platforms=["mastodon", "bluesky"])
-    out = _printed(capsys, "creator signals", rows)
-    assert "| follower spike |" in out
-    found = {row.case.split(":")[0]: row for row in rows if row.case.endswith("(precision)")}
-    assert set(found) == {"follower spike", "engagement pod", "mass follow", "sponsored feed",
-                          "contact email", "language", "twin"}
-    for row in rows:
-        if row.ours is not None:  # a pattern with nothing planted among them has no figure
-            assert row.met, row
-    assert sum(row.ours is not None for row in rows) >= 12
