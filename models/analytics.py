@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from models import creators, signals, similar
 from models.tables import Profile
@@ -39,8 +39,10 @@ def all_profiles(engine: Any) -> list[int]:
 
 
 def latest_run(engine: Any) -> int | None:
+    """The latest finished crawl run (the latest at all when none has finished)."""
     from models.tables import CrawlRun
 
     with engine.connect() as conn:
-        return conn.execute(select(CrawlRun.id).where(CrawlRun.finished_at.is_not(None))
-                            .order_by(CrawlRun.id.desc()).limit(1)).scalar_one_or_none()
+        finished = conn.execute(select(CrawlRun.id).where(CrawlRun.finished_at.is_not(None))
+                                .order_by(CrawlRun.id.desc()).limit(1)).scalar_one_or_none()
+        return finished or conn.execute(select(func.max(CrawlRun.id))).scalar_one_or_none()

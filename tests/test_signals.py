@@ -473,3 +473,19 @@ def test_display_names_match_and_conflict(a, b, match, conflict):
 
     assert names_match(a, b) is match
     assert names_conflict(a, b) is conflict
+
+
+def test_signals_refresh_and_similar_from_the_command_line(warehouse, capsys):
+    from crawler.cli import main
+
+    engine, _ = warehouse
+    url = engine.url.render_as_string(hide_password=False)
+    assert main(["signals", "refresh", "--all", "--database-url", url]) == 0
+    out = capsys.readouterr().out
+    assert "signals for 8 accounts, 2 creators across platforms" in out
+    assert main(["similar", "mastodon", "cook@food.example", "--k", "2", "--json",
+                 "--database-url", url]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["rank"], r["handle"]) for r in rows] == [(1, "joe"), (2, rows[1]["handle"])]
+    assert main(["similar", "mastodon", "nobody@food.example", "--database-url", url]) == 1
+    assert "is not in the warehouse" in capsys.readouterr().err

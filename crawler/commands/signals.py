@@ -34,7 +34,8 @@ def add_parser(subparsers) -> None:
     which = refresh.add_mutually_exclusive_group(required=True)
     which.add_argument("--run", type=int, help="a crawl run's id (crawl_runs.id)")
     which.add_argument("--all", action="store_true",
-                       help="every account, filed under the latest finished run")
+                       help="every account, filed under the latest finished run (the latest run when "
+                            "none has finished)")
     refresh.add_argument("--database-url", help="override MICROSCOUT_DATABASE_URL")
     refresh.set_defaults(func=run_refresh)
 
@@ -108,7 +109,7 @@ def run_refresh(args) -> int:
         with connected(url) as engine:
             run_id = args.run or analytics.latest_run(engine)
             if run_id is None:
-                return fail("no finished crawl run to file the signals under", 1)
+                return fail("no crawl run to file the signals under: crawl first", 1)
             ids = analytics.all_profiles(engine) if args.all else None
             counts = analytics.refresh(engine, run_id, ids)
     except database_errors() as exc:
