@@ -36,9 +36,9 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from statistics import median
 from typing import Any
 
@@ -107,23 +107,18 @@ def latest_snapshots(conn: Connection) -> Any:
             .join(Profile, Profile.id == ranked.c.profile_id).where(ranked.c.rn == 1))
 
 
-def like_comment_ratios(conn: Connection, profile_ids: Iterable[int] | None = None) -> dict[Any, float]:
+def like_comment_ratios(conn: Connection) -> dict[Any, float]:
     """sum(likes) / sum(comments) over each account's stored posts with both counts (> 0)."""
     query = (select(Post.profile_id, func.sum(Post.likes), func.sum(Post.comments))
              .where(Post.profile_id.is_not(None), Post.likes.is_not(None), Post.comments.is_not(None))
              .group_by(Post.profile_id))
-    out: dict[Any, float] = {}
-    chunks = [None] if profile_ids is None else _chunks(sorted(profile_ids))
-    for chunk in chunks:
-        stmt = query if chunk is None else query.where(Post.profile_id.in_(chunk))
-        for profile_id, likes, comments in conn.execute(stmt):
-            if likes and comments:
-                out[profile_id] = float(likes) / float(comments)
-    return out
+    return {profile_id: float(likes) / float(comments)
+            for profile_id, likes, comments in conn.execute(query) if likes and comments}
 
 
-def peer_stats(conn: Connection) -> tuple[Peers, dict[int, tuple]]:
-    """Peer statistics of every platform/tier group and platform, and each account's latest row."""
+def peer_stats(conn: Connection) -> tuple[Peers, dict[int, tuple], dict[Any, float]]:
+    """Peer statistics of every platform/tier group and platform, each account's latest row, and
+    each account's like/comment ratio."""
     latest = {row.profile_id: tuple(row) for row in conn.execute(latest_snapshots(conn))}
     ratios = like_comment_ratios(conn)
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -135,7 +130,7 @@ def peer_stats(conn: Connection) -> tuple[Peers, dict[int, tuple]]:
                 values[group]["like_comment"].append(math.log(ratios[profile_id]))
     peers = Peers({group: {name: robust(v) for name, v in named.items() if v}
                    for group, named in values.items()})
-    return peers, latest
+    return peers, latest, ratios
 
 
 def follower_spike(history: Sequence[tuple[datetime, int | None]]) -> tuple[float, datetime] | None:
@@ -292,8 +287,6 @@ def _histories(conn: Connection, ids: Sequence[int]) -> dict[Any, list[tuple[Any
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    from datetime import UTC
-
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
@@ -313,9 +306,8 @@ def refresh(conn: Connection, run_id: int, profile_ids: Sequence[int] | None = N
     ids = sorted(set(run_profiles(conn, run_id) if profile_ids is None else profile_ids))
     if not ids:
         return 0
-    peers, latest = peer_stats(conn)
+    peers, latest, ratios = peer_stats(conn)  # the ratios of every account, the run's among them
     posts, histories = _recent_posts(conn, ids), _histories(conn, ids)
-    ratios = like_comment_ratios(conn, ids)
     now = now or utcnow()
     rows = []
     for profile_id in ids:

@@ -50,19 +50,20 @@ NEGATION = re.compile(
     r"#?notanad|#?nonsponsored|#?noad)(?!\w)")
 
 
-def text_evidence(text: str | None) -> str | None:
-    """The disclosure a post text makes ("#ad", "paid partnership with"), or None."""
-    if not text:
-        return None
-    folded = fold(text)
+def text_evidence(text: str | None, hashtags: list[str] | None = None) -> str | None:
+    """The disclosure a post makes ("#ad", "paid partnership with"), or None: its text's tags,
+    then its phrases, then ``hashtags`` (tags a format lists apart from the text)."""
+    folded = fold(text) if text else ""
     if NEGATION.search(folded):
         return None
     for match in HASHTAG.finditer(folded):
-        tag = match.group(1)
-        if tag in HASHTAGS:
-            return f"#{tag}"
+        if match.group(1) in HASHTAGS:
+            return f"#{match.group(1)}"
     phrase = PHRASE.search(folded)
-    return phrase.group(0) if phrase else None
+    if phrase:
+        return phrase.group(0)
+    listed = next((tag for tag in map(fold, hashtags or ()) if tag in HASHTAGS), None)
+    return f"#{listed}" if listed else None
 
 
 def post_sponsorship(platform: str | None, text: str | None, hashtags: list[str] | None,
@@ -74,10 +75,7 @@ def post_sponsorship(platform: str | None, text: str | None, hashtags: list[str]
     """
     if flag:
         return True, f"{platform or 'platform'}:flag"
-    evidence = text_evidence(text)
-    if evidence is None and hashtags and not (text and NEGATION.search(fold(text))):
-        tag = next((t for t in hashtags if fold(t) in HASHTAGS), None)
-        evidence = f"#{fold(tag)}" if tag else None
+    evidence = text_evidence(text, hashtags)
     if evidence:
         return True, evidence
     if flag is None and not text and not hashtags:
