@@ -219,10 +219,12 @@ def run(accounts: int, days: int, seed: int = HELD_OUT_SEED, platforms: list[str
     for score in scores:
         case = f"{score.pattern}: {score.tp} found, {score.fp} false, {score.fn} missed"
         rows.append(Row("creator signals", f"{case} (precision)", score.precision,
-                        target=f">= {TARGET_PRECISION}", met=(score.precision or 0) >= TARGET_PRECISION,
+                        target=f">= {TARGET_PRECISION}",
+                        met=None if score.precision is None else score.precision >= TARGET_PRECISION,
                         note=f"{accounts} accounts/platform, seeds {seed}+"))
         rows.append(Row("creator signals", f"{score.pattern} (recall)", score.recall,
-                        target=f">= {TARGET_RECALL}", met=(score.recall or 0) >= TARGET_RECALL))
+                        target=f">= {TARGET_RECALL}",
+                        met=None if score.recall is None else score.recall >= TARGET_RECALL))
     return rows
 
 
