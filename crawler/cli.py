@@ -1,5 +1,5 @@
-"""The ``microscout`` command: demo, sweep, refresh, export, parse, db, forget, sandbox, niches,
-enqueue, worker, jobs, quota."""
+"""The ``microscout`` command: demo, sweep, refresh, export, report, browse, parse, db, forget, sandbox,
+niches, enqueue, worker, jobs, quota, signals, similar."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from crawler.commands import (
+    browse,
     db,
     demo,
     distributed,
@@ -16,6 +17,7 @@ from crawler.commands import (
     parse,
     quota,
     refresh,
+    report,
     sandbox,
     signals,
     sweep,
@@ -23,7 +25,8 @@ from crawler.commands import (
 from crawler.commands.common import fail
 from crawler.settings_check import SettingError
 
-COMMANDS = (demo, sweep, refresh, export, parse, db, forget, sandbox, niches, distributed, quota, signals)
+COMMANDS = (demo, sweep, refresh, export, report, browse, parse, db, forget, sandbox, niches, distributed,
+            quota, signals)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from pathlib import Path
 
-from crawler.commands.common import fail, say
+from crawler.commands.common import check_writable, fail, say
 from crawler.commands.sweep import crawl_many
 from crawler.platforms import DEMO, REGISTRY
 
@@ -23,6 +23,8 @@ def add_parser(subparsers) -> None:
                         help=f"comma-separated sandbox platforms to sweep (default {DEMO_PLATFORMS})")
     parser.add_argument("--database", type=Path, default=Path("data") / "demo.sqlite",
                         help="SQLite file to load (default data/demo.sqlite)")
+    parser.add_argument("--report", type=Path,
+                        help="HTML report to write (default: report.html beside the database)")
     parser.set_defaults(func=run)
 
 
@@ -35,6 +37,8 @@ def run(args) -> int:
         return fail(f"--platforms: unknown {', '.join(unknown) or '(none)'}; "
                     f"choose from {DEMO_PLATFORMS}")
     database = args.database.resolve()
+    report = (args.report or database.with_name("report.html")).resolve()
+    check_writable(report, "--report")
     url = f"sqlite:///{database}"
     with ExitStack() as stack:
         jobs = []
@@ -56,5 +60,24 @@ def run(args) -> int:
                                  **{p.setting: 0.0 for p in REGISTRY.values()}})
     say(f"\nThe warehouse is {database}. Query it, for example:\n"  # noqa: S608 - printed, not run
         f"  sqlite3 {database} \"SELECT platform, handle, followers, round(engagement_rate*100, 2) "
-        f"AS er_pct, primary_niche FROM micro_influencers ORDER BY engagement_rate DESC LIMIT 10\"")
-    return code
+        f"AS er_pct, primary_niche FROM micro_influencers ORDER BY engagement_rate DESC LIMIT 10\"\n"
+        f"or browse it: microscout browse --database-url sqlite:///{database}")
+    written = write_demo_report(url, report)
+    return code or written
+
+
+def write_demo_report(url: str, report: Path) -> int:
+    """The HTML report of the demo warehouse (every account: the demo is minutes old)."""
+    from crawler.htmlreport import ReportFilters, write_report
+    from models import make_engine
+
+    engine = make_engine(url)
+    try:
+        stats = write_report(engine, report, ReportFilters(since=None), warehouse_label=url)
+    except OSError as exc:
+        return fail(f"cannot write the report {report}: {exc.strerror or exc}", 1)
+    finally:
+        engine.dispose()
+    say(f"\nThe report ({stats.accounts:,} accounts, {stats.bytes / 1e6:.1f} MB) is {report}\n"
+        f"Open it in a browser: file://{report}")
+    return 0
