@@ -153,6 +153,8 @@ def test_report_draws_every_chart_without_errors(report_page):
     shown = page.evaluate("window.microscoutViews['chart-scatter'].data('scatter').length")
     assert drawn == shown > 100
     assert int(page.inner_text("#accounts-covered").replace(",", "")) > 100
+    # the audience-quality flags reach the table (the demo plants pods among the top engagers)
+    assert page.locator("#top-micro td.flags", has_text="pod?").count() > 0
 
 
 def test_report_table_sorts(report_page):

@@ -101,8 +101,8 @@ def _tier_order(tiers: list[dict[str, Any]]) -> list[str]:
 
 
 def _top_row(row: dict[str, Any], history: list) -> dict[str, Any]:
-    flags = [str(flag) for flag in row.get("quality_flags") or []] if isinstance(
-        row.get("quality_flags"), list) else []
+    raw = row.get("quality_flags")
+    flags = [str(flag) for flag in raw] if isinstance(raw, list) else []
     codes = [flag.split(":", 1)[0] for flag in flags]
     change = None
     if len(history) >= 2 and history[0][1]:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from statistics import quantiles
 from typing import Any
 
-from sqlalchemy import Connection, and_, column, func, select, table
+from sqlalchemy import JSON, Connection, and_, column, func, select, table
 from sqlalchemy.sql import Select
 
 from models.loader import as_datetime
@@ -29,7 +29,8 @@ RUN_ROWS = 200
 _VIEW_COLUMNS = ("profile_id", "platform", "handle", "display_name", "profile_url", "followers",
                  "engagement_rate", "tier", "primary_niche", "audience_quality", "main_flag",
                  "quality_flags", "sponsored_share")
-current = table("influencer_current", *(column(name) for name in _VIEW_COLUMNS),
+_TYPES = {"quality_flags": JSON()}
+current = table("influencer_current", *(column(name, _TYPES.get(name)) for name in _VIEW_COLUMNS),
                 column("snapshot_at", UTC))
 growth = table("profile_growth", column("profile_id"), column("platform"), column("handle"),
                column("followers"), column("tier"), column("latest_at", UTC),
