@@ -20,6 +20,7 @@ import sys
 import pytest
 
 from tests.conftest import IN_CI, REPO
+from tests.test_browse import LISTENING, browse
 from tests.test_cli import CRAWL_TIMEOUT, command_env
 
 pytestmark = pytest.mark.slow
@@ -196,3 +197,30 @@ def test_report_screenshot_of_the_top(report_page):
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 20_000  # a page, not a blank
+
+
+# --- the demo warehouse in Datasette ----------------------------------------------------------
+
+VIEWS = ("influencer_current", "micro_influencers", "creator_reach", "profile_growth")
+
+
+def test_datasette_pages_of_the_views_show_rows(demo, browser):
+    assert demo["result"].returncode == 0, demo["result"].stderr[-3000:]
+    database = demo["database"]
+    with browse("--database-url", f"sqlite:///{database}", "--port", 0, cwd=demo["folder"]) as (_, output):
+        base = output.wait_for(LISTENING).group(1)
+        page = browser.new_page()
+        try:
+            for view in VIEWS:
+                response = page.goto(f"{base}/{database.stem}/{view}")
+                assert response is not None
+                assert response.status == 200, view
+                rows = page.locator("table.rows-and-columns tbody tr").count()
+                assert rows > 0, f"{view}: no rows on the page"
+            # the README's queries are there as canned queries, and run
+            response = page.goto(f"{base}/{database.stem}/hashtags_surfacing_micro_influencers")
+            assert response is not None
+            assert response.status == 200
+            assert page.locator("table.rows-and-columns tbody tr").count() > 0
+        finally:
+            page.close()

@@ -1,0 +1,207 @@
+"""Datasette metadata for the SQLite warehouse: ``microscout browse``.
+
+Table and column descriptions come from the comments in models/tables.py; the analytics views
+borrow the comments of the table columns they show and describe the columns they compute. The
+README's example queries (models/examples.py) become canned queries.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from models.examples import EXAMPLE_QUERIES
+from models.tables import Base
+from models.views import VIEWS
+
+TITLE = "microscout warehouse"
+DESCRIPTION = (
+    "Social-media accounts found and tracked by microscout. Start from the views: influencer_current "
+    "(one row per account: latest followers, engagement, tier, primary niche, audience quality), "
+    "micro_influencers (its micro tier), creator_reach (one creator's accounts across platforms) and "
+    "profile_growth (follower and engagement change over 7 and 30 days). The tables keep the history; "
+    "every table and column is described, and the README's example queries are listed below."
+)
+
+# The README's "Querying the warehouse" wording.
+VIEW_DESCRIPTIONS = {
+    "influencer_current": "One row per account: its latest snapshot, tier, primary niche, engagement, "
+                          "and its latest audience-quality signals, contact and creator.",
+    "micro_influencers": "The micro tier of influencer_current.",
+    "creator_reach": "Per creator: accounts, platforms, total followers, the largest account, the lowest "
+                     "audience quality.",
+    "profile_growth": "Per account: the latest followers and engagement, and their change over 7 and 30 "
+                      "days. Each window's baseline is the oldest snapshot inside it; baseline_7d_at and "
+                      "baseline_30d_at say how far back it reaches.",
+}
+
+# A view column named as a table column takes that column's comment, from the first of these tables.
+_INFLUENCER_SOURCES = ("profiles", "profile_snapshots", "profile_signals")
+VIEW_SOURCES: dict[str, tuple[str, ...]] = {
+    "influencer_current": _INFLUENCER_SOURCES,
+    "micro_influencers": _INFLUENCER_SOURCES,
+    "creator_reach": ("creators",),
+    "profile_growth": ("profiles", "profile_snapshots"),
+}
+
+
+def _window(days: int) -> dict[str, str]:
+    """profile_growth's columns for one window."""
+    suffix = f"{days}d"
+    return {
+        f"baseline_{suffix}_at": f"The baseline: the account's oldest snapshot within {days} days before "
+                                 "the latest (UTC); how far back the window really reaches.",
+        f"followers_{suffix}_ago": "Followers at the baseline.",
+        f"follower_change_{suffix}": "followers minus the followers at the baseline.",
+        f"growth_rate_{suffix}": f"follower_change_{suffix} / followers at the baseline; NULL when those "
+                                 "are 0 or unknown.",
+        f"engagement_change_{suffix}": "engagement_rate minus the engagement rate at the baseline.",
+    }
+
+
+# Columns a view computes or renames (the README's data dictionary where it has them).
+_INFLUENCER_DERIVED = {
+    "primary_niche": "The best niche of the taxonomy (and the trained model, if set); NULL when nothing "
+                     "clears the bar.",
+    "niche_score": "The primary niche's score, 0..1.",
+    "creator_id": "The creator behind the account (creators.id; see creator_reach); NULL when the "
+                  "account is linked to no other.",
+    "snapshot_at": "When the latest snapshot, the figures' source, was taken (UTC).",
+}
+VIEW_DERIVED: dict[str, dict[str, str]] = {
+    "influencer_current": _INFLUENCER_DERIVED,
+    "micro_influencers": _INFLUENCER_DERIVED,
+    "creator_reach": {
+        "creator_id": "The creator (creators.id: the smallest profiles.id among its accounts).",
+        "platforms": "Platforms its accounts are on.",
+        "total_followers": "Followers of its accounts added up (latest snapshots).",
+        "largest_account_followers": "Followers of its largest account.",
+        "lowest_audience_quality": "The lowest audience_quality among its accounts.",
+    },
+    "profile_growth": {
+        "latest_at": "When the latest snapshot was taken (UTC).",
+        **_window(7),
+        **_window(30),
+    },
+}
+
+FACETS = ("platform", "tier", "primary_niche")
+EXTRA_FACETS = {"crawl_runs": ("spider", "status"), "rejected_items": ("reason",),
+                "profile_niches": ("niche",)}
+# Newest or largest first; only on indexed columns or the views (computed whole anyway).
+SORT_DESC = {"influencer_current": "followers", "micro_influencers": "followers",
+             "profile_growth": "followers", "creator_reach": "total_followers",
+             "crawl_runs": "id", "rejected_items": "id"}
+# What Datasette shows for a foreign key to these tables.
+LABEL_COLUMNS = {"profiles": "handle", "hashtags": "tag", "creators": "display_name"}
+# Each page of a view computes it whole: at 50,000 accounts about 0.4 s a query, past Datasette's
+# default limits (1 s a page, 0.2 s a facet), and facet suggestions would try every column.
+SETTINGS: dict[str, int | bool] = {"sql_time_limit_ms": 5000, "facet_time_limit_ms": 1000,
+                                   "suggest_facets": False}
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL; None for an in-memory one. ValueError when not SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        raise ValueError(f"not a SQLite URL: {parsed.get_backend_name()}")
+    name = parsed.database or ""
+    if name.startswith("file:"):  # sqlite:///file:path?uri=true
+        name = name[len("file:"):]
+    if name in ("", ":memory:") or parsed.query.get("mode") == "memory":
+        return None
+    return Path(name).expanduser()
+
+
+def database_name(path: Path) -> str:
+    """The name Datasette gives the file (its stem): the key of its metadata and its URL."""
+    return path.stem
+
+
+def read_view_columns(path: Path) -> dict[str, list[str]]:
+    """The columns of the analytics views the file has, read without writing (or creating) it.
+
+    sqlite3.DatabaseError when the file is not a SQLite database.
+    """
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        present = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")}
+        return {view: [row[1] for row in conn.execute(f'PRAGMA table_info("{view}")')]
+                for view in VIEWS if view in present}
+    finally:
+        conn.close()
+
+
+def _facets(name: str, columns: Sequence[str]) -> list[str]:
+    wanted = [c for c in FACETS if c in columns and not (name == "micro_influencers" and c == "tier")]
+    return wanted + list(EXTRA_FACETS.get(name, ()))
+
+
+def _presentation(name: str, columns: Sequence[str]) -> dict[str, Any]:
+    """facets, sort_desc and label_column of one table or view, where it has them."""
+    shown: dict[str, Any] = {}
+    if facets := _facets(name, columns):
+        shown["facets"] = facets
+    if name in SORT_DESC:
+        shown["sort_desc"] = SORT_DESC[name]
+    if name in LABEL_COLUMNS:
+        shown["label_column"] = LABEL_COLUMNS[name]
+    return shown
+
+
+def table_metadata() -> dict[str, dict[str, Any]]:
+    """Every table of models/tables.py: its comment and its columns' comments."""
+    tables = {}
+    for table in Base.metadata.sorted_tables:
+        columns = {column.name: column.comment for column in table.columns if column.comment}
+        tables[table.name] = {"description": table.comment or "", "columns": columns,
+                              **_presentation(table.name, [c.name for c in table.columns])}
+    return tables
+
+
+def describe_view_column(view: str, column: str) -> str | None:
+    """A view column's description: the view's own, else the first source table's comment."""
+    if column in VIEW_DERIVED[view]:
+        return VIEW_DERIVED[view][column]
+    for name in VIEW_SOURCES[view]:
+        table = Base.metadata.tables[name]
+        if column in table.c and table.c[column].comment:
+            return table.c[column].comment
+    return None
+
+
+def view_metadata(view_columns: Mapping[str, Sequence[str]]) -> dict[str, dict[str, Any]]:
+    """The analytics views present (name -> their columns, as :func:`read_view_columns` reads them)."""
+    return {view: {"description": VIEW_DESCRIPTIONS[view],
+                   "columns": {c: text for c in columns if (text := describe_view_column(view, c))},
+                   **_presentation(view, columns)}
+            for view, columns in view_columns.items()}
+
+
+def canned_queries() -> dict[str, dict[str, str]]:
+    """The README's example queries, titled by their comment."""
+    return {ex.slug: {"title": ex.title, "sql": ex.sql} for ex in EXAMPLE_QUERIES}
+
+
+def setting_options() -> list[str]:
+    """:data:`SETTINGS` as ``datasette serve`` options."""
+    options = []
+    for name, value in SETTINGS.items():
+        options += ["--setting", name, ("on" if value else "off") if isinstance(value, bool) else str(value)]
+    return options
+
+
+def build_metadata(database: str, view_columns: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """Datasette metadata for the warehouse that Datasette names ``database``."""
+    tables = {**table_metadata(), **view_metadata(view_columns),
+              "alembic_version": {"hidden": True}}
+    return {
+        "title": TITLE,
+        "description": DESCRIPTION,
+        "databases": {database: {"description": DESCRIPTION, "tables": tables,
+                                 "queries": canned_queries()}},
+    }
