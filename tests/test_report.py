@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 from datetime import timedelta
@@ -209,3 +210,19 @@ def test_report_command_refuses_in_one_line(sqlite_url, tmp_path, argv, message)
     assert message in done.stderr
     assert "secret" not in done.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+def test_report_needs_a_migrated_warehouse(tmp_path):
+    missing = tmp_path / "none.sqlite"
+    done = microscout("report", "--database-url", f"sqlite:///{missing}", "--output", tmp_path / "r.html",
+                      cwd=tmp_path)
+    assert done.returncode == 2
+    assert "no SQLite warehouse at" in done.stderr
+    assert not missing.exists()  # not created empty
+    foreign = tmp_path / "other.sqlite"
+    sqlite3.connect(foreign).close()
+    done = microscout("report", "--database-url", f"sqlite:///{foreign}", "--output", tmp_path / "r.html",
+                      cwd=tmp_path)
+    assert done.returncode == 2
+    assert "has no analytics views" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from crawler.commands.common import check_writable, database_url, fail, say
+from crawler.commands.common import check_writable, database_error, database_errors, database_url, fail, say
 
 _SPAN = re.compile(r"^(\d+)\s*([dhw])$")
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
@@ -50,6 +50,10 @@ def run(args) -> int:
     if args.max_points < 1:
         return fail("--max-points must be at least 1")
     url = database_url(args)
+    missing = missing_sqlite_file(url)
+    if missing:
+        return fail(f"no SQLite warehouse at {missing}: run a crawl or `microscout db upgrade` first, "
+                    "or give --database-url")
     try:
         engine = make_engine(url)
         check_connection(engine)
@@ -57,13 +61,35 @@ def run(args) -> int:
         return fail(str(exc))
     filters = ReportFilters(niche=args.niche, platform=args.platform, since=args.since)
     try:
+        if not has_views(engine):
+            return fail(f"{mask_url(url)} has no analytics views (influencer_current, ...): not a "
+                        "microscout warehouse, or not migrated (`microscout db upgrade`)")
         stats = write_report(engine, args.output, filters, warehouse_label=mask_url(url),
                              max_points=args.max_points)
     except OSError as exc:  # a full disk: the file would be cut short
         return fail(f"cannot write {args.output}: {exc.strerror or exc}", 1)
+    except database_errors() as exc:  # the database went away mid-report
+        return database_error(url, exc)
     finally:
         engine.dispose()
     say(f"wrote {args.output} ({stats.bytes / 1e6:.1f} MB, {stats.accounts:,} accounts, "
         f"{stats.seconds:.1f} s)")
     print(args.output.resolve())
     return 0
+
+
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL that does not exist (connecting would create it empty)."""
+    from crawler.browse import sqlite_file
+
+    try:
+        path = sqlite_file(url)
+    except ValueError:  # not SQLite
+        return None
+    return path.resolve() if path is not None and not path.is_file() else None
+
+
+def has_views(engine) -> bool:
+    from sqlalchemy import inspect
+
+    return "influencer_current" in inspect(engine).get_view_names()
