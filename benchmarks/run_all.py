@@ -7,7 +7,8 @@
 
 Order: parsers, warehouse load, crawl overhead, hand-rolled, scale, reliability, distributed
 (Redis workers; skipped without Redis), official APIs (YouTube quota units per profile,
-requests per micro-influencer found on every route). The full SQLite crawl of the handle sweep measured by
+requests per micro-influencer found on every route), creator signals, the HTML report (on a synthetic
+warehouse). The full SQLite crawl of the handle sweep measured by
 crawl overhead is reused (same run, same sandbox size) as microscout's side of the no-latency
 hand-rolled comparison and as the first small run of the scale benchmark.
 """
@@ -30,6 +31,7 @@ from benchmarks import (
     parsers,
     quota,
     reliability,
+    report,
     scale,
     signals,
     warehouse_load,
@@ -40,14 +42,16 @@ SIZES = {
     "tiny": {"accounts": 40, "modes": "handles,tags", "repeat": 1, "tags_repeat": 1,
              "warehouse": 200, "orm": 50, "cap": 600.0, "scale": (30, 60), "latency": "0,0.05",
              "handrolled": 40, "parser_time": 0.002, "reliability": (120, 5.0),
-             "distributed": distributed.SIZES["tiny"], "apis": (100, 1), "signals": (60, 3)},
+             "distributed": distributed.SIZES["tiny"], "apis": (100, 1), "signals": (60, 3),
+             "report": (500, 2000)},
     "moderate": {"accounts": 5000, "modes": "handles,tags", "repeat": 2, "tags_repeat": 1,
                  "warehouse": 100_000, "orm": 5000, "cap": 600.0, "scale": (5000, 20_000),
                  "latency": "0,0.05", "handrolled": 1000, "parser_time": 0.05, "reliability": (300, 60.0),
-                 "distributed": distributed.SIZES["moderate"], "apis": (2000, 4), "signals": (400, 5)},
+                 "distributed": distributed.SIZES["moderate"], "apis": (2000, 4), "signals": (400, 5),
+                 "report": (5000, 50_000)},
 }
 BENCHES = ("parsers", "warehouse", "crawl", "handrolled", "scale", "reliability", "distributed",
-           "apis", "signals")
+           "apis", "signals", "report")
 
 
 def run_all(preset: dict, only: list[str], databases: list[str], seed: int = 42) -> list[Row]:
@@ -96,6 +100,10 @@ def run_all(preset: dict, only: list[str], databases: list[str], seed: int = 42)
         say("creator signals against the sandbox's planted truth ...")
         accounts, days = preset["signals"]
         rows += signals.run(accounts, days)
+    if "report" in only:
+        say("HTML report on a synthetic warehouse ...")
+        small, large = preset["report"]
+        rows += report.run(small, large)
     return rows
 
 
