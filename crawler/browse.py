@@ -1,8 +1,8 @@
 """Datasette metadata for the SQLite warehouse: ``microscout browse``.
 
-Table and column descriptions come from the comments in models/tables.py; the analytics views
-borrow the comments of the table columns they show and describe the columns they compute. The
-README's example queries (models/examples.py) become canned queries.
+Table and column descriptions come from the comments in models/tables.py, the analytics views'
+from models/descriptions.py (which PostgreSQL gets as COMMENTs too). The README's example queries
+(models/examples.py) become canned queries.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from models.descriptions import VIEW_DESCRIPTIONS, describe_view_column
 from models.examples import EXAMPLE_QUERIES
 from models.tables import Base
 from models.views import VIEWS
@@ -26,68 +27,6 @@ DESCRIPTION = (
     "profile_growth (follower and engagement change over 7 and 30 days). The tables keep the history; "
     "every table and column is described, and the README's example queries are listed below."
 )
-
-# The README's "Querying the warehouse" wording.
-VIEW_DESCRIPTIONS = {
-    "influencer_current": "One row per account: its latest snapshot, tier, primary niche, engagement, "
-                          "and its latest audience-quality signals, contact and creator.",
-    "micro_influencers": "The micro tier of influencer_current.",
-    "creator_reach": "Per creator: accounts, platforms, total followers, the largest account, the lowest "
-                     "audience quality.",
-    "profile_growth": "Per account: the latest followers and engagement, and their change over 7 and 30 "
-                      "days. Each window's baseline is the oldest snapshot inside it; baseline_7d_at and "
-                      "baseline_30d_at say how far back it reaches.",
-}
-
-# A view column named as a table column takes that column's comment, from the first of these tables.
-_INFLUENCER_SOURCES = ("profiles", "profile_snapshots", "profile_signals")
-VIEW_SOURCES: dict[str, tuple[str, ...]] = {
-    "influencer_current": _INFLUENCER_SOURCES,
-    "micro_influencers": _INFLUENCER_SOURCES,
-    "creator_reach": ("creators",),
-    "profile_growth": ("profiles", "profile_snapshots"),
-}
-
-
-def _window(days: int) -> dict[str, str]:
-    """profile_growth's columns for one window."""
-    suffix = f"{days}d"
-    return {
-        f"baseline_{suffix}_at": f"The baseline: the account's oldest snapshot within {days} days before "
-                                 "the latest (UTC); how far back the window really reaches.",
-        f"followers_{suffix}_ago": "Followers at the baseline.",
-        f"follower_change_{suffix}": "followers minus the followers at the baseline.",
-        f"growth_rate_{suffix}": f"follower_change_{suffix} / followers at the baseline; NULL when those "
-                                 "are 0 or unknown.",
-        f"engagement_change_{suffix}": "engagement_rate minus the engagement rate at the baseline.",
-    }
-
-
-# Columns a view computes or renames (the README's data dictionary where it has them).
-_INFLUENCER_DERIVED = {
-    "primary_niche": "The best niche of the taxonomy (and the trained model, if set); NULL when nothing "
-                     "clears the bar.",
-    "niche_score": "The primary niche's score, 0..1.",
-    "creator_id": "The creator behind the account (creators.id; see creator_reach); NULL when the "
-                  "account is linked to no other.",
-    "snapshot_at": "When the latest snapshot, the figures' source, was taken (UTC).",
-}
-VIEW_DERIVED: dict[str, dict[str, str]] = {
-    "influencer_current": _INFLUENCER_DERIVED,
-    "micro_influencers": _INFLUENCER_DERIVED,
-    "creator_reach": {
-        "creator_id": "The creator (creators.id: the smallest profiles.id among its accounts).",
-        "platforms": "Platforms its accounts are on.",
-        "total_followers": "Followers of its accounts added up (latest snapshots).",
-        "largest_account_followers": "Followers of its largest account.",
-        "lowest_audience_quality": "The lowest audience_quality among its accounts.",
-    },
-    "profile_growth": {
-        "latest_at": "When the latest snapshot was taken (UTC).",
-        **_window(7),
-        **_window(30),
-    },
-}
 
 FACETS = ("platform", "tier", "primary_niche")
 EXTRA_FACETS = {"crawl_runs": ("spider", "status"), "rejected_items": ("reason",),
@@ -161,17 +100,6 @@ def table_metadata() -> dict[str, dict[str, Any]]:
         tables[table.name] = {"description": table.comment or "", "columns": columns,
                               **_presentation(table.name, [c.name for c in table.columns])}
     return tables
-
-
-def describe_view_column(view: str, column: str) -> str | None:
-    """A view column's description: the view's own, else the first source table's comment."""
-    if column in VIEW_DERIVED[view]:
-        return VIEW_DERIVED[view][column]
-    for name in VIEW_SOURCES[view]:
-        table = Base.metadata.tables[name]
-        if column in table.c and table.c[column].comment:
-            return table.c[column].comment
-    return None
 
 
 def view_metadata(view_columns: Mapping[str, Sequence[str]]) -> dict[str, dict[str, Any]]:

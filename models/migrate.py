@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from models.db import check_connection, make_engine
+from models.descriptions import comment_views
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -25,8 +26,13 @@ def alembic_config(url: str, stdout=None) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    check_connection(make_engine(url))
+    engine = make_engine(url)
+    check_connection(engine)
     command.upgrade(alembic_config(url), revision)
+    if engine.dialect.name == "postgresql":  # views lose their comments when a migration re-creates them
+        with engine.begin() as conn:
+            comment_views(conn)
+    engine.dispose()
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -62,3 +62,36 @@ def test_postgres_keeps_the_comments(pg_url):
         assert "followers" in columns["followers"].lower()
     finally:
         engine.dispose()
+
+
+def test_postgres_views_carry_their_descriptions_after_every_upgrade(pg_empty_url):
+    """BI tools pointed at the views show the same descriptions as ``microscout browse``."""
+    from sqlalchemy import text
+
+    from models.descriptions import VIEW_DESCRIPTIONS, describe_view_column
+
+    def comments() -> dict[str, str | None]:
+        engine = make_engine(pg_empty_url)
+        try:
+            with engine.connect() as conn:
+                found = {view: conn.execute(text("SELECT obj_description(CAST(:v AS regclass), 'pg_class')"),
+                                            {"v": view}).scalar() for view in VIEWS}
+                insp = inspect(conn)
+                for view in VIEWS:
+                    for column in insp.get_columns(view):
+                        found[f"{view}.{column['name']}"] = column.get("comment")
+                return found
+        finally:
+            engine.dispose()
+
+    migrate.upgrade(pg_empty_url, "0005")  # views of an older revision, re-created by the next one
+    migrate.upgrade(pg_empty_url)
+    found = comments()
+    for view in VIEWS:
+        assert found[view] == VIEW_DESCRIPTIONS[view]
+    assert found["influencer_current.followers"] == describe_view_column("influencer_current", "followers")
+    assert found["micro_influencers.primary_niche"].startswith("The best niche")
+    assert "7 days" in found["profile_growth.baseline_7d_at"]
+    assert found["creator_reach.total_followers"]
+    undescribed = [name for name, comment in found.items() if "." in name and not comment]
+    assert undescribed == []
