@@ -3,9 +3,10 @@ crawls leave, at any size, in seconds.
 
 One run per platform and day (mostly ok, some degraded or failed, with the monitor's own
 ``checks``), accounts over five platforms with heavy-tailed followers (a few growing fast or
-spiking), one snapshot per account and run from the day it was found, niches, signals of the latest
-run, posts with hashtags, the hashtag listings that surfaced them, and quarantined rows. Rows go in
-through SQLAlchemy Core ``insert()`` executemany, in chunks; the same seed gives the same warehouse.
+spiking), one snapshot per account and run from the day it was found, niches, posts with hashtags,
+the hashtag listings that surfaced them, and quarantined rows. Rows go in through SQLAlchemy Core
+``insert()`` executemany, in chunks; the latest runs' signals are then computed by the crawl's own
+rules (models.signals.refresh). The same seed gives the same warehouse.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import math
 import unicodedata
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -147,7 +147,6 @@ def synthetic_warehouse(url: str, accounts: int, *, days: int = 5, seed: int = 7
         PostHashtag,
         Profile,
         ProfileNiche,
-        ProfileSignal,
         ProfileSnapshot,
         RejectedRecord,
     )
@@ -166,7 +165,6 @@ def synthetic_warehouse(url: str, accounts: int, *, days: int = 5, seed: int = 7
                 (table(Profile), profile_rows(rng, people, handles, niches, posts, tags, captured, seed)),
                 (table(ProfileSnapshot), snapshot_rows(people, runs, captured)),
                 (table(ProfileNiche), niche_rows(people, niches, captured)),
-                (table(ProfileSignal), signal_rows(people, posts, runs, captured)),
                 (table(Hashtag), ({"id": i + 1, "tag": tag} for i, tag in enumerate(tags))),
                 (table(Post), post_rows(people, posts, handles, tags, captured)),
                 (table(PostHashtag), ({"post_id": p + 1, "hashtag_id": t}
@@ -176,10 +174,20 @@ def synthetic_warehouse(url: str, accounts: int, *, days: int = 5, seed: int = 7
             ]
             for target, rows in writes:
                 counts[target.name] = insert_rows(conn, target, rows)
+            counts["profile_signals"] = latest_signals(conn, runs)
             finish_postgresql(conn, counts)
     finally:
         engine.dispose()
     return counts
+
+
+def latest_signals(conn: Connection, runs: list[Run]) -> int:
+    """The signals of each platform's last run, computed by the crawl's own rules
+    (models.signals.refresh) from the posts and snapshots just written; the rows written."""
+    from models import signals
+
+    last_day = max(run.day for run in runs)
+    return sum(signals.refresh(conn, run.id, now=run.finished) for run in runs if run.day == last_day)
 
 
 def insert_rows(conn: Connection, target: Table, rows: Iterable[dict[str, Any]]) -> int:
@@ -679,190 +687,3 @@ def rejected_rows(rng: np.random.Generator, runs: list[Run]) -> Iterator[dict[st
                 "source_url": f"https://{run.platform}.example/{handle}",
                 "created_at": run.started + timedelta(seconds=float(rng.uniform(0, 1)) * spent),
             }
-
-
-def signal_rows(people: Population, posts: Posts, runs: list[Run],
-                captured: np.ndarray) -> Iterator[dict[str, Any]]:
-    """The latest run's signals per account, by the formulas and flag rules of models/signals.py."""
-    from models import signals as rules
-
-    last_day = people.followers.shape[1] - 1
-    run_of = {run.platform: run for run in runs if run.day == last_day}
-    groups, peers = peer_groups(people)
-    columns, fold, peer_ratio = signal_columns(people, posts, groups, peers)
-    spikes = follower_spikes(people, captured)
-    snapshots = people.seen.sum(axis=1).tolist()
-    followers = people.followers[:, -1].tolist()
-    following = people.following.tolist()
-    post_counts = people.posts.tolist()
-    platforms = people.platform.tolist()
-    for index, group in enumerate(groups):
-        out = {name: values[index] for name, values in columns.items()}
-        spike = spikes[index]
-        out["follower_spike"], out["follower_spike_at"] = spike if spike else (None, None)
-        flags = quality_flags(out, following[index], post_counts[index], fold[index], peer_ratio[index])
-        notes = quality_notes(snapshots[index], group, int(peers[index]), post_counts[index],
-                              followers[index])
-        scored = (post_counts[index] >= rules.MIN_POSTS and followers[index] > 0
-                  and peers[index] >= rules.MIN_PEERS)
-        run = run_of[PLATFORMS[platforms[index]]]
-        yield {
-            "profile_id": index + 1, "crawl_run_id": run.id, "computed_at": run.finished,
-            "peer_group": group, "peers": int(peers[index]), **out,
-            "audience_quality": float(max(0, 100 - sum(rules.PENALTY[code] for code, _ in flags)))
-            if scored else None,
-            "quality_flags": [f"{code}: {reason}" for code, reason in flags],
-            "main_flag": flags[0][0] if flags else None,
-            "quality_note": "; ".join(notes) or None,
-        }
-
-
-def signal_columns(people: Population, posts: Posts, groups: list[str],
-                   peers: np.ndarray) -> tuple[dict[str, list[Any]], list[float], list[float]]:
-    """The per-account signal columns (None where undefined), each account's engagement over its
-    peers' median and its peers' median likes per comment."""
-    from models.signals import MIN_PEERS
-
-    accounts = len(groups)
-
-    def per_account(weights: np.ndarray) -> np.ndarray:
-        return np.bincount(posts.owner, weights=weights, minlength=accounts)
-
-    likes, comments = per_account(np.nan_to_num(posts.likes)), per_account(np.nan_to_num(posts.comments))
-    count = people.posts.astype(float)
-    sponsored = per_account(posts.sponsored.astype(float))
-    interactions = np.nan_to_num(posts.likes) + np.nan_to_num(posts.comments)
-    followers = people.followers[:, -1].astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ln_rate = np.log(people.engagement[:, -1])
-        ratio = np.where(comments > 0, likes / comments, np.nan)
-        eng_z, eng_med = robust_z(ln_rate, groups)
-        lc_z, lc_med = robust_z(np.log(ratio), groups)
-        few_peers = peers < MIN_PEERS
-        columns: dict[str, list[Any]] = {
-            "engagement_z": listed(np.where(few_peers, np.nan, eng_z), 2),
-            "like_comment_ratio": listed(ratio, 3),
-            "like_comment_z": listed(np.where(few_peers, np.nan, lc_z), 2),
-            "following_ratio": listed(people.following / followers, 3),
-            "posting_gap_cv": listed(np.where(count >= 3, people.gap_cv, np.nan), 3),
-            "no_comment_share": listed(per_account((posts.comments == 0).astype(float)) / count, 3),
-            "sponsored_posts": [int(v) if c else None for v, c in zip(sponsored.tolist(), count.tolist(),
-                                                                          strict=True)],
-            "sponsored_share": listed(sponsored / count, 3),
-            "sponsored_engagement": listed(per_account(interactions * posts.sponsored) / sponsored
-                                           / followers, 6),
-            "organic_engagement": listed(per_account(interactions * ~posts.sponsored) / (count - sponsored)
-                                         / followers, 6),
-        }
-        fold = np.exp(ln_rate - eng_med).tolist()
-    return columns, fold, np.exp(lc_med).tolist()
-
-
-def listed(values: np.ndarray, digits: int) -> list[float | None]:
-    """The values rounded, None where not finite (undefined)."""
-    return [round(v, digits) if math.isfinite(v) else None for v in np.asarray(values, dtype=float).tolist()]
-
-
-def peer_groups(people: Population) -> tuple[list[str], np.ndarray]:
-    """Each account's peer group (platform/tier, the platform alone under MIN_PEERS) and its size."""
-    from models.signals import MIN_PEERS
-    from pipelines.tier import SCHEMES, tier_for
-
-    scheme = SCHEMES["seed"]
-    names = [f"{PLATFORMS[p]}/{tier_for(int(f), scheme)}"
-             for p, f in zip(people.platform.tolist(), people.followers[:, -1].tolist(), strict=True)]
-    sizes: dict[str, int] = {}
-    for name in names + [PLATFORMS[p] for p in people.platform.tolist()]:
-        sizes[name] = sizes.get(name, 0) + 1
-    groups = [name if sizes[name] >= MIN_PEERS else name.split("/", 1)[0] for name in names]
-    return groups, np.array([sizes[g] for g in groups])
-
-
-def robust_z(values: np.ndarray, groups: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(value - median) / (1.4826 MAD) within each group, and each account's group median;
-    NaN for missing values."""
-    from models.signals import MAD_SCALE
-
-    keys = np.array(groups)
-    z = np.full(len(values), np.nan)
-    med = np.full(len(values), np.nan)
-    for group in dict.fromkeys(groups):
-        members = keys == group
-        known = values[members & np.isfinite(values)]
-        if len(known) == 0:
-            continue
-        center = float(np.median(known))
-        scale = MAD_SCALE * float(np.median(np.abs(known - center))) or 1e-9
-        z[members] = (values[members] - center) / scale
-        med[members] = center
-    return z, med
-
-
-def follower_spikes(people: Population, captured: np.ndarray) -> list[tuple[float, datetime] | None]:
-    """Largest day-over-day growth minus the median of the other intervals (3 snapshots needed)."""
-    followers = people.followers.astype(float)
-    seen = people.seen
-    result: list[tuple[float, datetime] | None] = [None] * len(followers)
-    if followers.shape[1] < 3:
-        return result
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rates = np.where(seen[:, :-1] & (followers[:, :-1] > 0), followers[:, 1:] / followers[:, :-1] - 1,
-                         np.nan)
-    judged = np.flatnonzero((seen.sum(axis=1) >= 3) & (np.isfinite(rates).sum(axis=1) >= 2))
-    if len(judged) == 0:
-        return result
-    rates = rates[judged]
-    best = np.nanargmax(rates, axis=1)
-    top = rates[np.arange(len(judged)), best]
-    rates[np.arange(len(judged)), best] = np.nan
-    spike = top - np.nanmedian(rates, axis=1)
-    for index, value, at in zip(judged.tolist(), spike.tolist(), best.tolist(), strict=True):
-        result[index] = (round(value, 4), captured[index][at + 1])
-    return result
-
-
-def quality_flags(out: dict[str, Any], following: int, posts: int, fold: float,
-                  peer_ratio: float) -> list[tuple[str, str]]:
-    """(code, reason) of the flags the signals raise, worst first (models/signals.py's rules)."""
-    from models import signals as rules
-
-    flags: list[tuple[str, str]] = []
-    ez, lz, ratio = out["engagement_z"], out["like_comment_z"], out["like_comment_ratio"]
-    if ez is not None and lz is not None and ez >= rules.POD_ENGAGEMENT_Z and fold >= rules.POD_FOLD \
-            and lz <= rules.POD_LIKE_COMMENT_Z:
-        flags.append(("engagement_pod", f"engagement {fold:.1f}x the peers' median with {ratio:.1f} "
-                                        f"likes per comment (peers {peer_ratio:.1f})"))
-    elif ez is not None and ez >= rules.Z_FLAG and fold >= rules.ENGAGEMENT_FOLD:
-        flags.append(("high_engagement", f"engagement {fold:.1f}x the peers' median (z {ez:+.1f})"))
-    elif ez is not None and ez <= -rules.Z_FLAG and fold <= 1 / rules.ENGAGEMENT_FOLD:
-        flags.append(("low_engagement", f"engagement {1 / fold:.1f}x below the peers' median (z {ez:+.1f})"))
-    if lz is not None and ratio and lz >= rules.LIKES_Z and ratio >= rules.ENGAGEMENT_FOLD * peer_ratio:
-        flags.append(("likes_without_comments", f"{ratio:.0f} likes per comment (peers {peer_ratio:.0f})"))
-    spike, at = out["follower_spike"], out["follower_spike_at"]
-    if spike is not None and spike >= rules.SPIKE_SHARE:
-        flags.append(("follower_spike", f"+{spike * 100:.0f}% followers in a day above trend "
-                                        f"({at:%Y-%m-%d})"))
-    if (out["following_ratio"] or 0) >= rules.MASS_FOLLOW_RATIO and following >= rules.MASS_FOLLOW_MIN:
-        flags.append(("mass_follow", f"follows {following:,} accounts, {out['following_ratio']:.1f}x "
-                                     "its followers"))
-    if (out["posting_gap_cv"] or 0) >= rules.BURSTY_CV:
-        flags.append(("bursty_posting", f"gaps between posts vary {out['posting_gap_cv']:.1f}x their mean"))
-    if posts >= 5 and (out["no_comment_share"] or 0) >= rules.NO_COMMENTS_SHARE:
-        flags.append(("no_comments", f"{out['no_comment_share']:.0%} of recent posts have no comments"))
-    return sorted(flags, key=lambda flag: -rules.PENALTY[flag[0]])
-
-
-def quality_notes(snapshots: int, group: str, peers: int, posts: int, followers: int) -> list[str]:
-    from models import signals as rules
-
-    notes = []
-    if posts < rules.MIN_POSTS:
-        notes.append(f"posts: {posts} with counts ({rules.MIN_POSTS} needed)")
-    if not followers:
-        notes.insert(0, "followers unknown")
-    if peers < rules.MIN_PEERS:
-        notes.append(f"peers: {peers} accounts in {group} ({rules.MIN_PEERS} needed)")
-    if snapshots < rules.MIN_SNAPSHOTS:
-        notes.append(f"follower history: {snapshots} snapshot(s) ({rules.MIN_SNAPSHOTS} needed to judge "
-                     "spikes)")
-    return notes

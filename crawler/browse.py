@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
 from models.descriptions import VIEW_DESCRIPTIONS, describe_view_column
 from models.examples import EXAMPLE_QUERIES
 from models.tables import Base
@@ -41,19 +39,6 @@ LABEL_COLUMNS = {"profiles": "handle", "hashtags": "tag", "creators": "display_n
 # default limits (1 s a page, 0.2 s a facet), and facet suggestions would try every column.
 SETTINGS: dict[str, int | bool] = {"sql_time_limit_ms": 5000, "facet_time_limit_ms": 1000,
                                    "suggest_facets": False}
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The file of a SQLite database URL; None for an in-memory one. ValueError when not SQLite."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        raise ValueError(f"not a SQLite URL: {parsed.get_backend_name()}")
-    name = parsed.database or ""
-    if name.startswith("file:"):  # sqlite:///file:path?uri=true
-        name = name[len("file:"):]
-    if name in ("", ":memory:") or parsed.query.get("mode") == "memory":
-        return None
-    return Path(name).expanduser()
 
 
 def database_name(path: Path) -> str:

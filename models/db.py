@@ -90,6 +90,19 @@ def _postgres_timeouts(connect_args: dict, connect_timeout: float | None,
         connect_args["options"] = f"{options} -c statement_timeout={milliseconds}".strip()
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL; None for an in-memory one. ValueError when not SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        raise ValueError(f"not a SQLite URL: {parsed.get_backend_name()}")
+    name = parsed.database or ""
+    if name.startswith("file:"):  # sqlite:///file:path?uri=true
+        name = name[len("file:"):]
+    if name in ("", ":memory:") or parsed.query.get("mode") == "memory":
+        return None
+    return Path(name).expanduser()
+
+
 def make_engine(url: str | URL, *, connect_timeout: float | None = None,
                 statement_timeout: float | None = None, **kwargs) -> Engine:
     """An engine for the warehouse; SQLite files get their folder, WAL and foreign keys.

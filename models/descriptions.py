@@ -8,9 +8,12 @@ renames are described here. The view descriptions are the README's "Querying the
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, String, inspect
+from sqlalchemy import Connection, String, inspect, text
 
 from models.tables import Base
+
+#: PostgreSQL advisory lock key of the view comments ("comments" in ASCII).
+COMMENT_LOCK = 0x636F6D6D656E7473
 
 # The README's "Querying the warehouse" wording.
 VIEW_DESCRIPTIONS = {
@@ -88,23 +91,27 @@ def describe_view_column(view: str, column: str) -> str | None:
 
 def comment_views(conn: Connection) -> int:
     """PostgreSQL: COMMENT ON every analytics view present and on each of its described columns
-    (migrations drop and re-create views, which drops their comments). The statements written."""
+    where the comment differs (migrations drop and re-create views, which drops their comments);
+    the statements written. Upgrades running at once take turns on an advisory lock: two COMMENTs
+    on one object in parallel fail with "tuple concurrently updated"."""
     if conn.dialect.name != "postgresql":
         return 0
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": COMMENT_LOCK})
     quote = conn.dialect.identifier_preparer.quote
     literal = String().literal_processor(conn.dialect)  # COMMENT takes no bind parameters
     assert literal is not None
-    present = set(inspect(conn).get_view_names())
-    written = 0
-    for view, description in VIEW_DESCRIPTIONS.items():
-        if view not in present:
-            continue
-        conn.exec_driver_sql(f"COMMENT ON VIEW {quote(view)} IS {literal(description)}")
-        written += 1
-        for column in inspect(conn).get_columns(view):
-            text = describe_view_column(view, column["name"])
-            if text:
-                conn.exec_driver_sql(
-                    f"COMMENT ON COLUMN {quote(view)}.{quote(column['name'])} IS {literal(text)}")
-                written += 1
-    return written
+    inspector = inspect(conn)
+    wanted: dict[str, str] = {}  # COMMENT ON target -> text
+    for view in set(inspector.get_view_names()) & set(VIEW_DESCRIPTIONS):
+        wanted[f"VIEW {quote(view)}"] = VIEW_DESCRIPTIONS[view]
+        for column in inspector.get_columns(view):
+            described = describe_view_column(view, column["name"])
+            if described and described != column.get("comment"):
+                wanted[f"COLUMN {quote(view)}.{quote(column['name'])}"] = described
+        current = conn.execute(text("SELECT obj_description(CAST(:view AS regclass), 'pg_class')"),
+                               {"view": view}).scalar()
+        if current == VIEW_DESCRIPTIONS[view]:
+            del wanted[f"VIEW {quote(view)}"]
+    for target, comment in wanted.items():
+        conn.exec_driver_sql(f"COMMENT ON {target} IS {literal(comment)}")
+    return len(wanted)

@@ -27,12 +27,14 @@ def alembic_config(url: str, stdout=None) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     engine = make_engine(url)
-    check_connection(engine)
-    command.upgrade(alembic_config(url), revision)
-    if engine.dialect.name == "postgresql":  # views lose their comments when a migration re-creates them
-        with engine.begin() as conn:
-            comment_views(conn)
-    engine.dispose()
+    try:
+        check_connection(engine)
+        command.upgrade(alembic_config(url), revision)
+        if engine.dialect.name == "postgresql":  # views lose their comments when re-created
+            with engine.begin() as conn:
+                comment_views(conn)
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -34,8 +34,8 @@ from crawler.browse import (
     build_metadata,
     database_name,
     read_view_columns,
-    sqlite_file,
 )
+from models.db import sqlite_file
 from models.examples import EXAMPLE_QUERIES
 from models.tables import Base
 from models.views import VIEWS

@@ -48,8 +48,9 @@ def run(args) -> int:
     import importlib.util
     import sqlite3
 
-    from crawler.browse import build_metadata, database_name, read_view_columns, sqlite_file
+    from crawler.browse import build_metadata, database_name, read_view_columns
     from models import mask_url
+    from models.db import sqlite_file
 
     url = database_url(args)
     try:

@@ -32,6 +32,20 @@ def database_url(args) -> str:
         raise SettingError(f"{given}: {exc}") from None
 
 
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL that does not exist (connecting would create it empty); None for
+    any other URL, an in-memory database or an existing file."""
+    from sqlalchemy.exc import ArgumentError
+
+    from models.db import sqlite_file
+
+    try:
+        path = sqlite_file(url)
+    except (ArgumentError, ValueError):  # not SQLite; make_engine reports a bad URL
+        return None
+    return path.resolve() if path is not None and not path.is_file() else None
+
+
 def check_writable(path: str | Path, what: str, *, folder: bool = False) -> None:
     """Refuse, before anything runs, a file (or with ``folder`` a folder) that cannot be created:
     under a file or a read-only folder, or a directory where a file is wanted. Creates nothing."""

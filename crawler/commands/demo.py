@@ -68,16 +68,12 @@ def run(args) -> int:
 
 def write_demo_report(url: str, report: Path) -> int:
     """The HTML report of the demo warehouse (every account: the demo is minutes old)."""
-    from crawler.htmlreport import ReportFilters, write_report
-    from models import make_engine
+    from crawler.commands.report import build
+    from crawler.htmlreport import ReportFilters
 
-    engine = make_engine(url)
-    try:
-        stats = write_report(engine, report, ReportFilters(since=None), warehouse_label=url)
-    except OSError as exc:
-        return fail(f"cannot write the report {report}: {exc.strerror or exc}", 1)
-    finally:
-        engine.dispose()
+    code, stats = build(url, report, ReportFilters(since=None))
+    if stats is None:
+        return code
     say(f"\nThe report ({stats.accounts:,} accounts, {stats.bytes / 1e6:.1f} MB) is {report}\n"
         f"Open it in a browser: file://{report}")
     return 0

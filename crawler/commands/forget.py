@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from crawler.commands.common import database_error, database_errors, database_url, fail
+from crawler.commands.common import database_error, database_errors, database_url, fail, missing_sqlite_file
 from crawler.platforms import NAMES, REGISTRY
 
 
@@ -53,20 +51,6 @@ def erase(url: str, platform: str, handle: str, reason: str | None, dry_run: boo
         migrate.upgrade(url)  # the suppression list must exist; a dry run changes nothing
     with connected(url) as engine:
         return erasure.forget(engine, platform, handle, reason=reason, dry_run=dry_run)
-
-
-def missing_sqlite_file(url: str) -> bool:
-    """A SQLite URL whose file does not exist (connecting would create it)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return False  # make_engine reports it
-    database = parsed.database or ""
-    return (parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
-            and not database.startswith("file:") and not Path(database).expanduser().exists())
 
 
 def report(platform: str, handle: str, counts: dict[str, int], dry_run: bool) -> str:

@@ -5,8 +5,20 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from crawler.commands.common import check_writable, database_error, database_errors, database_url, fail, say
+from crawler.commands.common import (
+    check_writable,
+    database_error,
+    database_errors,
+    database_url,
+    fail,
+    missing_sqlite_file,
+    say,
+)
+
+if TYPE_CHECKING:
+    from crawler.htmlreport import ReportFilters, ReportStats
 
 _SPAN = re.compile(r"^(\d+)\s*([dhw])$")
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
@@ -42,51 +54,50 @@ def parse_since(value: str) -> timedelta | None:
 
 
 def run(args) -> int:
-    from crawler.htmlreport import ReportFilters, write_report
-    from models import DatabaseUnavailable, make_engine, mask_url
-    from models.db import check_connection
+    from crawler.htmlreport import ReportFilters
 
     check_writable(args.output, "--output")  # one line and exit 2 before any query
     if args.max_points < 1:
         return fail("--max-points must be at least 1")
-    url = database_url(args)
-    missing = missing_sqlite_file(url)
-    if missing:
-        return fail(f"no SQLite warehouse at {missing}: run a crawl or `microscout db upgrade` first, "
-                    "or give --database-url")
-    try:
-        engine = make_engine(url)
-        check_connection(engine)
-    except DatabaseUnavailable as exc:
-        return fail(str(exc))
     filters = ReportFilters(niche=args.niche, platform=args.platform, since=args.since)
-    try:
-        if not has_views(engine):
-            return fail(f"{mask_url(url)} has no analytics views (influencer_current, ...): not a "
-                        "microscout warehouse, or not migrated (`microscout db upgrade`)")
-        stats = write_report(engine, args.output, filters, warehouse_label=mask_url(url),
-                             max_points=args.max_points)
-    except OSError as exc:  # a full disk: the file would be cut short
-        return fail(f"cannot write {args.output}: {exc.strerror or exc}", 1)
-    except database_errors() as exc:  # the database went away mid-report
-        return database_error(url, exc)
-    finally:
-        engine.dispose()
+    code, stats = build(database_url(args), args.output, filters, args.max_points)
+    if stats is None:
+        return code
     say(f"wrote {args.output} ({stats.bytes / 1e6:.1f} MB, {stats.accounts:,} accounts, "
         f"{stats.seconds:.1f} s)")
     print(args.output.resolve())
     return 0
 
 
-def missing_sqlite_file(url: str) -> Path | None:
-    """The file of a SQLite URL that does not exist (connecting would create it empty)."""
-    from crawler.browse import sqlite_file
+def build(url: str, output: Path, filters: ReportFilters, max_points: int = 5000,
+          ) -> tuple[int, ReportStats | None]:
+    """Write the report of the warehouse at ``url``: (0, its stats), or (exit code, None) once
+    the reason is printed as one line."""
+    from crawler.htmlreport import write_report
+    from models import DatabaseUnavailable, make_engine, mask_url
+    from models.db import check_connection
 
+    missing = missing_sqlite_file(url)
+    if missing:
+        return fail(f"no SQLite warehouse at {missing}: run a crawl or `microscout db upgrade` first, "
+                    "or give --database-url"), None
     try:
-        path = sqlite_file(url)
-    except ValueError:  # not SQLite
-        return None
-    return path.resolve() if path is not None and not path.is_file() else None
+        engine = make_engine(url)
+        check_connection(engine)
+    except DatabaseUnavailable as exc:
+        return fail(str(exc)), None
+    try:
+        if not has_views(engine):
+            return fail(f"{mask_url(url)} has no analytics views (influencer_current, ...): not a "
+                        "microscout warehouse, or not migrated (`microscout db upgrade`)"), None
+        return 0, write_report(engine, output, filters, warehouse_label=mask_url(url),
+                               max_points=max_points)
+    except OSError as exc:  # a full disk: the file would be cut short
+        return fail(f"cannot write {output}: {exc.strerror or exc}", 1), None
+    except database_errors() as exc:  # the database went away mid-report
+        return database_error(url, exc), None
+    finally:
+        engine.dispose()
 
 
 def has_views(engine) -> bool:

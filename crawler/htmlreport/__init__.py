@@ -10,7 +10,8 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from importlib.resources import files
 from pathlib import Path
@@ -22,7 +23,6 @@ from crawler.htmlreport import charts, data
 from crawler.htmlreport.data import ReportFilters, Scope
 from crawler.htmlreport.spark import sparkline
 from crawler.report import FLAG_LABELS
-from models.loader import as_datetime
 
 __all__ = ["ReportFilters", "ReportStats", "write_report"]
 
@@ -74,6 +74,7 @@ def _context(conn, scope: Scope, max_points: int) -> tuple[dict[str, Any], int, 
         "chart-quarantine": charts.spec(charts.quarantine(), {"quarantine": data.quarantine(conn, scope)}),
     }
     top = data.top_micro(conn, scope)
+    title = " · ".join(part for part in (scope.filters.niche, scope.filters.platform) if part)
     history = data.histories(conn, [row["profile_id"] for row in top], scope.cutoff)
     context = {
         "coverage": coverage, "known": data.choices(conn) if not coverage["accounts"] else {},
@@ -83,8 +84,7 @@ def _context(conn, scope: Scope, max_points: int) -> tuple[dict[str, Any], int, 
         "runs": [_run_row(run) for run in runs[:data.RUN_ROWS]], "runs_total": len(runs),
         "runs_since": f"{scope.runs_cutoff:%Y-%m-%d %H:%M} UTC",
         "specs": _json(specs), "filters": _describe(scope.filters),
-        "scope_title": _scope_title(scope.filters),
-        "title_suffix": f": {_scope_title(scope.filters)}" if _scope_title(scope.filters) else "",
+        "scope_title": title, "title_suffix": f": {title}" if title else "",
         "generated": f"{scope.now:%Y-%m-%d %H:%M:%S} UTC",
         "snapshots": _snapshots(coverage),
     }
@@ -116,7 +116,7 @@ def _top_row(row: dict[str, Any], history: list) -> dict[str, Any]:
 
 
 def _grower(row: dict[str, Any]) -> dict[str, Any]:
-    latest, baseline = as_datetime(row["latest_at"]), row["baseline_at"]
+    latest, baseline = row["latest_at"], row["baseline_at"]
     days_back = round((latest - baseline).total_seconds() / 86400) if latest and baseline else None
     return {**row, "days_back": days_back}
 
@@ -135,19 +135,12 @@ def _safe_url(url: Any) -> str | None:
 def _describe(filters: ReportFilters) -> str:
     parts = [f"niche {filters.niche}" if filters.niche else "every niche",
              f"platform {filters.platform}" if filters.platform else "every platform",
-             f"accounts seen and runs started in the last {_span(filters)}" if filters.since
+             f"accounts seen and runs started in the last {_span(filters.since)}" if filters.since
              else "every account; runs of the last 30 days"]
     return "; ".join(parts)
 
 
-def _scope_title(filters: ReportFilters) -> str:
-    return " · ".join(part for part in (filters.niche, filters.platform) if part)
-
-
-def _span(filters: ReportFilters) -> str:
-    since = filters.since
-    if since is None:
-        return "all time"
+def _span(since: timedelta) -> str:
     if since.total_seconds() % 86400:
         return f"{since.total_seconds() / 3600:g} hours"
     return f"{since.days} days"
@@ -181,25 +174,20 @@ def _json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-_ASSETS: dict[str, str] = {}
-
-
+@cache
 def _assets() -> dict[str, str]:
     """The page's CSS and JavaScript, and the Vega bundle (built once a process: about 1 s)."""
-    if not _ASSETS:
-        import altair as alt
-        import vl_convert
+    import altair as alt
+    import vl_convert
 
-        here = files("crawler.htmlreport")
-        major, minor = alt.VEGALITE_VERSION.split(".")[:2]
-        bundle = vl_convert.javascript_bundle(vl_version=f"v{major}_{minor}")  # type: ignore[call-arg]
-        _ASSETS.update(
-            bundle=bundle.replace("</script", "<\\/script"),
-            css=here.joinpath("report.css").read_text(encoding="utf-8"),
-            js=here.joinpath("report.js").read_text(encoding="utf-8"),
-            vega_version=vl_convert.get_vega_version(), vegalite_version=alt.VEGALITE_VERSION,
-            version=_version())
-    return _ASSETS
+    here = files("crawler.htmlreport")
+    major, minor = alt.VEGALITE_VERSION.split(".")[:2]
+    bundle = vl_convert.javascript_bundle(vl_version=f"v{major}_{minor}")  # type: ignore[call-arg]
+    return {"bundle": bundle.replace("</script", "<\\/script"),
+            "css": here.joinpath("report.css").read_text(encoding="utf-8"),
+            "js": here.joinpath("report.js").read_text(encoding="utf-8"),
+            "vega_version": vl_convert.get_vega_version(), "vegalite_version": alt.VEGALITE_VERSION,
+            "version": _version()}
 
 
 def _version() -> str:
@@ -209,6 +197,7 @@ def _version() -> str:
         return "(source)"
 
 
+@cache
 def _template():
     from jinja2 import Environment
 

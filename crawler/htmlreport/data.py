@@ -70,16 +70,20 @@ class Scope:
     def runs_cutoff(self) -> datetime:
         return self.now - (self.filters.since or RUNS_WINDOW)
 
-    def accounts(self, stmt: Select, view: Any = current) -> Select:
-        """``stmt`` over ``view`` (influencer_current or micro_influencers) limited to the filters."""
-        c = view.c
-        if self.filters.platform:
-            stmt = stmt.where(c.platform == self.filters.platform)
-        if self.filters.niche:
-            stmt = stmt.where(c.primary_niche == self.filters.niche)
-        if self.cutoff is not None:
-            stmt = stmt.where(c.snapshot_at >= self.cutoff)
+    def where(self, stmt: Select, *, platform: Any = None, niche: Any = None, seen: Any = None) -> Select:
+        """``stmt`` limited to the filters, each on the column given for it."""
+        if self.filters.platform and platform is not None:
+            stmt = stmt.where(platform == self.filters.platform)
+        if self.filters.niche and niche is not None:
+            stmt = stmt.where(niche == self.filters.niche)
+        if self.cutoff is not None and seen is not None:
+            stmt = stmt.where(seen >= self.cutoff)
         return stmt
+
+    def accounts(self, stmt: Select) -> Select:
+        """``stmt`` over influencer_current limited to the filters."""
+        c = current.c
+        return self.where(stmt, platform=c.platform, niche=c.primary_niche, seen=c.snapshot_at)
 
 
 def coverage(conn: Connection, scope: Scope) -> dict[str, Any]:
@@ -188,13 +192,9 @@ def growers(conn: Connection, scope: Scope, days: int, limit: int = GROWERS) -> 
                                           and_(n.profile_id == g.profile_id, n.is_primary.is_(True))))
             .where(g.tier == "micro", rate.is_not(None), change > 0)
             .order_by(rate.desc(), g.profile_id).limit(limit))
-    if scope.filters.platform:
-        stmt = stmt.where(g.platform == scope.filters.platform)
-    if scope.filters.niche:
-        stmt = stmt.where(n.niche == scope.filters.niche)
-    if scope.cutoff is not None:
-        stmt = stmt.where(g.latest_at >= scope.cutoff)
-    return [{**row._mapping, "baseline_at": as_datetime(row.baseline_at)} for row in conn.execute(stmt)]
+    stmt = scope.where(stmt, platform=g.platform, niche=n.niche, seen=g.latest_at)
+    return [{**row._mapping, "baseline_at": as_datetime(row.baseline_at),
+             "latest_at": as_datetime(row.latest_at)} for row in conn.execute(stmt)]
 
 
 def hashtags(conn: Connection, scope: Scope, limit: int = TOP_HASHTAGS) -> list[dict[str, Any]]:
@@ -210,9 +210,7 @@ def hashtags(conn: Connection, scope: Scope, limit: int = TOP_HASHTAGS) -> list[
                                                     post.post_id == hs.post_id))
                          .join(micro, micro.c.profile_id == post.profile_id))
             .group_by(tag.tag).order_by(accounts.desc(), tag.tag).limit(limit))
-    if scope.cutoff is not None:
-        stmt = stmt.where(hs.seen_at >= scope.cutoff)
-    return [dict(row._mapping) for row in conn.execute(stmt)]
+    return [dict(row._mapping) for row in conn.execute(scope.where(stmt, seen=hs.seen_at))]
 
 
 def runs(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
@@ -221,15 +219,14 @@ def runs(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     stmt = (select(run.id, run.spider, run.platform, run.job, run.started_at, run.finished_at,
                    run.status, run.checks, run.items_loaded, run.items_rejected)
             .where(run.started_at >= scope.runs_cutoff).order_by(run.started_at.desc(), run.id.desc()))
-    if scope.filters.platform:
-        stmt = stmt.where(run.platform == scope.filters.platform)
     out = []
-    for row in conn.execute(stmt):
-        checks = row.checks if isinstance(row.checks, dict) else {}
-        failed = sorted(name for name, check in checks.items()
-                        if isinstance(check, dict) and not check.get("passed", True))
-        out.append({**row._mapping, "checks": None, "failed_checks": failed,
-                    "started_at": as_datetime(row.started_at),
+    for row in conn.execute(scope.where(stmt, platform=run.platform)):
+        fields = dict(row._mapping)
+        checks = fields.pop("checks")
+        fields["failed_checks"] = sorted(
+            name for name, check in (checks if isinstance(checks, dict) else {}).items()
+            if isinstance(check, dict) and not check.get("passed", True))
+        out.append({**fields, "started_at": as_datetime(row.started_at),
                     "finished_at": as_datetime(row.finished_at)})
     return out
 
@@ -238,10 +235,9 @@ def quarantine(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     """Quarantined rows in the runs window by reason and platform."""
     rej = RejectedRecord.__table__.c
     rows = func.count().label("rows")
-    stmt = (select(rej.reason, rej.platform, rows).where(rej.created_at >= scope.runs_cutoff)
-            .group_by(rej.reason, rej.platform).order_by(rows.desc(), rej.reason))
-    if scope.filters.platform:
-        stmt = stmt.where(rej.platform == scope.filters.platform)
+    stmt = scope.where(select(rej.reason, rej.platform, rows).where(rej.created_at >= scope.runs_cutoff)
+                       .group_by(rej.reason, rej.platform).order_by(rows.desc(), rej.reason),
+                       platform=rej.platform)
     return [{"reason": r.reason, "platform": r.platform or "unknown", "rows": r.rows}
             for r in conn.execute(stmt)]
 

@@ -23,8 +23,8 @@ def sparkline(history: list[tuple[datetime, int]]) -> str:
     for moment, followers in history:
         x = PAD + (WIDTH - 2 * PAD) * ((moment.timestamp() - start) / span if span else 1.0)
         y = HEIGHT - PAD - (HEIGHT - 2 * PAD) * ((followers - low) / (high - low) if high > low else 0.5)
-        points.append(f"{x:.1f},{y:.1f}")
-    shape = (f'<polyline points="{" ".join(points)}"/>' if len(points) > 1
-             else f'<circle cx="{points[0].split(",")[0]}" cy="{points[0].split(",")[1]}" r="2"/>')
+        points.append((x, y))
+    shape = (f'<polyline points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in points)}"/>' if len(points) > 1
+             else f'<circle cx="{points[0][0]:.1f}" cy="{points[0][1]:.1f}" r="2"/>')
     return (f'<svg class="spark" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" '
             f'role="img"><title>{title}</title>{shape}</svg>')
