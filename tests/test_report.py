@@ -226,3 +226,15 @@ def test_report_needs_a_migrated_warehouse(tmp_path):
     assert done.returncode == 2
     assert "has no analytics views" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_failed_write_leaves_no_file(warehouse, tmp_path, monkeypatch):
+    """A full disk: the OSError reaches the command (exit 1), and no partial file stays."""
+    def full(self, *args, **kwargs):
+        self.open("w").close()  # created, then the disk fills
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError, match="No space"):
+        report(warehouse, tmp_path)
+    assert list((tmp_path / "out").iterdir()) == []

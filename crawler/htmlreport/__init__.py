@@ -50,8 +50,12 @@ def write_report(engine: Engine, output: Path, filters: ReportFilters, *, wareho
     page = _template().render(**context)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
-    partial.write_text(page, encoding="utf-8")
-    partial.replace(output)  # never leaves half a report under the real name
+    try:
+        partial.write_text(page, encoding="utf-8")
+        partial.replace(output)  # never leaves half a report under the real name
+    except OSError:
+        partial.unlink(missing_ok=True)  # a full disk: nor half a report beside it
+        raise
     return ReportStats(accounts=context["coverage"]["accounts"], bytes=output.stat().st_size,
                        seconds=time.perf_counter() - started, points=points, sampled=points < total)
 
